@@ -1,0 +1,155 @@
+"""``python -m execsrv``: the command line.
+
+``serve`` runs the server; in websocket mode the first stdout line is the
+bound URL and nothing else goes to stdout. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from .logs import configure_logging
+from .server import ExecServer, ServerConfig, parse_listen, serve
+
+__all__ = ["main"]
+
+DEFAULTS = ServerConfig()
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _listen(text: str) -> str:
+    try:
+        parse_listen(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m execsrv",
+        description="execsrv: a codex-compatible exec-server and client.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the server",
+        description=(
+            "Run the exec-server. In websocket mode the first line on stdout is the "
+            "bound URL (port 0 picks a free port); logs go to stderr."
+        ),
+    )
+    serve_parser.add_argument(
+        "--listen",
+        type=_listen,
+        default=DEFAULTS.listen,
+        metavar="URL",
+        help="ws://IP:PORT (an IP literal, not a host name) or stdio "
+        "(newline-delimited JSON on stdin/stdout; stdin EOF stops the server). "
+        f"Default: {DEFAULTS.listen}",
+    )
+    serve_parser.add_argument(
+        "--session-ttl",
+        type=_positive_float,
+        default=DEFAULTS.session_ttl,
+        metavar="SECONDS",
+        help="how long a disconnected session and its processes wait to be resumed "
+        f"(default {DEFAULTS.session_ttl:g})",
+    )
+    serve_parser.add_argument(
+        "--retention-bytes",
+        type=_positive_int,
+        default=DEFAULTS.retention_bytes,
+        metavar="BYTES",
+        help="output retained per process for process/read; older chunks are evicted "
+        f"and reads report truncated (default {DEFAULTS.retention_bytes})",
+    )
+    serve_parser.add_argument(
+        "--exited-retention",
+        type=_positive_float,
+        default=DEFAULTS.exited_retention,
+        metavar="SECONDS",
+        help="how long a closed process stays readable before its id is forgotten "
+        f"(default {DEFAULTS.exited_retention:g})",
+    )
+    serve_parser.add_argument(
+        "--max-message-bytes",
+        type=_positive_int,
+        default=DEFAULTS.max_message_bytes,
+        metavar="BYTES",
+        help="largest inbound JSON-RPC message; a larger one closes the connection "
+        f"(default {DEFAULTS.max_message_bytes})",
+    )
+    serve_parser.add_argument(
+        "--kill-grace",
+        type=_positive_float,
+        default=DEFAULTS.kill_grace,
+        metavar="SECONDS",
+        help="SIGTERM-to-SIGKILL grace for timeoutMs, session expiry and shutdown "
+        f"(default {DEFAULTS.kill_grace:g})",
+    )
+    serve_parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=DEFAULTS.log_level,
+        help=f"stderr log verbosity (default {DEFAULTS.log_level})",
+    )
+    return parser
+
+
+async def _serve_until_signalled(config: ServerConfig) -> None:
+    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def run_server(*, task_status: trio.TaskStatus[ExecServer]) -> None:
+                await serve(config.listen, config=config, task_status=task_status)
+                nursery.cancel_scope.cancel()  # stdio: stdin reached EOF
+
+            async def stop_on_signal() -> None:
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(stop_on_signal)
+            server = await nursery.start(run_server)
+            if server.url is not None:
+                print(server.url, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    config = ServerConfig(
+        listen=args.listen,
+        session_ttl=args.session_ttl,
+        retention_bytes=args.retention_bytes,
+        exited_retention=args.exited_retention,
+        max_message_bytes=args.max_message_bytes,
+        kill_grace=args.kill_grace,
+        log_level=args.log_level,
+    )
+    trio.run(_serve_until_signalled, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""The trio client: calls matched by id, notifications routed by process.
+
+One reader task owns the transport's receive side. It resolves pending calls
+and feeds each process's :class:`~.events.ProcessEventStream`. When the
+transport ends, every pending call and every later call raises
+:class:`~.errors.Disconnected`, and event streams end with a ``Failed``
+event: nothing hangs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Final, TypeVar
+
+import msgspec
+import trio
+import trio_websocket
+
+from ..protocol import jsonrpc
+from ..protocol import process as p
+from ..protocol.session import InitializeParams, InitializeResponse
+from ..protocol.wire import Params
+from ..transport import MessageTransport, TransportClosed, WebSocketTransport
+from ..transport.websocket import RECEIVE_BUFFER_BYTES
+from .errors import Disconnected, RemoteError
+from .events import Closed, Exited, Output, ProcessEventStream
+from .process import RemoteProcess
+
+__all__ = ["CONNECT_SECONDS", "Client", "connect"]
+
+log = logging.getLogger("execsrv.client")
+
+T = TypeVar("T")
+
+CONNECT_SECONDS: Final = 10.0
+"""Limit on the websocket and ``initialize`` handshake (as the reference's client)."""
+
+MAX_INBOUND_MESSAGE: Final = 1 << 30
+"""The server's messages are not limited by the reference; we accept up to 1 GiB."""
+
+_encoder: Final = msgspec.json.Encoder()
+_output_decoder: Final = msgspec.json.Decoder(p.ExecOutputDeltaNotification)
+_exited_decoder: Final = msgspec.json.Decoder(p.ExecExitedNotification)
+_closed_decoder: Final = msgspec.json.Decoder(p.ExecClosedNotification)
+
+
+class _PendingCall:
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.result: msgspec.Raw | None = None
+        self.error: Exception | None = None
+
+
+class Client:
+    """A connection to an exec-server with an initialized session.
+
+    Get one from :func:`connect`. Methods may be called from many tasks at
+    once. Cancelling a call abandons it (its late reply is ignored).
+    """
+
+    def __init__(self, transport: MessageTransport) -> None:
+        self._transport = transport
+        self._ids = itertools.count(1)
+        self._pending: dict[jsonrpc.RequestId, _PendingCall] = {}
+        self._streams: dict[str, ProcessEventStream] = {}
+        self._send_lock = trio.Lock()
+        self._disconnected: Disconnected | None = None
+        self._process_ids = itertools.count(1)
+        self.session_id = ""
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def disconnected(self) -> Disconnected | None:
+        """The error every call raises once the transport is gone, else None."""
+        return self._disconnected
+
+    async def call(self, method: str, params: Params, result_type: type[T]) -> T:
+        """Send a request and wait for its typed result.
+
+        Raises:
+            RemoteError: the server answered with an error.
+            Disconnected: the transport is gone (before or during the call).
+        """
+        if self._disconnected is not None:
+            raise self._disconnected
+        request_id = next(self._ids)
+        pending = _PendingCall()
+        self._pending[request_id] = pending
+        try:
+            message = _encoder.encode(jsonrpc.Request(id=request_id, method=method, params=params))
+            try:
+                async with self._send_lock:
+                    await self._transport.send_messages([message])
+            except TransportClosed as error:
+                self._disconnect(error.reason)
+            await pending.done.wait()
+        finally:
+            del self._pending[request_id]
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return msgspec.json.decode(pending.result, type=result_type)
+
+    def _disconnect(self, reason: str) -> None:
+        if self._disconnected is not None:
+            return
+        self._disconnected = Disconnected(reason)
+        for pending in self._pending.values():
+            pending.error = self._disconnected
+            pending.done.set()
+        for stream in self._streams.values():
+            stream.fail(reason)
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                self._route(jsonrpc.decode_message(await self._transport.receive_message()))
+        except TransportClosed as error:
+            self._disconnect(error.reason)
+        except msgspec.ValidationError as error:
+            self._disconnect(f"exec-server notification handling failed: {error}")
+
+    def _route(self, message: jsonrpc.Message | jsonrpc.MalformedMessage) -> None:
+        match message:
+            case jsonrpc.IncomingResponse(id=request_id, result=result):
+                pending = self._pending.get(request_id)
+                if pending is not None:
+                    pending.result = result
+                    pending.done.set()
+            case jsonrpc.IncomingError(id=request_id, error=error):
+                pending = self._pending.get(request_id)
+                if pending is not None:
+                    pending.error = RemoteError(error.code, error.message)
+                    pending.done.set()
+            case jsonrpc.IncomingNotification(method=method, params=params) if params:
+                self._route_notification(method, params)
+            case _:
+                log.debug("ignored message from server: %r", message)
+
+    def _route_notification(self, method: str, params: msgspec.Raw) -> None:
+        if method == "process/output":
+            output = _output_decoder.decode(params)
+            target = self._streams.get(output.process_id)
+            if target is not None:
+                target.feed(output.seq, Output(output.seq, output.stream, output.chunk))
+        elif method == "process/exited":
+            exited = _exited_decoder.decode(params)
+            target = self._streams.get(exited.process_id)
+            if target is not None:
+                target.feed(exited.seq, Exited(exited.seq, exited.exit_code, exited.signal))
+        elif method == "process/closed":
+            closed = _closed_decoder.decode(params)
+            target = self._streams.get(closed.process_id)
+            if target is not None:
+                target.feed(closed.seq, Closed(closed.seq))
+                self._streams.pop(closed.process_id, None)
+
+    async def _handshake(self, client_name: str, resume_session_id: str | None) -> None:
+        response = await self.call(
+            "initialize",
+            InitializeParams(client_name=client_name, resume_session_id=resume_session_id),
+            InitializeResponse,
+        )
+        self.session_id = response.session_id
+        message = _encoder.encode(jsonrpc.Notification(method="initialized", params={}))
+        try:
+            async with self._send_lock:
+                await self._transport.send_messages([message])
+        except TransportClosed as error:
+            self._disconnect(error.reason)
+            raise self._disconnected from None  # type: ignore[misc]
+
+    # -- processes ------------------------------------------------------------
+
+    async def start_process(
+        self,
+        argv: Sequence[str],
+        *,
+        process_id: str | None = None,
+        cwd: str = "/",
+        env: Mapping[str, str] | None = None,
+        tty: bool = False,
+        pipe_stdin: bool = False,
+        arg0: str | None = None,
+        env_policy: p.EnvPolicy | None = None,
+        timeout_ms: int | None = None,
+        pty_size: tuple[int, int] | None = None,
+    ) -> RemoteProcess:
+        """``process/start``. Returns a handle whose :meth:`~RemoteProcess.events` stream
+        sees every event of the process, including those sent before the reply.
+
+        ``env`` is the child's *exact* environment (nothing is inherited) unless
+        ``env_policy`` says otherwise; ``timeout_ms`` and ``pty_size`` are execsrv
+        extensions.
+        """
+        process_id = process_id if process_id is not None else f"proc-{next(self._process_ids)}"
+        handle = RemoteProcess(self, process_id)
+        self._streams[process_id] = handle.stream
+        params = p.ExecParams(
+            process_id=process_id,
+            argv=list(argv),
+            cwd=cwd,
+            env=dict(env or {}),
+            tty=tty,
+            pipe_stdin=pipe_stdin,
+            arg0=arg0,
+            env_policy=env_policy,
+            timeout_ms=timeout_ms,
+            pty_size=p.PtySize(rows=pty_size[0], cols=pty_size[1]) if pty_size else None,
+        )
+        try:
+            await self.call("process/start", params, p.ExecResponse)
+        except BaseException:
+            if self._streams.get(process_id) is handle.stream:
+                del self._streams[process_id]
+            raise
+        return handle
+
+    async def read_process(
+        self,
+        process_id: str,
+        *,
+        after_seq: int | None = None,
+        max_bytes: int | None = None,
+        wait_ms: int | None = None,
+    ) -> p.ReadResponse:
+        """``process/read``: retained output after ``after_seq``; long-polls ``wait_ms``."""
+        params = p.ReadParams(
+            process_id=process_id, after_seq=after_seq, max_bytes=max_bytes, wait_ms=wait_ms
+        )
+        return await self.call("process/read", params, p.ReadResponse)
+
+    async def write_process(self, process_id: str, data: bytes) -> p.WriteStatus:
+        params = p.WriteParams(process_id=process_id, chunk=data)
+        return (await self.call("process/write", params, p.WriteResponse)).status
+
+    async def terminate_process(self, process_id: str) -> bool:
+        """SIGKILL the process group; True if it was still running."""
+        params = p.TerminateParams(process_id=process_id)
+        return (await self.call("process/terminate", params, p.TerminateResponse)).running
+
+    async def signal_process(self, process_id: str, signal: p.SignalName) -> None:
+        """Extension: deliver ``signal`` to the process group."""
+        await self.call(
+            "process/signal", p.SignalParams(process_id=process_id, signal=signal), p.EmptyResponse
+        )
+
+    async def resize_process(self, process_id: str, rows: int, cols: int) -> None:
+        """Extension: resize a PTY process's terminal."""
+        params = p.ResizeParams(process_id=process_id, rows=rows, cols=cols)
+        await self.call("process/resize", params, p.EmptyResponse)
+
+    async def close_stdin(self, process_id: str) -> p.WriteStatus:
+        """Extension: EOF on the process's stdin."""
+        params = p.CloseStdinParams(process_id=process_id)
+        return (await self.call("process/closeStdin", params, p.WriteResponse)).status
+
+    async def list_processes(self) -> list[p.ProcessInfo]:
+        """Extension: the session's processes."""
+        return (await self.call("process/list", p.ListParams(), p.ListResponse)).processes
+
+
+@asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    client_name: str = "execsrv-client",
+    resume_session_id: str | None = None,
+) -> AsyncIterator[Client]:
+    """Connect to an exec-server over websocket and complete the handshake.
+
+    Works against execsrv and against codex exec-server 0.130.0. The websocket
+    connect and ``initialize`` are limited to :data:`CONNECT_SECONDS`.
+
+    Raises:
+        Disconnected: could not connect, or the handshake failed on the wire.
+        RemoteError: the server refused ``initialize`` (e.g. unknown session id).
+    """
+    async with trio.open_nursery() as nursery:
+        try:
+            with trio.fail_after(CONNECT_SECONDS):
+                websocket = await trio_websocket.connect_websocket_url(
+                    nursery,
+                    url,
+                    max_message_size=MAX_INBOUND_MESSAGE,
+                    receive_buffer_size=RECEIVE_BUFFER_BYTES,
+                )
+        except (OSError, trio_websocket.HandshakeError, trio.TooSlowError) as error:
+            raise Disconnected(f"could not connect to {url}: {error}") from None
+        client = Client(WebSocketTransport(websocket, role="client"))
+        nursery.start_soon(client._read_loop)
+        try:
+            with trio.fail_after(CONNECT_SECONDS):
+                await client._handshake(client_name, resume_session_id)
+            yield client
+        finally:
+            with trio.CancelScope(shield=True):
+                await client._transport.aclose()
+                # trio-websocket leaves the socket open after an abrupt peer close.
+                await trio.aclose_forcefully(websocket._stream)
+            nursery.cancel_scope.cancel()

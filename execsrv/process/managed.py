@@ -1,0 +1,364 @@
+"""One managed child: its seq counter, retained output, exit state and supervisor.
+
+Every event of a process takes the next seq from one counter (output chunks,
+then ``exited`` and ``closed`` in the order they are recorded). ``closed`` is
+recorded last, once the exit status is known and every output stream hit EOF.
+Output is retained up to a byte budget, oldest chunks evicted whole; a read
+that starts before the evicted range says ``truncated``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import errno
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import trio
+
+from ..protocol.process import (
+    ExecClosedNotification,
+    ExecExitedNotification,
+    ExecOutputDeltaNotification,
+    OutputStream,
+    ProcessInfo,
+    ProcessOutputChunk,
+    ReadResponse,
+    SignalName,
+    WriteStatus,
+)
+from ..protocol.wire import Payload
+from .spawn import SpawnedChild, set_pty_size
+from .stdin import StdinQueue
+
+__all__ = ["READ_CHUNK_BYTES", "ManagedProcess", "NotificationSink", "ProcessLimits"]
+
+READ_CHUNK_BYTES: Final = 256 * 1024
+"""Bytes asked of a pipe or PTY per read. Large reads mean few messages, and
+per-message cost, not bytes, dominates websocket throughput in Python."""
+
+SIGNALS: Final[dict[SignalName, signal.Signals]] = {
+    "interrupt": signal.SIGINT,
+    "terminate": signal.SIGTERM,
+    "kill": signal.SIGKILL,
+    "hangup": signal.SIGHUP,
+    "quit": signal.SIGQUIT,
+    "user1": signal.SIGUSR1,
+    "user2": signal.SIGUSR2,
+}
+
+NotificationSink = Callable[[str, Payload], Awaitable[None]]
+"""Where a process sends its notifications (method, params); may block for backpressure."""
+
+
+@dataclass(frozen=True)
+class ProcessLimits:
+    retained_output_bytes: int = 1 << 20
+    exited_retention_seconds: float = 30.0
+    kill_grace_seconds: float = 2.0
+
+
+class ManagedProcess:
+    """A spawned child owned by a session; :meth:`supervise` runs its lifetime.
+
+    All methods are called from trio tasks of the same run. Reads and writes
+    are safe to call concurrently with the supervisor.
+    """
+
+    def __init__(
+        self,
+        process_id: str,
+        argv: list[str],
+        child: SpawnedChild,
+        *,
+        tty: bool,
+        pipe_stdin: bool,
+        timeout_ms: int | None,
+        sink: NotificationSink,
+        limits: ProcessLimits,
+    ) -> None:
+        self.process_id = process_id
+        self.argv = argv
+        self.tty = tty
+        self._child = child
+        self._process = child.process
+        self._sink = sink
+        self._limits = limits
+        self._timeout_ms = timeout_ms
+        self._next_seq = 1
+        self._chunks: list[ProcessOutputChunk] = []
+        self._head = 0  # index of the oldest retained chunk
+        self._retained_bytes = 0
+        self._evicted_through = 0  # highest evicted seq
+        self.exit_code: int | None = None
+        self.exit_signal: str | None = None
+        self.exit_seq: int | None = None
+        self.closed_seq: int | None = None
+        self._changed = trio.Event()
+        self._timeout_scope = trio.CancelScope()
+        self._stdin: StdinQueue | None = None
+        if child.pty_master is not None:
+            self._stdin = StdinQueue(child.pty_master, owns_stream=False)
+        elif pipe_stdin and self._process.stdin is not None:
+            self._stdin = StdinQueue(self._process.stdin, owns_stream=True)
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.exit_code is None
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_seq is not None
+
+    def info(self) -> ProcessInfo:
+        return ProcessInfo(
+            process_id=self.process_id,
+            argv=self.argv,
+            tty=self.tty,
+            running=self.running,
+            exit_code=self.exit_code,
+        )
+
+    def _take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        self._changed.set()
+        self._changed = trio.Event()
+        return seq
+
+    def _retain(self, chunk: ProcessOutputChunk) -> None:
+        self._chunks.append(chunk)
+        self._retained_bytes += len(chunk.chunk)
+        budget = self._limits.retained_output_bytes
+        while self._retained_bytes > budget and self._head < len(self._chunks):
+            old = self._chunks[self._head]
+            self._retained_bytes -= len(old.chunk)
+            self._evicted_through = old.seq
+            self._head += 1
+        if self._head > 64 and self._head * 2 > len(self._chunks):
+            del self._chunks[: self._head]
+            self._head = 0
+
+    # -- reads ---------------------------------------------------------------
+
+    def snapshot(self, after_seq: int, max_bytes: int | None) -> ReadResponse:
+        """Retained chunks after ``after_seq`` within ``max_bytes`` (first always in)."""
+        start = bisect.bisect_right(self._chunks, after_seq, lo=self._head, key=_seq_of)
+        chunks: list[ProcessOutputChunk] = []
+        total = 0
+        for chunk in self._chunks[start:]:
+            size = len(chunk.chunk)
+            if chunks and max_bytes is not None and total + size > max_bytes:
+                break
+            chunks.append(chunk)
+            total += size
+        return ReadResponse(
+            chunks=chunks,
+            next_seq=chunks[-1].seq + 1 if chunks else self._next_seq,
+            exited=self.exit_code is not None,
+            exit_code=self.exit_code,
+            closed=self.closed,
+            failure=None,
+            truncated=self._evicted_through > after_seq,
+            exit_seq=self.exit_seq,
+            closed_seq=self.closed_seq,
+        )
+
+    async def read(self, after_seq: int, max_bytes: int | None, wait_ms: int) -> ReadResponse:
+        """``process/read``: return at once if there is anything new, else long-poll.
+
+        Returns when a chunk after ``after_seq`` exists, the process is closed,
+        an unseen exit event exists, or ``wait_ms`` has passed.
+        """
+        deadline = trio.current_time() + wait_ms / 1000
+        while True:
+            changed = self._changed
+            response = self.snapshot(after_seq, max_bytes)
+            if (
+                response.chunks
+                or response.closed
+                or (response.exited and after_seq < response.next_seq - 1)
+                or trio.current_time() >= deadline
+            ):
+                return response
+            with trio.move_on_at(deadline):
+                await changed.wait()
+
+    # -- input and control ----------------------------------------------------
+
+    def write(self, data: bytes) -> WriteStatus:
+        """Queue ``data`` for stdin; the reference's statuses (never an error)."""
+        if self._stdin is None:
+            return "stdinClosed"
+        if self.tty and not self.running:
+            return "accepted"  # the reference discards PTY input after exit
+        return self._stdin.offer(data)
+
+    async def wait_stdin_room(self) -> None:
+        if self._stdin is not None:
+            await self._stdin.wait_room()
+
+    def close_stdin(self) -> WriteStatus:
+        """EOF on a pipe; on a PTY, the terminal's EOF character (^D)."""
+        if self._stdin is None:
+            return "stdinClosed"
+        if self.tty:
+            return self._stdin.offer(b"\x04") if self.running else "stdinClosed"
+        return self._stdin.request_eof()
+
+    def signal_group(self, sig: int) -> bool:
+        """Signal the process group while its leader is unreaped (its pgid is ours)."""
+        if self._process.returncode is not None:
+            return False
+        try:
+            os.killpg(self._process.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self) -> bool:
+        """``process/terminate``: SIGKILL the group; True if it was still running."""
+        if not self.running:
+            return False
+        self.signal_group(signal.SIGKILL)
+        return True
+
+    def send_signal(self, name: SignalName) -> None:
+        if self.running:
+            self.signal_group(SIGNALS[name])
+
+    def resize(self, rows: int, cols: int) -> bool:
+        """Set the PTY size; False for a pipe process."""
+        if self._child.pty_master_fd is None:
+            return False
+        if self._child.pty_master is not None and not self.closed:
+            set_pty_size(self._child.pty_master_fd, rows, cols)
+        return True
+
+    # -- supervision ----------------------------------------------------------
+
+    async def supervise(self, forget: Callable[[], None]) -> None:
+        """Run the process to ``closed``, keep it for the retention time, then forget it.
+
+        Cancellation (session expiry, server shutdown) terminates the process
+        group: SIGTERM, the grace period, then SIGKILL; the child is always reaped.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                stdin_scope = trio.CancelScope()
+                if self._stdin is not None:
+                    nursery.start_soon(self._run_stdin, stdin_scope)
+                async with trio.open_nursery() as lifetime:
+                    lifetime.start_soon(self._watch_exit)
+                    for stream, name in self._output_streams():
+                        lifetime.start_soon(self._pump, stream, name)
+                    if self._timeout_ms is not None:
+                        lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
+                stdin_scope.cancel()
+            self.closed_seq = self._take_seq()
+            await self._sink(
+                "process/closed",
+                ExecClosedNotification(process_id=self.process_id, seq=self.closed_seq),
+            )
+            await trio.sleep(self._limits.exited_retention_seconds)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._reap()
+            forget()
+
+    def _output_streams(self) -> list[tuple[trio.abc.ReceiveStream, OutputStream]]:
+        if self._child.pty_master is not None:
+            return [(self._child.pty_master, "pty")]
+        streams: list[tuple[trio.abc.ReceiveStream, OutputStream]] = []
+        if self._process.stdout is not None:
+            streams.append((self._process.stdout, "stdout"))
+        if self._process.stderr is not None:
+            streams.append((self._process.stderr, "stderr"))
+        return streams
+
+    async def _run_stdin(self, scope: trio.CancelScope) -> None:
+        assert self._stdin is not None
+        with scope:
+            await self._stdin.run()
+
+    async def _pump(self, stream: trio.abc.ReceiveStream, name: OutputStream) -> None:
+        while True:
+            try:
+                received = await stream.receive_some(READ_CHUNK_BYTES)
+            except trio.BrokenResourceError as error:
+                # A PTY master reads EIO once every slave fd is closed: that is EOF.
+                if isinstance(error.__cause__, OSError) and error.__cause__.errno == errno.EIO:
+                    return
+                raise
+            if not received:
+                return
+            data = bytes(received)
+            seq = self._take_seq()
+            chunk = ProcessOutputChunk(seq=seq, stream=name, chunk=data)
+            self._retain(chunk)
+            await self._sink(
+                "process/output",
+                ExecOutputDeltaNotification(
+                    process_id=self.process_id, seq=seq, stream=name, chunk=data
+                ),
+            )
+
+    async def _watch_exit(self) -> None:
+        returncode = await self._process.wait()
+        self._timeout_scope.cancel()
+        if returncode >= 0:
+            self.exit_code = returncode
+        else:
+            self.exit_signal = signal.Signals(-returncode).name
+            self.exit_code = 1 if self.tty else -1  # the reference's PTY layer reports 1
+        self.exit_seq = self._take_seq()
+        await self._sink(
+            "process/exited",
+            ExecExitedNotification(
+                process_id=self.process_id,
+                seq=self.exit_seq,
+                exit_code=self.exit_code,
+                signal=self.exit_signal,
+            ),
+        )
+
+    async def _enforce_timeout(self, timeout_ms: int) -> None:
+        with self._timeout_scope:
+            await trio.sleep(timeout_ms / 1000)
+            await self._terminate_group()
+
+    async def _terminate_group(self) -> None:
+        """SIGTERM, wait out the grace period, then SIGKILL."""
+        self.signal_group(signal.SIGTERM)
+        with trio.move_on_after(self._limits.kill_grace_seconds):
+            await self._process.wait()
+        self.signal_group(signal.SIGKILL)
+
+    async def _reap(self) -> None:
+        if self._process.returncode is None:
+            await self._terminate_group()
+            await self._process.wait()
+        if not self.closed:
+            # Output pipes are still held: group members linger. While any of
+            # them lives the kernel keeps the pgid from being reused.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+        if self._child.pty_master is not None:
+            await trio.aclose_forcefully(self._child.pty_master)
+
+
+def _seq_of(chunk: ProcessOutputChunk) -> int:
+    return chunk.seq

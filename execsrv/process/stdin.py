@@ -1,0 +1,89 @@
+"""A process's stdin as an ordered queue drained by one writer task.
+
+``process/write`` takes effect when its bytes are queued (so a later
+``process/terminate`` is never stuck behind a child that does not read);
+the RPC answer then waits until the queue has room again, which is the
+backpressure a writing client feels.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+import trio
+
+from ..protocol.process import WriteStatus
+
+__all__ = ["STDIN_BUFFER_BYTES", "StdinQueue"]
+
+STDIN_BUFFER_BYTES: Final = 1 << 20
+"""Queued stdin bytes above which ``process/write`` answers only once drained."""
+
+
+class StdinQueue:
+    """Bytes waiting to be written to a child's stdin, then optional EOF."""
+
+    def __init__(self, stream: trio.abc.SendStream, *, owns_stream: bool) -> None:
+        self._stream = stream
+        self._owns_stream = owns_stream  # a PTY master is closed by its reader
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._eof_requested = False
+        self.closed = False
+        self._changed = trio.Event()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def offer(self, data: bytes) -> WriteStatus:
+        """Queue ``data``; ``stdinClosed`` once EOF was requested or the pipe broke."""
+        if self.closed or self._eof_requested:
+            return "stdinClosed"
+        if data:
+            self._queue.append(data)
+            self._queued_bytes += len(data)
+            self._wake()
+        return "accepted"
+
+    def request_eof(self) -> WriteStatus:
+        """Close stdin once the queued bytes are written."""
+        if self.closed or self._eof_requested:
+            return "stdinClosed"
+        self._eof_requested = True
+        self._wake()
+        return "accepted"
+
+    async def wait_room(self) -> None:
+        """Return once at most :data:`STDIN_BUFFER_BYTES` are queued (or stdin is gone)."""
+        while self._queued_bytes > STDIN_BUFFER_BYTES and not self.closed:
+            await self._changed.wait()
+
+    def _break(self) -> None:
+        self.closed = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._wake()
+
+    async def run(self) -> None:
+        """Write queued bytes in order until EOF, a broken pipe, or cancellation."""
+        try:
+            while True:
+                if self._queue:
+                    data = self._queue[0]
+                    try:
+                        await self._stream.send_all(data)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                        return
+                    self._queue.popleft()
+                    self._queued_bytes -= len(data)
+                    self._wake()
+                elif self._eof_requested:
+                    return
+                else:
+                    await self._changed.wait()
+        finally:
+            self._break()
+            if self._owns_stream:
+                await trio.aclose_forcefully(self._stream)

@@ -1,0 +1,175 @@
+"""The JSON-RPC envelope as the reference speaks it (sans-IO).
+
+The reference's message type is an *untagged* union tried in the order
+Request, Notification, Response, Error, with no ``"jsonrpc"`` member on the
+way out and any incoming ``"jsonrpc"`` ignored. :func:`classify` reproduces
+that order exactly, including its surprises: a request whose ``id`` is a
+float, ``null`` or beyond i64 is read as a *notification*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+__all__ = [
+    "ErrorObject",
+    "ErrorResponse",
+    "IncomingError",
+    "IncomingNotification",
+    "IncomingRequest",
+    "IncomingResponse",
+    "MalformedMessage",
+    "Message",
+    "Notification",
+    "Request",
+    "RequestId",
+    "Response",
+    "classify",
+    "decode_message",
+]
+
+RequestId = int | str
+"""An i64 integer or a string, echoed back verbatim."""
+
+PARSE_ERROR_ID: Final = -1
+"""The id the reference puts on its reply to a message it could not parse."""
+
+_I64_MIN: Final = -(2**63)
+_I64_MAX: Final = 2**63 - 1
+_NO_VARIANT: Final = "data did not match any variant of untagged enum JSONRPCMessage"
+
+
+class ErrorObject(msgspec.Struct, omit_defaults=True):
+    """``{"code", "message"}``; ``data`` is omitted, never null."""
+
+    code: int
+    message: str
+    data: Any = UNSET
+
+
+# Outgoing envelopes: member order follows the reference's output.
+class Request(msgspec.Struct, omit_defaults=True):
+    id: RequestId
+    method: str
+    params: Any = UNSET
+
+
+class Notification(msgspec.Struct, omit_defaults=True):
+    method: str
+    params: Any = UNSET
+
+
+class Response(msgspec.Struct):
+    id: RequestId
+    result: Any
+
+
+class ErrorResponse(msgspec.Struct):
+    error: ErrorObject
+    id: RequestId
+
+
+class _Envelope(msgspec.Struct):
+    """Lenient decode target: every member optional, params kept raw."""
+
+    id: Any = UNSET
+    method: Any = UNSET
+    params: Raw | UnsetType = UNSET
+    result: Raw | UnsetType = UNSET
+    error: Any = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    id: RequestId
+    method: str
+    params: Raw | None  # None: absent or JSON null
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingNotification:
+    method: str
+    params: Raw | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingResponse:
+    id: RequestId
+    result: Raw
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingError:
+    id: RequestId
+    error: ErrorObject
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedMessage:
+    """A frame that is not JSON or matches no envelope; ``detail`` says why."""
+
+    detail: str
+
+
+Message = IncomingRequest | IncomingNotification | IncomingResponse | IncomingError
+_envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
+_NULL: Final = b"null"
+
+
+def _valid_id(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return _I64_MIN <= value <= _I64_MAX
+    return isinstance(value, str)
+
+
+def _params(raw: Raw | UnsetType) -> Raw | None:
+    if isinstance(raw, UnsetType) or bytes(raw) == _NULL:
+        return None
+    return raw
+
+
+def classify(envelope: _Envelope) -> Message | MalformedMessage:
+    """Pick the first envelope variant the message fits, as the reference does."""
+    id_ok = _valid_id(envelope.id)
+    method_ok = isinstance(envelope.method, str)
+    if id_ok and method_ok:
+        return IncomingRequest(envelope.id, envelope.method, _params(envelope.params))
+    if method_ok:
+        return IncomingNotification(envelope.method, _params(envelope.params))
+    if id_ok and not isinstance(envelope.result, UnsetType):
+        return IncomingResponse(envelope.id, envelope.result)
+    if id_ok and not isinstance(envelope.error, UnsetType):
+        try:
+            error = msgspec.convert(envelope.error, ErrorObject)
+        except msgspec.ValidationError:
+            return MalformedMessage(_NO_VARIANT)
+        return IncomingError(envelope.id, error)
+    return MalformedMessage(_NO_VARIANT)
+
+
+def decode_message(frame: bytes | str) -> Message | MalformedMessage:
+    """Decode one frame (a websocket message or one stdio line).
+
+    Never raises for bad input: syntax errors and shape mismatches come back as
+    :class:`MalformedMessage`, which the server answers with ``-32600`` and id
+    ``-1`` while keeping the connection open.
+    """
+    try:
+        envelope = _envelope_decoder.decode(frame)
+    except msgspec.ValidationError:
+        return MalformedMessage(_NO_VARIANT)
+    except msgspec.DecodeError as error:
+        return MalformedMessage(str(error))
+    return classify(envelope)
+
+
+def parse_error(detail: str, source: str) -> ErrorResponse:
+    """The reply to a malformed frame; ``source`` names the transport and peer."""
+    message = f"failed to parse {source}: {detail}"
+    return ErrorResponse(error=ErrorObject(code=-32600, message=message), id=PARSE_ERROR_ID)

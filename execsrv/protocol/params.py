@@ -1,0 +1,194 @@
+"""Decode request params with the reference's rules and error texts.
+
+The reference decodes params with serde: an absent or ``null`` ``params`` is
+JSON ``null``, unknown fields are ignored, and a failure is ``-32602`` with
+serde's message (``missing field `clientName```, ``invalid type: integer `5`,
+expected a string``). :class:`ParamsDecoder` builds one msgspec decoder per
+type and translates msgspec's messages into serde's wording.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any, Final, Generic, TypeVar
+
+import msgspec
+from msgspec import Raw, inspect
+
+from .errors import RpcError
+
+__all__ = ["ParamsDecoder"]
+
+T = TypeVar("T")
+
+_AT = re.compile(r" - at `(\$[^`]*)`$")
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\.\.\.\]")
+_B64_ALPHABET: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+
+class ParamsDecoder(Generic[T]):
+    """Decodes one params type; raises :class:`RpcError` ``-32602`` on failure."""
+
+    def __init__(self, params_type: type[T]) -> None:
+        self.type = params_type
+        self._decoder = msgspec.json.Decoder(params_type)
+        info = inspect.type_info(params_type)
+        assert isinstance(info, inspect.StructType)
+        self._info: inspect.StructType = info
+        self._all_optional = all(not f.required for f in self._info.fields)
+
+    def decode(self, raw: Raw | None) -> T:
+        if raw is None:
+            if self._all_optional:
+                return self._decoder.decode(b"{}")
+            raise RpcError.invalid_params(f"invalid type: null, expected {_expected(self._info)}")
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.ValidationError as error:
+            raise RpcError.invalid_params(self._serde_message(raw, str(error))) from None
+
+    def _serde_message(self, raw: Raw, message: str) -> str:
+        value = msgspec.json.decode(raw)
+        match = _AT.search(message)
+        path = match.group(1) if match else "$"
+        text = message[: match.start()] if match else message
+        if path == "$" and not isinstance(value, dict):
+            if isinstance(value, list):
+                count = len(self._info.fields)
+                return (
+                    f"invalid length {len(value)}, expected "
+                    f"{_expected(self._info)} with {count} elements"
+                )
+            return f"invalid type: {_unexpected(value)}, expected {_expected(self._info)}"
+        if text.startswith("Object missing required field "):
+            return "missing field " + text.removeprefix("Object missing required field ")
+        found, info, annotation = _resolve(value, self._info, path)
+        if text.startswith("Invalid enum value"):
+            variants = ", ".join(f"`{v}`" for v in _literal_values(annotation))
+            return f"unknown variant `{found}`, expected one of {variants}"
+        if text.startswith("Invalid base64"):
+            return _base64_message(found)
+        if isinstance(found, int) and not isinstance(found, bool) and _is_int(info):
+            return f"invalid value: {_unexpected(found)}, expected {_expected(info)}"
+        if text.startswith("Expected"):
+            return f"invalid type: {_unexpected(found)}, expected {_expected(info)}"
+        return text
+
+
+def _unwrap(info: inspect.Type) -> inspect.Type:
+    """Strip ``Optional`` and metadata wrappers, as serde's messages do."""
+    while True:
+        if isinstance(info, inspect.Metadata):
+            info = info.type
+        elif isinstance(info, inspect.UnionType):
+            rest = [t for t in info.types if not isinstance(t, inspect.NoneType)]
+            if len(rest) != 1:
+                return info
+            info = rest[0]
+        else:
+            return info
+
+
+def _rust_name(info: inspect.Type) -> str | None:
+    while isinstance(info, inspect.UnionType):
+        rest = [t for t in info.types if not isinstance(t, inspect.NoneType)]
+        if len(rest) != 1:
+            return None
+        info = rest[0]
+    if isinstance(info, inspect.Metadata) and info.extra:
+        name = info.extra.get("rust")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _is_int(info: inspect.Type) -> bool:
+    return isinstance(_unwrap(info), inspect.IntType)
+
+
+def _expected(info: inspect.Type) -> str:
+    rust = _rust_name(info)
+    if rust:
+        return rust
+    info = _unwrap(info)
+    match info:
+        case inspect.StructType():
+            return f"struct {info.cls.__name__}"
+        case inspect.StrType() | inspect.BytesType() | inspect.LiteralType():
+            return "a string"
+        case inspect.BoolType():
+            return "a boolean"
+        case inspect.IntType():
+            return "i64"
+        case inspect.ListType():
+            return "a sequence"
+        case inspect.DictType():
+            return "a map"
+    return "a value"
+
+
+def _unexpected(value: Any) -> str:
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return f"boolean `{str(value).lower()}`"
+        case int():
+            return f"integer `{value}`"
+        case float():
+            return f"floating point `{value}`"
+        case str():
+            return f'string "{value}"'
+        case list():
+            return "sequence"
+    return "map"
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...]:
+    """A ``Literal``'s values in declaration order (msgspec's inspect sorts them)."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Literal:
+            return typing.get_args(arg)
+    return ()
+
+
+def _resolve(value: Any, info: inspect.Type, path: str) -> tuple[Any, inspect.Type, Any]:
+    """Follow a msgspec error path (``$.envPolicy.inherit``) into value and type.
+
+    Also returns the Python annotation of the last struct field on the path.
+    """
+    annotation: Any = None
+    for part in _PATH_PART.finditer(path[1:]):
+        key, index = part.group(1), part.group(2)
+        info = _unwrap(info)
+        if key is not None and isinstance(info, inspect.StructType) and isinstance(value, dict):
+            info_cls = info.cls
+            field = next((f for f in info.fields if f.encode_name == key), None)
+            value = value.get(key)
+            info = field.type if field else inspect.AnyType()
+            annotations = {f.encode_name: f.type for f in msgspec.structs.fields(info_cls)}
+            annotation = annotations.get(key)
+        elif index is not None and isinstance(info, inspect.ListType) and isinstance(value, list):
+            value = value[int(index)] if int(index) < len(value) else None
+            info = info.item_type
+        elif isinstance(info, inspect.DictType) and isinstance(value, dict):
+            # msgspec writes dict values as `[...]`; report the first offending value.
+            info = info.value_type
+            value = next((v for v in value.values() if not isinstance(v, str)), None)
+    return value, info, annotation
+
+
+def _base64_message(found: Any) -> str:
+    """The wording of Rust's ``base64`` crate for the first bad symbol."""
+    if not isinstance(found, str):
+        return f"invalid type: {_unexpected(found)}, expected a string"
+    data = found.encode()
+    stripped = data.rstrip(b"=")
+    for offset, byte in enumerate(stripped):
+        if byte not in _B64_ALPHABET:
+            return f"Invalid symbol {byte}, offset {offset}."
+    if len(stripped) % 4 == 1:
+        return "Invalid input length."
+    return "Invalid padding"

@@ -1,0 +1,30 @@
+"""Server configuration: one typed object whose fields map 1:1 to CLI flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Every knob of the server, with the CLI flag that sets it.
+
+    Durations are seconds (floats) and sizes are bytes.
+    """
+
+    listen: str = "ws://127.0.0.1:0"
+    """``--listen``: ``ws://IP:PORT`` or ``stdio``."""
+    session_ttl: float = 30.0
+    """``--session-ttl``: how long a detached session waits for a resume."""
+    retention_bytes: int = 1 << 20
+    """``--retention-bytes``: retained output per process."""
+    exited_retention: float = 30.0
+    """``--exited-retention``: how long a closed process stays readable."""
+    max_message_bytes: int = 16 << 20
+    """``--max-message-bytes``: largest inbound message; larger closes the connection."""
+    kill_grace: float = 2.0
+    """``--kill-grace``: SIGTERM → SIGKILL grace for timeouts, expiry and shutdown."""
+    log_level: str = "info"
+    """``--log-level``: debug, info, warning or error."""

@@ -1,0 +1,249 @@
+"""One JSON-RPC connection: handshake, dispatch, outbound queue.
+
+The reader decodes messages in arrival order and applies the handshake
+rules synchronously (so pipelined ``initialize`` + ``initialized`` + calls
+work as with the reference). Each request then runs in its own task in the
+connection's nursery: a long-poll read never holds up other requests.
+Responses and notifications go through one bounded outbound queue drained by
+a writer task; a slow peer therefore slows the producers (backpressure),
+never grows memory without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import msgspec
+import trio
+
+from ..protocol import jsonrpc
+from ..protocol.errors import INTERNAL_ERROR, RpcError, method_family
+from ..protocol.methods import METHODS, MethodSpec
+from ..protocol.session import InitializeParams, InitializeResponse
+from ..protocol.wire import Payload
+from ..transport import MessageTransport, TransportClosed
+from .lanes import Ticket
+from .session import Session, SessionRegistry, short_id
+
+__all__ = ["OUTBOUND_QUEUE_SIZE", "Connection"]
+
+log = logging.getLogger("execsrv.connection")
+
+OUTBOUND_QUEUE_SIZE: Final = 128
+"""Encoded messages waiting for the writer (the reference's channel capacity)."""
+
+MAX_IN_FLIGHT_REQUESTS: Final = 1024
+"""Requests running at once per connection; beyond it the reader waits."""
+
+_encoder: Final = msgspec.json.Encoder()
+
+Handler = Callable[..., Awaitable[Payload]]
+
+
+class CloseConnection(Exception):
+    """The peer broke a rule that ends the connection (reference behaviour)."""
+
+
+class Connection:
+    """Serve one peer until it goes away or breaks a closing rule.
+
+    The connection never owns the session: on exit it detaches, and the
+    session's TTL starts.
+    """
+
+    def __init__(
+        self,
+        transport: MessageTransport,
+        registry: SessionRegistry,
+        handlers: dict[str, Handler],
+    ) -> None:
+        self._transport = transport
+        self._registry = registry
+        self._handlers = handlers
+        self._send_channel, self._receive_channel = trio.open_memory_channel[bytes](
+            OUTBOUND_QUEUE_SIZE
+        )
+        self._in_flight = trio.Semaphore(MAX_IN_FLIGHT_REQUESTS)
+        self._initialize_started = False
+        self._initialized = False
+        self.session: Session | None = None
+        self.close_reason = ""
+        self.violation = False  # closed for breaking a protocol rule
+
+    # -- outbound ----------------------------------------------------------
+
+    async def _send(self, message: object) -> None:
+        try:
+            await self._send_channel.send(_encoder.encode(message))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the connection is going away; the session recovers via reads
+
+    async def send_notification(self, method: str, params: Payload) -> None:
+        await self._send(jsonrpc.Notification(method=method, params=params))
+
+    async def _write_loop(self, connection_scope: trio.CancelScope) -> None:
+        try:
+            async for message in self._receive_channel:
+                batch = [message]
+                while len(batch) < OUTBOUND_QUEUE_SIZE:
+                    try:
+                        batch.append(self._receive_channel.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                await self._transport.send_messages(batch)
+        except TransportClosed as error:
+            self.close_reason = error.reason
+            connection_scope.cancel()
+
+    # -- lifetime ----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until the peer leaves; never raises for peer misbehaviour."""
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write_loop, nursery.cancel_scope)
+                try:
+                    await self._read_loop(nursery)
+                except TransportClosed as error:
+                    self.close_reason = error.reason
+                except CloseConnection as error:
+                    self.close_reason = str(error)
+                    self.violation = True
+                nursery.cancel_scope.cancel()
+        finally:
+            self._receive_channel.close()
+            if self.session is not None and self.session.detach(self):
+                log.info(
+                    "session detached",
+                    extra={"session": short_id(self.session.id), "reason": self.close_reason},
+                )
+
+    async def _read_loop(self, nursery: trio.Nursery) -> None:
+        while True:
+            frame = await self._transport.receive_message()
+            message = jsonrpc.decode_message(frame)
+            match message:
+                case jsonrpc.MalformedMessage(detail=detail):
+                    await self._send(jsonrpc.parse_error(detail, self._transport.description))
+                case jsonrpc.IncomingRequest():
+                    await self._dispatch(message, nursery)
+                case jsonrpc.IncomingNotification(method="initialized") if self._initialize_started:
+                    self._initialized = True
+                case jsonrpc.IncomingNotification(method=method):
+                    if method == "initialized":
+                        raise CloseConnection(
+                            "received `initialized` notification before `initialize`"
+                        )
+                    raise CloseConnection(f"unexpected notification `{method}`")
+                case _:
+                    raise CloseConnection("unexpected response from client")
+
+    # -- dispatch ----------------------------------------------------------
+
+    async def _reply_error(self, request_id: jsonrpc.RequestId, error: RpcError) -> None:
+        await self._send(
+            jsonrpc.ErrorResponse(
+                error=jsonrpc.ErrorObject(code=error.code, message=error.message), id=request_id
+            )
+        )
+
+    async def _dispatch(self, request: jsonrpc.IncomingRequest, nursery: trio.Nursery) -> None:
+        spec = METHODS.get(request.method)
+        if spec is None or (spec.name not in self._handlers and spec.name != "initialize"):
+            await self._reply_error(request.id, RpcError.method_not_found(request.method))
+            return
+        try:
+            params = spec.decoder.decode(request.params)
+            if spec.name == "initialize":
+                result = await self._initialize(params)
+                await self._send(jsonrpc.Response(id=request.id, result=result))
+                return
+            session = self._require_session(spec)
+        except RpcError as error:
+            await self._reply_error(request.id, error)
+            return
+        ticket: Ticket | None = None
+        barrier: trio.Event | None = None
+        process_id = getattr(params, "process_id", None)
+        if process_id is not None:
+            if spec.ordered:
+                ticket = session.lanes.take_ticket(process_id)
+            else:
+                barrier = session.lanes.barrier(process_id)
+        await self._in_flight.acquire()
+        nursery.start_soon(self._run_request, request.id, spec, session, params, ticket, barrier)
+
+    def _require_session(self, spec: MethodSpec) -> Session:
+        family = method_family(spec.name)
+        if self.session is None:
+            raise RpcError.invalid_request(
+                f"client must call initialize before using {family} methods"
+            )
+        if not self._initialized:
+            raise RpcError.invalid_request(
+                f"client must send initialized before using {family} methods"
+            )
+        return self.session
+
+    async def _run_request(
+        self,
+        request_id: jsonrpc.RequestId,
+        spec: MethodSpec,
+        session: Session,
+        params: Any,
+        ticket: Ticket | None,
+        barrier: trio.Event | None,
+    ) -> None:
+        handler = self._handlers[spec.name]
+        try:
+            if barrier is not None:
+                await barrier.wait()
+            if ticket is not None:
+                await ticket.wait_turn()
+                result = await handler(session, params, ticket.release)
+            else:
+                result = await handler(session, params)
+        except RpcError as error:
+            await self._reply_error(request_id, error)
+        except Exception as error:
+            log.exception("internal error in %s", spec.name)
+            await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))
+        else:
+            await self._send(jsonrpc.Response(id=request_id, result=result))
+        finally:
+            if ticket is not None:
+                ticket.release()
+            self._in_flight.release()
+
+    async def _initialize(self, params: InitializeParams) -> InitializeResponse:
+        if self._initialize_started:
+            raise RpcError.invalid_request("initialize may only be sent once per connection")
+        self._initialize_started = True
+        try:
+            if params.resume_session_id is None:
+                session = await self._registry.create()
+            else:
+                session = self._resume(params.resume_session_id)
+        except BaseException:
+            self._initialize_started = False
+            raise
+        session.attach(self)
+        self.session = session
+        log.info(
+            "client initialized",
+            extra={"session": short_id(session.id), "client": params.client_name},
+        )
+        return InitializeResponse(session_id=session.id)
+
+    def _resume(self, session_id: str) -> Session:
+        session = self._registry.lookup(session_id)
+        if session is None:
+            raise RpcError.invalid_request(f"unknown session id {session_id}")
+        if session.attachment is not None:
+            raise RpcError.invalid_request(
+                f"session {session_id} is already attached to another connection"
+            )
+        log.info("session resumed", extra={"session": short_id(session_id)})
+        return session

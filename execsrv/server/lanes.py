@@ -1,0 +1,59 @@
+"""Arrival-order execution for one process's control requests.
+
+Requests on a connection run concurrently, but ``process/start``,
+``write``, ``terminate``, ``signal``, ``resize`` and ``closeStdin`` for one
+process must take effect in the order they arrived. The reader takes a
+:class:`Ticket` synchronously on arrival; each ticket waits for the previous
+one to *take effect* (not to finish: a write blocked on a full stdin queue
+does not hold up a later terminate).
+"""
+
+from __future__ import annotations
+
+import trio
+
+__all__ = ["Lanes", "Ticket"]
+
+
+class Ticket:
+    """One request's place in its lane."""
+
+    __slots__ = ("_done", "_previous")
+
+    def __init__(self, previous: trio.Event | None) -> None:
+        self._previous = previous
+        self._done = trio.Event()
+
+    async def wait_turn(self) -> None:
+        """Wait until every earlier request in the lane has taken effect."""
+        if self._previous is not None:
+            await self._previous.wait()
+
+    def release(self) -> None:
+        """This request has taken effect; idempotent."""
+        self._done.set()
+
+
+class Lanes:
+    """One FIFO lane per process id."""
+
+    def __init__(self) -> None:
+        self._tails: dict[str, trio.Event] = {}
+
+    def take_ticket(self, key: str) -> Ticket:
+        previous = self._tails.get(key)
+        if previous is not None and previous.is_set():
+            previous = None
+        ticket = Ticket(previous)
+        self._tails[key] = ticket._done
+        return ticket
+
+    def barrier(self, key: str) -> trio.Event | None:
+        """What a read waits for: everything queued so far, without queueing itself."""
+        tail = self._tails.get(key)
+        return None if tail is None or tail.is_set() else tail
+
+    def prune(self) -> None:
+        """Forget lanes with nothing pending (bounded memory)."""
+        for key in [k for k, tail in self._tails.items() if tail.is_set()]:
+            del self._tails[key]

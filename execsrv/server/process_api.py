@@ -1,0 +1,133 @@
+"""``process/*`` handlers: params in, result out, reference errors.
+
+Each handler gets its session and decoded params. Ordered handlers also get
+``took_effect``, to call once their effect is in place so the next request
+in the process's lane may go (see :mod:`.lanes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..process import ManagedProcess, ProcessLimits, build_child_env, spawn_child
+from ..protocol import process as p
+from ..protocol.errors import RpcError
+from .session import STARTING, Session
+
+__all__ = ["ProcessApi"]
+
+TookEffect = Callable[[], None]
+
+
+class ProcessApi:
+    """The process methods of one server, with its limits."""
+
+    def __init__(self, limits: ProcessLimits) -> None:
+        self._limits = limits
+
+    @staticmethod
+    def _lookup(session: Session, process_id: str) -> ManagedProcess:
+        entry = session.processes.get(process_id)
+        if entry is None:
+            raise RpcError.invalid_request(f"unknown process id {process_id}")
+        if entry is STARTING:
+            raise RpcError.invalid_request(f"process id {process_id} is starting")
+        assert isinstance(entry, ManagedProcess)
+        return entry
+
+    async def start(
+        self, session: Session, params: p.ExecParams, took_effect: TookEffect
+    ) -> p.ExecResponse:
+        if not params.argv:
+            raise RpcError.invalid_params("argv must not be empty")
+        process_id = params.process_id
+        if process_id in session.processes:
+            raise RpcError.invalid_request(f"process {process_id} already exists")
+        session.processes[process_id] = STARTING
+        try:
+            size = params.pty_size
+            child = await spawn_child(
+                params.argv,
+                cwd=params.cwd,
+                env=build_child_env(params.env, params.env_policy),
+                tty=params.tty,
+                pipe_stdin=params.pipe_stdin,
+                arg0=params.arg0,
+                pty_rows=size.rows if size else 24,
+                pty_cols=size.cols if size else 80,
+            )
+        except BaseException:
+            del session.processes[process_id]
+            raise
+        managed = ManagedProcess(
+            process_id,
+            params.argv,
+            child,
+            tty=params.tty,
+            pipe_stdin=params.pipe_stdin,
+            timeout_ms=params.timeout_ms,
+            sink=session.notify,
+            limits=self._limits,
+        )
+        session.processes[process_id] = managed
+
+        def forget() -> None:
+            if session.processes.get(process_id) is managed:
+                del session.processes[process_id]
+
+        session.nursery.start_soon(managed.supervise, forget)
+        took_effect()
+        return p.ExecResponse(process_id=process_id)
+
+    async def read(self, session: Session, params: p.ReadParams) -> p.ReadResponse:
+        managed = self._lookup(session, params.process_id)
+        return await managed.read(params.after_seq or 0, params.max_bytes, params.wait_ms or 0)
+
+    async def write(
+        self, session: Session, params: p.WriteParams, took_effect: TookEffect
+    ) -> p.WriteResponse:
+        entry = session.processes.get(params.process_id)
+        if entry is None:
+            return p.WriteResponse(status="unknownProcess")
+        if not isinstance(entry, ManagedProcess):
+            return p.WriteResponse(status="starting")
+        status = entry.write(params.chunk)
+        took_effect()
+        if status == "accepted":
+            await entry.wait_stdin_room()
+        return p.WriteResponse(status=status)
+
+    async def close_stdin(
+        self, session: Session, params: p.CloseStdinParams, took_effect: TookEffect
+    ) -> p.WriteResponse:
+        entry = session.processes.get(params.process_id)
+        if entry is None:
+            return p.WriteResponse(status="unknownProcess")
+        if not isinstance(entry, ManagedProcess):
+            return p.WriteResponse(status="starting")
+        return p.WriteResponse(status=entry.close_stdin())
+
+    async def terminate(
+        self, session: Session, params: p.TerminateParams, took_effect: TookEffect
+    ) -> p.TerminateResponse:
+        entry = session.processes.get(params.process_id)
+        running = isinstance(entry, ManagedProcess) and entry.kill()
+        return p.TerminateResponse(running=running)
+
+    async def signal(
+        self, session: Session, params: p.SignalParams, took_effect: TookEffect
+    ) -> p.EmptyResponse:
+        self._lookup(session, params.process_id).send_signal(params.signal)
+        return p.EmptyResponse()
+
+    async def resize(
+        self, session: Session, params: p.ResizeParams, took_effect: TookEffect
+    ) -> p.EmptyResponse:
+        managed = self._lookup(session, params.process_id)
+        if not managed.resize(params.rows, params.cols):
+            raise RpcError.invalid_request(f"process {params.process_id} is not a tty")
+        return p.EmptyResponse()
+
+    async def list(self, session: Session, params: p.ListParams) -> p.ListResponse:
+        processes = [e.info() for e in session.processes.values() if isinstance(e, ManagedProcess)]
+        return p.ListResponse(processes=processes)

@@ -1,0 +1,232 @@
+"""The server: its nursery tree, listeners and two-phase shutdown.
+
+::
+
+    server nursery
+    ├── holding nursery ─ one task per session (see .session)
+    ├── accept nursery ─ listeners
+    └── connection nursery ─ one task per connection
+
+Shutdown cancels the accept nursery first (no new connections), then the
+connections and the sessions; each process group gets SIGTERM, the kill
+grace, then SIGKILL, and every child is reaped before :func:`open_server`
+returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NoReturn
+
+import trio
+import trio_websocket
+
+from ..process import ProcessLimits
+from ..transport import LineTransport, WebSocketTransport
+from ..transport.websocket import CLOSE_HANDSHAKE_SECONDS, RECEIVE_BUFFER_BYTES
+from .config import ServerConfig
+from .connection import Connection, Handler
+from .process_api import ProcessApi
+from .session import SessionRegistry
+
+__all__ = ["ExecServer", "ListenAddress", "open_server", "parse_listen", "serve"]
+
+log = logging.getLogger("execsrv.server")
+
+POLICY_VIOLATION = 1008
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """A parsed ``--listen`` value: ``stdio``, or a websocket host and port."""
+
+    stdio: bool
+    host: str = ""
+    port: int = 0
+
+
+def parse_listen(url: str) -> ListenAddress:
+    """Parse ``ws://IP:PORT`` or ``stdio``; ValueError with the reference's wording."""
+    if url in ("stdio", "stdio://"):
+        return ListenAddress(stdio=True)
+    if not url.startswith("ws://"):
+        raise ValueError(f"unsupported --listen URL `{url}`; expected `ws://IP:PORT` or `stdio`")
+    invalid = ValueError(f"invalid websocket --listen URL `{url}`; expected `ws://IP:PORT`")
+    rest = url.removeprefix("ws://")
+    host, sep, port_text = rest.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise invalid
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise invalid from None
+    port = int(port_text)
+    if port > 65535:
+        raise invalid
+    return ListenAddress(stdio=False, host=host, port=port)
+
+
+class ExecServer:
+    """A running server; get one from :func:`open_server`.
+
+    ``port`` and ``url`` are set once a websocket listener is up.
+    """
+
+    def __init__(self, config: ServerConfig, registry: SessionRegistry) -> None:
+        self.config = config
+        self.registry = registry
+        self.url: str | None = None
+        self.port: int | None = None
+        self._accept_scope = trio.CancelScope()
+        self._connections: trio.Nursery | None = None
+        api = ProcessApi(
+            ProcessLimits(
+                retained_output_bytes=config.retention_bytes,
+                exited_retention_seconds=config.exited_retention,
+                kill_grace_seconds=config.kill_grace,
+            )
+        )
+        self.handlers: dict[str, Handler] = {
+            "process/start": api.start,
+            "process/read": api.read,
+            "process/write": api.write,
+            "process/terminate": api.terminate,
+            "process/signal": api.signal,
+            "process/resize": api.resize,
+            "process/closeStdin": api.close_stdin,
+            "process/list": api.list,
+        }
+
+    def _connection(self, transport: Any) -> Connection:
+        return Connection(transport, self.registry, self.handlers)
+
+    async def serve_websocket(
+        self,
+        host: str,
+        port: int,
+        *,
+        task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED,
+    ) -> NoReturn:
+        """Accept websocket connections until cancelled; ``started`` once listening."""
+        assert self._connections is not None
+        with self._accept_scope:
+            async with trio.open_nursery() as accept:
+                ws_server = await accept.start(
+                    partial(
+                        trio_websocket.serve_websocket,
+                        self._handle_websocket,
+                        host,
+                        port,
+                        None,
+                        handler_nursery=self._connections,
+                        max_message_size=self.config.max_message_bytes,
+                        receive_buffer_size=RECEIVE_BUFFER_BYTES,
+                        disconnect_timeout=CLOSE_HANDSHAKE_SECONDS,
+                    )
+                )
+                self.port = ws_server.port
+                shown = f"[{host}]" if ":" in host else host
+                self.url = f"ws://{shown}:{self.port}"
+                log.info("listening on %s", self.url)
+                task_status.started(self)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _handle_websocket(self, request: trio_websocket.WebSocketRequest) -> None:
+        """One websocket peer; a failure here is logged, never fatal to the server."""
+        try:
+            websocket = await request.accept()
+            transport = WebSocketTransport(websocket, role="websocket")
+            connection = self._connection(transport)
+            log.debug("connection from %s", transport.peer)
+            await connection.run()
+            if connection.violation:
+                await transport.aclose(POLICY_VIOLATION, connection.close_reason)
+            else:
+                await transport.aclose()
+        except trio_websocket.ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("connection failed")
+
+    async def serve_stdio(
+        self, *, task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve the one connection on stdin/stdout; returns at stdin EOF.
+
+        Its session ends with the connection: there is no resume over stdio.
+        """
+        transport = LineTransport(
+            trio.lowlevel.FdStream(os.dup(0)),
+            trio.lowlevel.FdStream(os.dup(1)),
+            description="JSON-RPC message from exec-server stdio",
+            max_message_size=self.config.max_message_bytes,
+        )
+        connection = self._connection(transport)
+        task_status.started(self)
+        try:
+            await connection.run()
+        finally:
+            if connection.session is not None:
+                connection.session.close()
+                with trio.CancelScope(shield=True):
+                    await connection.session.ended.wait()
+            await transport.aclose()
+
+    def stop_accepting(self) -> None:
+        """Phase one of shutdown: close the listeners; live connections go on."""
+        self._accept_scope.cancel()
+
+
+@asynccontextmanager
+async def open_server(config: ServerConfig | None = None) -> AsyncIterator[ExecServer]:
+    """Run a server's nurseries for the duration of the block.
+
+    Start listeners with ``await nursery.start(server.serve_websocket, host, port)``
+    inside the block, or use :func:`serve`. Leaving the block shuts down in two
+    phases and returns only when every child process is reaped.
+    """
+    config = config or ServerConfig()
+    async with trio.open_nursery() as root:
+        holding: trio.Nursery = await root.start(_open_nursery)
+        connections: trio.Nursery = await root.start(_open_nursery)
+        server = ExecServer(config, SessionRegistry(holding, ttl=config.session_ttl))
+        server._connections = connections
+        try:
+            yield server
+        finally:
+            server.stop_accepting()
+            connections.cancel_scope.cancel()
+            holding.cancel_scope.cancel()
+
+
+async def _open_nursery(*, task_status: trio.TaskStatus[trio.Nursery]) -> None:
+    async with trio.open_nursery() as nursery:
+        task_status.started(nursery)
+        await trio.sleep_forever()
+
+
+async def serve(
+    listen: str = "ws://127.0.0.1:0",
+    *,
+    config: ServerConfig | None = None,
+    task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``listen`` until cancelled (or, for ``stdio``, until stdin EOF).
+
+    ``await nursery.start(execsrv.serve, "ws://127.0.0.1:0")`` returns the
+    :class:`ExecServer` once it is listening (its ``url`` has the real port).
+    Cancellation shuts down in two phases; every child is gone when this returns.
+    """
+    address = parse_listen(listen)
+    async with open_server(config) as server:
+        if address.stdio:
+            await server.serve_stdio(task_status=task_status)
+        else:
+            await server.serve_websocket(address.host, address.port, task_status=task_status)

@@ -1,0 +1,153 @@
+"""Sessions and the registry that holds them.
+
+A session owns its processes (their supervisors run in the session's own
+nursery) and outlives connections: it runs as a task in the server's holding
+nursery, and a connection only *attaches* to it. Detaching sets the session's
+cancel-scope deadline to now + TTL; attaching sets it back to infinity. When
+the deadline passes, the scope cancels the session nursery and every process
+group is terminated. Nothing polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from typing import Protocol
+
+import trio
+
+from ..process import ManagedProcess
+from ..protocol.wire import Payload
+from .lanes import Lanes
+
+__all__ = ["Attachment", "Session", "SessionRegistry", "short_id"]
+
+log = logging.getLogger("execsrv.session")
+
+
+def short_id(session_id: str) -> str:
+    """Session ids are bearer secrets: logs carry only their first 8 characters."""
+    return session_id[:8]
+
+
+class Attachment(Protocol):
+    """The connection a session currently talks through."""
+
+    async def send_notification(self, method: str, params: Payload) -> None:
+        """Queue a notification; blocks when the peer is slow, drops when it is gone."""
+        ...
+
+
+class Starting:
+    """Placeholder in the process table while a spawn is in progress."""
+
+
+STARTING = Starting()
+
+
+class Session:
+    """One client session: processes, their lanes, and the current attachment."""
+
+    def __init__(self, session_id: str, *, ttl: float) -> None:
+        self.id = session_id
+        self.processes: dict[str, ManagedProcess | Starting] = {}
+        self.lanes = Lanes()
+        self._ttl = ttl
+        self._attachment: Attachment | None = None
+        self._scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self.ended = trio.Event()
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """Where process supervisors run; valid from :meth:`run`'s start until it ends."""
+        assert self._nursery is not None, "session is not running"
+        return self._nursery
+
+    @property
+    def attachment(self) -> Attachment | None:
+        return self._attachment
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run until closed or expired; start it in the holding nursery.
+
+        On exit every process has been terminated and reaped.
+        """
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    task_status.started(self)
+                    await trio.sleep_forever()
+        finally:
+            self._nursery = None
+            self.ended.set()
+
+    async def notify(self, method: str, params: Payload) -> None:
+        attachment = self._attachment
+        if attachment is not None:
+            await attachment.send_notification(method, params)
+
+    def attach(self, attachment: Attachment) -> Attachment | None:
+        """Point notifications at ``attachment``; returns the one it replaced."""
+        previous = self._attachment
+        self._attachment = attachment
+        self._scope.deadline = math.inf
+        return previous
+
+    def detach(self, attachment: Attachment) -> bool:
+        """Start the TTL if ``attachment`` is still the current one."""
+        if self._attachment is not attachment:
+            return False
+        self._attachment = None
+        self._scope.deadline = trio.current_time() + self._ttl
+        return True
+
+    @property
+    def expired(self) -> bool:
+        """Past its deadline: a resume now must fail, even if teardown has not run yet."""
+        return self.ended.is_set() or trio.current_time() >= self._scope.deadline
+
+    def close(self) -> None:
+        """End the session now (stdio EOF, shutdown)."""
+        self._scope.cancel()
+
+
+class SessionRegistry:
+    """All sessions of a server, held by tasks in the holding nursery."""
+
+    def __init__(self, holding_nursery: trio.Nursery, *, ttl: float) -> None:
+        self._holding = holding_nursery
+        self._ttl = ttl
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def create(self) -> Session:
+        session = Session(str(uuid.uuid4()), ttl=self._ttl)
+        self._sessions[session.id] = session
+        await self._holding.start(self._hold, session)
+        log.info("session created", extra={"session": short_id(session.id)})
+        return session
+
+    async def _hold(self, session: Session, *, task_status: trio.TaskStatus[Session]) -> None:
+        try:
+            await session.run(task_status=task_status)
+        finally:
+            self._sessions.pop(session.id, None)
+            if session.attachment is None:
+                log.info("session expired", extra={"session": short_id(session.id)})
+
+    def lookup(self, session_id: str) -> Session | None:
+        """The live session with this id; an expired one is torn down and not returned."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        if session.expired:
+            session.close()
+            return None
+        return session

@@ -1,0 +1,39 @@
+"""The message transport interface shared by server and client.
+
+A transport moves whole JSON-RPC messages (one websocket message, or one
+stdio line) and knows nothing about JSON-RPC itself.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["MessageTransport", "TransportClosed"]
+
+
+class TransportClosed(Exception):
+    """The peer went away or the transport was closed; ``reason`` says how."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MessageTransport(Protocol):
+    """Whole messages in and out.
+
+    ``receive_message`` and ``send_messages`` raise :class:`TransportClosed`
+    when the transport ends; ``aclose`` is idempotent and never raises.
+    """
+
+    description: str
+    """How the reference names this peer in parse errors, e.g.
+    ``websocket JSON-RPC message from exec-server websocket 127.0.0.1:5000``."""
+
+    async def receive_message(self) -> bytes | str: ...
+
+    async def send_messages(self, messages: list[bytes]) -> None:
+        """Send several encoded messages in order (one frame or line each)."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,68 @@
+"""Newline-delimited JSON over a pair of byte streams (stdio, child pipes)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+import trio
+
+from ..protocol.framing import LineFramer, MessageTooLarge
+from .base import TransportClosed
+
+__all__ = ["READ_BYTES", "LineTransport"]
+
+READ_BYTES: Final = 256 * 1024
+
+
+class LineTransport:
+    """A :class:`~execsrv.transport.base.MessageTransport` of one message per line.
+
+    Several queued messages go out in one write. An over-long line ends the
+    transport with :class:`TransportClosed` (the framing cannot resynchronise).
+    """
+
+    def __init__(
+        self,
+        receive_stream: trio.abc.ReceiveStream,
+        send_stream: trio.abc.SendStream,
+        *,
+        description: str,
+        max_message_size: int,
+    ) -> None:
+        self._receive = receive_stream
+        self._send = send_stream
+        self._framer = LineFramer(max_message_size)
+        self._ready: deque[bytes] = deque()
+        self._eof = False
+        self.description = description
+
+    async def receive_message(self) -> bytes:
+        while not self._ready:
+            if self._eof:
+                raise TransportClosed("end of input")
+            try:
+                data = await self._receive.receive_some(READ_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+                raise TransportClosed(f"input broken: {error}") from None
+            if not data:
+                self._eof = True
+                tail = self._framer.pending
+                if tail:
+                    self._ready.append(tail)
+                continue
+            try:
+                self._ready.extend(self._framer.receive_data(bytes(data)))
+            except MessageTooLarge as error:
+                raise TransportClosed(str(error)) from None
+        return self._ready.popleft()
+
+    async def send_messages(self, messages: list[bytes]) -> None:
+        try:
+            await self._send.send_all(b"\n".join(messages) + b"\n")
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+            raise TransportClosed(f"output broken: {error}") from None
+
+    async def aclose(self) -> None:
+        await trio.aclose_forcefully(self._send)
+        await trio.aclose_forcefully(self._receive)
