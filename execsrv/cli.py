@@ -107,6 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULTS.kill_grace:g})",
     )
     serve_parser.add_argument(
+        "--ping-interval",
+        type=_positive_float,
+        default=DEFAULTS.ping_interval,
+        metavar="SECONDS",
+        help="send a websocket ping this often; 0 disables keepalive "
+        f"(default {DEFAULTS.ping_interval:g})",
+    )
+    serve_parser.add_argument(
+        "--pong-timeout",
+        type=_positive_float,
+        default=DEFAULTS.pong_timeout,
+        metavar="SECONDS",
+        help="a peer that has not answered a ping within this is disconnected and its "
+        f"session detached (default {DEFAULTS.pong_timeout:g})",
+    )
+    serve_parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default=DEFAULTS.log_level,
@@ -145,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exited_retention=args.exited_retention,
         max_message_bytes=args.max_message_bytes,
         kill_grace=args.kill_grace,
+        ping_interval=args.ping_interval,
+        pong_timeout=args.pong_timeout,
         log_level=args.log_level,
     )
     trio.run(_serve_until_signalled, config)

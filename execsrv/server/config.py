@@ -26,5 +26,9 @@ class ServerConfig:
     """``--max-message-bytes``: largest inbound message; larger closes the connection."""
     kill_grace: float = 2.0
     """``--kill-grace``: SIGTERM → SIGKILL grace for timeouts, expiry and shutdown."""
+    ping_interval: float = 15.0
+    """``--ping-interval``: websocket keepalive ping period; 0 disables pings."""
+    pong_timeout: float = 15.0
+    """``--pong-timeout``: a peer that has not answered a ping by then is disconnected."""
     log_level: str = "info"
     """``--log-level``: debug, info, warning or error."""

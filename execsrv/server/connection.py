@@ -34,6 +34,11 @@ log = logging.getLogger("execsrv.connection")
 OUTBOUND_QUEUE_SIZE: Final = 128
 """Encoded messages waiting for the writer (the reference's channel capacity)."""
 
+EVICTION_GRACE: Final = 1.0
+"""Seconds an evicted connection's in-flight requests get to answer before it closes."""
+
+RESUMED_ELSEWHERE: Final = "session has been resumed by another connection"
+
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
 
@@ -70,7 +75,11 @@ class Connection:
         self._initialized = False
         self.session: Session | None = None
         self.close_reason = ""
+        self.peer = getattr(transport, "peer", "stdio")
         self.violation = False  # closed for breaking a protocol rule
+        self.evicted = False  # its session was resumed by another connection
+        self._reader_scope = trio.CancelScope()
+        self._long_polls: set[trio.CancelScope] = set()
 
     # -- outbound ----------------------------------------------------------
 
@@ -100,18 +109,30 @@ class Connection:
     # -- lifetime ----------------------------------------------------------
 
     async def run(self) -> None:
-        """Serve until the peer leaves; never raises for peer misbehaviour."""
+        """Serve until the peer leaves; never raises for peer misbehaviour.
+
+        When another connection resumes this one's session (:meth:`evict`), the
+        in-flight long-poll reads answer ``session has been resumed by another
+        connection``, the other in-flight requests get :data:`EVICTION_GRACE`
+        to answer, the replies are flushed, and then the connection ends.
+        """
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write_loop, nursery.cancel_scope)
-                try:
-                    await self._read_loop(nursery)
-                except TransportClosed as error:
-                    self.close_reason = error.reason
-                except CloseConnection as error:
-                    self.close_reason = str(error)
-                    self.violation = True
-                nursery.cancel_scope.cancel()
+                async with trio.open_nursery() as requests:
+                    try:
+                        with self._reader_scope:
+                            await self._read_loop(requests)
+                    except TransportClosed as error:
+                        self.close_reason = error.reason
+                    except CloseConnection as error:
+                        self.close_reason = str(error)
+                        self.violation = True
+                    if self.evicted:
+                        requests.cancel_scope.deadline = trio.current_time() + EVICTION_GRACE
+                    else:
+                        requests.cancel_scope.cancel()
+                self._send_channel.close()  # the writer flushes what is queued, then ends
         finally:
             self._receive_channel.close()
             if self.session is not None and self.session.detach(self):
@@ -203,6 +224,15 @@ class Connection:
             if ticket is not None:
                 await ticket.wait_turn()
                 result = await handler(session, params, ticket.release)
+            elif spec.name == "process/read":
+                with trio.CancelScope() as long_poll:
+                    self._long_polls.add(long_poll)
+                    try:
+                        result = await handler(session, params)
+                    finally:
+                        self._long_polls.discard(long_poll)
+                if long_poll.cancelled_caught or session.attachment is not self:
+                    raise RpcError.invalid_request(RESUMED_ELSEWHERE)
             else:
                 result = await handler(session, params)
         except RpcError as error:
@@ -241,9 +271,20 @@ class Connection:
         session = self._registry.lookup(session_id)
         if session is None:
             raise RpcError.invalid_request(f"unknown session id {session_id}")
-        if session.attachment is not None:
-            raise RpcError.invalid_request(
-                f"session {session_id} is already attached to another connection"
-            )
-        log.info("session resumed", extra={"session": short_id(session_id)})
+        previous = session.attachment
+        if isinstance(previous, Connection):
+            # DESIGN.md §1.1.2: a resume takes over; a half-open peer can never
+            # lock a session out.
+            previous.evict()
+            log.info("session taken over", extra={"session": short_id(session_id)})
+        else:
+            log.info("session resumed", extra={"session": short_id(session_id)})
         return session
+
+    def evict(self) -> None:
+        """Another connection resumed our session: fail long-polls, then close."""
+        self.evicted = True
+        self.close_reason = RESUMED_ELSEWHERE
+        for long_poll in self._long_polls:
+            long_poll.cancel()
+        self._reader_scope.cancel()

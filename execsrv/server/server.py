@@ -145,8 +145,11 @@ class ExecServer:
             transport = WebSocketTransport(websocket, role="websocket")
             connection = self._connection(transport)
             log.debug("connection from %s", transport.peer)
-            await connection.run()
-            if connection.violation:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._keep_alive, websocket, connection, nursery.cancel_scope)
+                await connection.run()
+                nursery.cancel_scope.cancel()
+            if connection.violation or connection.evicted:
                 await transport.aclose(POLICY_VIOLATION, connection.close_reason)
             else:
                 await transport.aclose()
@@ -154,6 +157,33 @@ class ExecServer:
             pass
         except Exception:
             log.exception("connection failed")
+
+    async def _keep_alive(
+        self,
+        websocket: trio_websocket.WebSocketConnection,
+        connection: Connection,
+        connection_scope: trio.CancelScope,
+    ) -> None:
+        """Ping every ``ping_interval``; a peer that misses the pong deadline is gone.
+
+        A half-open TCP connection would otherwise keep its session attached
+        forever (DESIGN.md §1.1.3). Ending the connection detaches the session.
+        """
+        interval, timeout = self.config.ping_interval, self.config.pong_timeout
+        if interval <= 0:
+            return
+        while True:
+            await trio.sleep(interval)
+            with trio.move_on_after(timeout) as pong_scope:
+                try:
+                    await websocket.ping()
+                except trio_websocket.ConnectionClosed:
+                    return
+            if pong_scope.cancelled_caught:
+                connection.close_reason = f"no pong within {timeout:g} s"
+                log.info("keepalive failed", extra={"peer": connection.peer})
+                connection_scope.cancel()
+                return
 
     async def serve_stdio(
         self, *, task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED

@@ -111,6 +111,10 @@ class Session:
         """Past its deadline: a resume now must fail, even if teardown has not run yet."""
         return self.ended.is_set() or trio.current_time() >= self._scope.deadline
 
+    @property
+    def expired_by_ttl(self) -> bool:
+        return self._attachment is None and trio.current_time() >= self._scope.deadline
+
     def close(self) -> None:
         """End the session now (stdio EOF, shutdown)."""
         self._scope.cancel()
@@ -139,8 +143,8 @@ class SessionRegistry:
             await session.run(task_status=task_status)
         finally:
             self._sessions.pop(session.id, None)
-            if session.attachment is None:
-                log.info("session expired", extra={"session": short_id(session.id)})
+            how = "session expired" if session.expired_by_ttl else "session closed"
+            log.info(how, extra={"session": short_id(session.id)})
 
     def lookup(self, session_id: str) -> Session | None:
         """The live session with this id; an expired one is torn down and not returned."""
