@@ -4,22 +4,28 @@ Server: ``python -m execsrv serve`` or ``await nursery.start(execsrv.serve, url)
 Client: ``async with execsrv.connect(url) as client: ...``.
 """
 
-from .client import (
-    Client,
-    ClientError,
-    Closed,
-    Disconnected,
-    Exited,
-    Failed,
-    Gap,
-    Output,
-    ProcessEvent,
-    ProcessResult,
-    RemoteError,
-    RemoteProcess,
-    connect,
-)
-from .server import ExecServer, ServerConfig, open_server, serve
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import (
+        Client,
+        ClientError,
+        Closed,
+        Disconnected,
+        Exited,
+        Failed,
+        Gap,
+        Output,
+        ProcessEvent,
+        ProcessResult,
+        RemoteError,
+        RemoteProcess,
+        connect,
+    )
+    from .server import ExecServer, ServerConfig, open_server, serve
 
 __version__ = "0.1.0"
 
@@ -43,3 +49,16 @@ __all__ = [
     "open_server",
     "serve",
 ]
+
+_SERVER_NAMES = frozenset({"ExecServer", "ServerConfig", "open_server", "serve"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import the client and server lazily, so that ``execsrv.protocol`` (sans-IO)
+    can be imported without pulling in trio."""
+    if name not in __all__ or name == "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(".server" if name in _SERVER_NAMES else ".client", __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
