@@ -166,6 +166,8 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
         return MalformedMessage(_NO_VARIANT)
     except msgspec.DecodeError as error:
         return MalformedMessage(str(error))
+    except UnicodeEncodeError as error:  # a str frame holding lone surrogates
+        return MalformedMessage(str(error))
     return classify(envelope)
 
 
