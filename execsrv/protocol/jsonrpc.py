@@ -166,8 +166,15 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
         return MalformedMessage(_NO_VARIANT)
     except msgspec.DecodeError as error:
         return MalformedMessage(str(error))
-    except UnicodeEncodeError as error:  # a str frame holding lone surrogates
+    except UnicodeError as error:  # invalid UTF-8 in a string, or a str with lone surrogates
         return MalformedMessage(str(error))
+    if not isinstance(frame, str) and not frame.isascii():
+        # msgspec does not validate the UTF-8 of values it keeps as Raw (params,
+        # result); the reference rejects the whole message, so do we.
+        try:
+            bytes(frame).decode()
+        except UnicodeDecodeError as error:
+            return MalformedMessage(f"invalid unicode code point (byte {error.start})")
     return classify(envelope)
 
 
