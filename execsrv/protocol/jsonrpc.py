@@ -168,6 +168,8 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
         return MalformedMessage(str(error))
     except UnicodeError as error:  # invalid UTF-8 in a string, or a str with lone surrogates
         return MalformedMessage(str(error))
+    except RecursionError:  # nesting deeper than the interpreter's stack allows
+        return MalformedMessage("recursion limit exceeded")
     if not isinstance(frame, str) and not frame.isascii():
         # msgspec does not validate the UTF-8 of values it keeps as Raw (params,
         # result); the reference rejects the whole message, so do we.

@@ -48,7 +48,13 @@ class ParamsDecoder(Generic[T]):
         try:
             return self._decoder.decode(raw)
         except msgspec.ValidationError as error:
-            raise RpcError.invalid_params(self._serde_message(raw, str(error))) from None
+            try:
+                message = self._serde_message(raw, str(error))
+            except RecursionError:
+                message = str(error)
+            raise RpcError.invalid_params(message) from None
+        except RecursionError:
+            raise RpcError.invalid_params("recursion limit exceeded") from None
 
     def _serde_message(self, raw: Raw, message: str) -> str:
         value = msgspec.json.decode(raw)

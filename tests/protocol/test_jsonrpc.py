@@ -50,8 +50,17 @@ def test_request_ids_are_i64_or_string_and_echoed(frame: bytes, request_id: obje
 
 @pytest.mark.parametrize(
     "id_json",
-    [b"7.5", b"null", b"9223372036854775808", b"-9223372036854775809", b"true", b"false",
-     b"[1]", b'{"a":1}', b"1e3"],
+    [
+        b"7.5",
+        b"null",
+        b"9223372036854775808",
+        b"-9223372036854775809",
+        b"true",
+        b"false",
+        b"[1]",
+        b'{"a":1}',
+        b"1e3",
+    ],
 )
 def test_request_with_unusable_id_falls_through_to_notification(id_json: bytes) -> None:
     message = decode_message(b'{"id":' + id_json + b',"method":"process/read","params":{}}')
