@@ -99,7 +99,7 @@ class Connection:
                 while len(batch) < OUTBOUND_QUEUE_SIZE:
                     try:
                         batch.append(self._receive_channel.receive_nowait())
-                    except trio.WouldBlock:
+                    except (trio.WouldBlock, trio.EndOfChannel):  # drained, or closed and drained
                         break
                 await self._transport.send_messages(batch)
         except TransportClosed as error:

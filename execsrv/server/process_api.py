@@ -18,6 +18,9 @@ __all__ = ["ProcessApi"]
 
 TookEffect = Callable[[], None]
 
+_U64_MAX = 2**64 - 1
+"""msgspec cannot bound a u64 field; clamp durations so huge ints never overflow float maths."""
+
 
 class ProcessApi:
     """The process methods of one server, with its limits."""
@@ -65,7 +68,7 @@ class ProcessApi:
             child,
             tty=params.tty,
             pipe_stdin=params.pipe_stdin,
-            timeout_ms=params.timeout_ms,
+            timeout_ms=None if params.timeout_ms is None else min(params.timeout_ms, _U64_MAX),
             sink=session.notify,
             limits=self._limits,
         )
@@ -81,7 +84,8 @@ class ProcessApi:
 
     async def read(self, session: Session, params: p.ReadParams) -> p.ReadResponse:
         managed = self._lookup(session, params.process_id)
-        return await managed.read(params.after_seq or 0, params.max_bytes, params.wait_ms or 0)
+        wait_ms = min(params.wait_ms or 0, _U64_MAX)
+        return await managed.read(params.after_seq or 0, params.max_bytes, wait_ms)
 
     async def write(
         self, session: Session, params: p.WriteParams, took_effect: TookEffect
