@@ -1,0 +1,1 @@
+"""Benchmarks: the same workloads against execsrv and codex exec-server (``python -m bench``)."""

@@ -1,0 +1,359 @@
+"""The workloads, each run the same way against either server.
+
+Every workload gets a freshly started server (so peak-RSS and per-connection
+numbers start from the same baseline) and returns a dict of measurements.
+Everything here is bounded in count and time: socket timeouts turn a stuck
+server into an error, never a hang.
+"""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+from dataclasses import dataclass
+
+from .servers import Server, cpu_seconds, memory_kb
+from .wsclient import SocketMode, WsClient
+
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+CWD = "/"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rtt_iterations: int = 5000
+    spawn_ordinary: int = 60
+    spawn_hidden: int = 300
+    pty_ordinary: int = 60
+    pty_hidden: int = 1000
+    throughput_bytes: int = 200 * 1024 * 1024
+    fanout_processes: int = 200
+    fanout_bytes: int = 1024 * 1024
+    idle_connections: int = 500
+    client_bytes: int = 200 * 1024 * 1024
+    latency_rounds: int = 10
+    """Latency samples are taken in this many rounds, alternating the servers."""
+    throughput_repeats: int = 3
+    """Throughput runs per server, alternating; the best one is reported."""
+
+
+QUICK = Sizes(
+    rtt_iterations=1000,
+    spawn_ordinary=15,
+    spawn_hidden=60,
+    pty_ordinary=15,
+    pty_hidden=200,
+    throughput_bytes=50 * 1024 * 1024,
+    fanout_processes=50,
+    fanout_bytes=1024 * 1024,
+    idle_connections=100,
+    client_bytes=50 * 1024 * 1024,
+    latency_rounds=5,
+    throughput_repeats=2,
+)
+
+WARMUP = 5
+"""Iterations per probe before the measured rounds (discarded)."""
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _summary(samples_s: list[float]) -> dict[str, float]:
+    us = [s * 1e6 for s in samples_s]
+    return {
+        "p50_us": statistics.median(us),
+        "p99_us": _percentile(us, 0.99),
+        "mean_us": statistics.fmean(us),
+        "min_us": min(us),
+        "max_us": max(us),
+        "n": len(us),
+    }
+
+
+def _start_params(process_id: str, argv: list[str], *, tty: bool = False, stdin: bool = False):
+    return {
+        "processId": process_id,
+        "argv": argv,
+        "cwd": CWD,
+        "env": ENV,
+        "tty": tty,
+        "pipeStdin": stdin,
+        "arg0": None,
+    }
+
+
+# -- latency probes: one per server, run in interleaved rounds ----------------------
+
+
+class Probe:
+    """A connected client that runs ``n`` more iterations of one latency workload.
+
+    The driver alternates the two servers' probes in rounds, so background
+    noise on the machine lands on both alike.
+    """
+
+    socket_mode: SocketMode = "nodelay"
+
+    def __init__(self, server: Server) -> None:
+        self.client = WsClient(server.url, mode=self.socket_mode)
+        self.client.initialize()
+        self.setup()
+
+    def setup(self) -> None:
+        pass
+
+    def run(self, n: int) -> list[float]:
+        return [self.once() for _ in range(n)]
+
+    def once(self) -> float:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RoundTrip(Probe):
+    """1. Sequential ``process/terminate`` of an unknown id (``{"running":false}``)."""
+
+    def once(self) -> float:
+        client = self.client
+        request_id, payload = client.request_bytes("process/terminate", {"processId": "none"})
+        t0 = time.perf_counter()
+        client.send_raw(payload)
+        while True:
+            for m in client.recv():
+                if m.id == request_id:
+                    return time.perf_counter() - t0
+
+
+class SpawnToClosed(Probe):
+    """2. ``process/start`` of ``true`` (pipes) until its ``process/closed``."""
+
+    def setup(self) -> None:
+        self.count = 0
+
+    def once(self) -> float:
+        client = self.client
+        self.count += 1
+        process_id = f"spawn-{self.count}"
+        request_id, payload = client.request_bytes(
+            "process/start", _start_params(process_id, ["true"])
+        )
+        t0 = time.perf_counter()
+        client.send_raw(payload)
+        closed_at = None
+        replied = False
+        while closed_at is None or not replied:  # the reply may come after `closed`
+            for m in client.recv():
+                if m.id == request_id and m.method is None:
+                    if m.error:
+                        raise RuntimeError(f"process/start failed: {bytes(m.error)!r}")
+                    replied = True
+                elif m.method == "process/closed" and m.params.processId == process_id:
+                    closed_at = time.perf_counter()
+        return closed_at - t0
+
+
+class SpawnOrdinary(SpawnToClosed):
+    socket_mode = "ordinary"
+
+
+class SpawnHidden(SpawnToClosed):
+    socket_mode = "hidden"
+
+
+class PtyEcho(Probe):
+    """3. A raw, no-echo tty ``cat``: write one byte, time until it comes back."""
+
+    process_id = "pty-echo"
+
+    def setup(self) -> None:
+        argv = ["/bin/sh", "-c", "stty raw -echo && printf R && exec cat"]
+        self.client.call("process/start", _start_params(self.process_id, argv, tty=True))
+        seen = b""
+        while b"R" not in seen:
+            for m in self.client.recv():
+                if m.method == "process/output":
+                    seen += m.params.chunk
+                elif m.method in ("process/exited", "process/closed"):
+                    raise RuntimeError(f"tty cat ended early: {seen!r}")
+        self.count = 0
+
+    def once(self) -> float:
+        client = self.client
+        self.count += 1
+        byte = b"abcdefghijklmnopqrstuvwxyz"[self.count % 26 :][:1]
+        chunk = base64.b64encode(byte).decode()
+        request_id, payload = client.request_bytes(
+            "process/write", {"processId": self.process_id, "chunk": chunk}
+        )
+        t0 = time.perf_counter()
+        client.send_raw(payload)
+        echoed_at = None
+        replied = False
+        while echoed_at is None or not replied:
+            for m in client.recv():
+                if m.id == request_id and m.method is None:
+                    if m.error:
+                        raise RuntimeError(f"process/write failed: {bytes(m.error)!r}")
+                    replied = True
+                elif m.method == "process/output":
+                    if m.params.chunk != byte:
+                        raise RuntimeError(f"unexpected tty output {m.params.chunk!r}")
+                    echoed_at = time.perf_counter()
+        return echoed_at - t0
+
+    def close(self) -> None:
+        try:
+            self.client.call("process/terminate", {"processId": self.process_id})
+        finally:
+            super().close()
+
+
+class PtyOrdinary(PtyEcho):
+    socket_mode = "ordinary"
+
+
+class PtyHidden(PtyEcho):
+    socket_mode = "hidden"
+
+
+def summarize(samples_s: list[float], socket_mode: str) -> dict[str, object]:
+    return {"socket": socket_mode, **_summary(samples_s)}
+
+
+# -- 4. throughput ----------------------------------------------------------------
+
+
+def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
+    """One ``head -c N /dev/zero``; decoded payload bytes per second at the client."""
+    total = sizes.throughput_bytes
+    client = WsClient(server.url, mode="nodelay")
+    try:
+        client.initialize()
+        process_id = "throughput"
+        request_id, payload = client.request_bytes(
+            "process/start", _start_params(process_id, ["head", "-c", str(total), "/dev/zero"])
+        )
+        server_cpu0 = cpu_seconds(server.pid)
+        own_cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        client.send_raw(payload)
+        received = 0
+        messages = 0
+        closed = False
+        while not closed:
+            for m in client.recv():
+                messages += 1
+                if m.method == "process/output":
+                    received += len(m.params.chunk)
+                elif m.method == "process/closed":
+                    closed = True
+                elif m.id == request_id and m.error:
+                    raise RuntimeError(f"process/start failed: {bytes(m.error)!r}")
+        wall = time.perf_counter() - t0
+        own_cpu = time.process_time() - own_cpu0
+        server_cpu = cpu_seconds(server.pid) - server_cpu0
+        if received != total:
+            raise RuntimeError(f"received {received} of {total} bytes")
+        return {
+            "bytes": received,
+            "seconds": wall,
+            "mb_per_s": received / wall / 1e6,
+            "messages": messages,
+            "server_cpu_pct": 100 * server_cpu / wall,
+            "loadgen_cpu_pct": 100 * own_cpu / wall,
+        }
+    finally:
+        client.close()
+
+
+# -- 5. fan-out -------------------------------------------------------------------
+
+
+def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
+    """N concurrent ``head -c 1M /dev/zero`` on one connection; wall and server peak RSS."""
+    count, each = sizes.fanout_processes, sizes.fanout_bytes
+    client = WsClient(server.url, mode="nodelay")
+    try:
+        client.initialize()
+        before = memory_kb(server.pid)
+        payloads = []
+        for i in range(count):
+            argv = ["head", "-c", str(each), "/dev/zero"]
+            payloads.append(client.request_bytes("process/start", _start_params(f"f{i}", argv))[1])
+        server_cpu0 = cpu_seconds(server.pid)
+        t0 = time.perf_counter()
+        client.send_many(payloads)
+        received = 0
+        closed = 0
+        peak_rss = 0
+        next_sample = t0
+        while closed < count:
+            for m in client.recv():
+                if m.method == "process/output":
+                    received += len(m.params.chunk)
+                elif m.method == "process/closed":
+                    closed += 1
+                elif m.error:
+                    raise RuntimeError(f"request failed: {bytes(m.error)!r}")
+            now = time.perf_counter()
+            if now >= next_sample:  # VmHWM is the real peak; this is a cross-check
+                peak_rss = max(peak_rss, memory_kb(server.pid)["VmRSS"])
+                next_sample = now + 0.02
+        wall = time.perf_counter() - t0
+        server_cpu = cpu_seconds(server.pid) - server_cpu0
+        after = memory_kb(server.pid)
+        if received != count * each:
+            raise RuntimeError(f"received {received} of {count * each} bytes")
+        return {
+            "processes": count,
+            "bytes_each": each,
+            "seconds": wall,
+            "rss_before_kb": before["VmRSS"],
+            "peak_rss_kb": after["VmHWM"],
+            "peak_rss_sampled_kb": peak_rss,
+            "rss_after_kb": after["VmRSS"],
+            "server_cpu_pct": 100 * server_cpu / wall,
+        }
+    finally:
+        client.close()
+
+
+# -- 6. idle connections ----------------------------------------------------------
+
+
+def idle_connections(server: Server, sizes: Sizes) -> dict[str, object]:
+    """RSS growth for N initialized, idle connections, per connection."""
+    count = sizes.idle_connections
+    warm = WsClient(server.url, mode="nodelay")
+    clients: list[WsClient] = [warm]
+    try:
+        warm.initialize()  # first-use allocations do not count as per-connection cost
+        time.sleep(0.5)
+        before = memory_kb(server.pid)["VmRSS"]
+        t0 = time.perf_counter()
+        for _ in range(count):
+            client = WsClient(server.url, mode="nodelay")
+            clients.append(client)
+            client.initialize()
+        setup = time.perf_counter() - t0
+        # A request on the last connection after every `initialized`: all are set up.
+        clients[-1].call("process/terminate", {"processId": "none"})
+        time.sleep(1.0)
+        after = memory_kb(server.pid)["VmRSS"]
+        return {
+            "connections": count,
+            "rss_before_kb": before,
+            "rss_after_kb": after,
+            "kb_per_connection": (after - before) / count,
+            "setup_seconds": setup,
+        }
+    finally:
+        for client in clients:
+            client.close()
