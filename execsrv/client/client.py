@@ -28,6 +28,7 @@ from ..transport.websocket import RECEIVE_BUFFER_BYTES
 from .errors import Disconnected, RemoteError
 from .events import Closed, Exited, Output, ProcessEventStream
 from .process import RemoteProcess
+from .unwrap import unwrap_exception_groups
 
 __all__ = ["CONNECT_SECONDS", "Client", "connect"]
 
@@ -266,6 +267,7 @@ class Client:
         return (await self.call("process/list", p.ListParams(), p.ListResponse)).processes
 
 
+@unwrap_exception_groups
 @asynccontextmanager
 async def connect(
     url: str,
