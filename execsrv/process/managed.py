@@ -100,6 +100,7 @@ class ManagedProcess:
         self.closed_seq: int | None = None
         self._changed = trio.Event()
         self._timeout_scope = trio.CancelScope()
+        self._terminated = False  # process/terminate killed it while running
         self._stdin: StdinQueue | None = None
         if child.pty_master is not None:
             self._stdin = StdinQueue(child.pty_master, owns_stream=False)
@@ -200,9 +201,16 @@ class ManagedProcess:
         """Queue ``data`` for stdin; the reference's statuses (never an error)."""
         if self._stdin is None:
             return "stdinClosed"
+        if self._terminated:
+            return "stdinClosed"  # the reference: -32603 (DESIGN.md §1.1.4)
         if self.tty and not self.running:
             return "accepted"  # the reference discards PTY input after exit
-        return self._stdin.offer(data)
+        status = self._stdin.offer(data)
+        if status == "stdinClosed" and not self._stdin.eof_requested:
+            # The child closed its stdin or exited: the reference still answers
+            # `accepted` (and discards the bytes) until process/terminate.
+            return "accepted"
+        return status
 
     async def wait_stdin_room(self) -> None:
         if self._stdin is not None:
@@ -230,6 +238,7 @@ class ManagedProcess:
         """``process/terminate``: SIGKILL the group; True if it was still running."""
         if not self.running:
             return False
+        self._terminated = True
         self.signal_group(signal.SIGKILL)
         return True
 

@@ -33,6 +33,11 @@ class StdinQueue:
         self.closed = False
         self._changed = trio.Event()
 
+    @property
+    def eof_requested(self) -> bool:
+        """``process/closeStdin`` asked for EOF (as opposed to the pipe breaking)."""
+        return self._eof_requested
+
     def _wake(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
