@@ -79,12 +79,14 @@ class ExecParams(Params):
 
     process_id: str
     argv: list[str]
-    cwd: str
+    cwd: Annotated[str, msgspec.Meta(extra={"rust": "path string"})]  # a PathBuf for serde
     env: dict[str, str]
     tty: bool
     pipe_stdin: bool = False
     arg0: str | None = None
-    env_policy: EnvPolicy | None = None
+    env_policy: (
+        Annotated[EnvPolicy, msgspec.Meta(extra={"rust": "struct ExecEnvPolicy"})] | None
+    ) = None  # the reference's type name, for -32602
     timeout_ms: U64 | None = None  # extension
     pty_size: PtySize | None = None  # extension
 
