@@ -1,0 +1,1 @@
+"""execsrv's own client against the real codex exec-server 0.130.0."""
