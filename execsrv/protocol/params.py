@@ -99,15 +99,24 @@ def _unwrap(info: inspect.Type) -> inspect.Type:
 
 
 def _rust_name(info: inspect.Type) -> str | None:
-    while isinstance(info, inspect.UnionType):
-        rest = [t for t in info.types if not isinstance(t, inspect.NoneType)]
-        if len(rest) != 1:
+    """The ``Meta(extra={"rust": ...})`` name, under ``Optional`` and other metadata.
+
+    A field's own ``Annotated[U64 | None, Meta(description=...)]`` wraps the
+    integer's metadata; the name is found through it.
+    """
+    while True:
+        if isinstance(info, inspect.Metadata):
+            name = (info.extra or {}).get("rust")
+            if isinstance(name, str):
+                return name
+            info = info.type
+        elif isinstance(info, inspect.UnionType):
+            rest = [t for t in info.types if not isinstance(t, inspect.NoneType)]
+            if len(rest) != 1:
+                return None
+            info = rest[0]
+        else:
             return None
-        info = rest[0]
-    if isinstance(info, inspect.Metadata) and info.extra:
-        name = info.extra.get("rust")
-        return name if isinstance(name, str) else None
-    return None
 
 
 def _is_int(info: inspect.Type) -> bool:
