@@ -63,7 +63,8 @@ async def test_huge_durations_do_not_kill_the_server(
                 f'"cwd":"/","env":{{}},"tty":false{extra}}}}}'
             )
             assert (await wire.response(1))["result"] == {"processId": "p"}
-            wait = f',"waitMs":{huge}' if field == "waitMs" else ""
+            # Long-poll until the exit either way (a read returns at once on exit).
+            wait = f',"waitMs":{huge if field == "waitMs" else 5000}'
             await wire.send(
                 f'{{"id":2,"method":"process/read","params":{{"processId":"p"{wait}}}}}'
             )

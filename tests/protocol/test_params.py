@@ -92,7 +92,7 @@ def error_of(method: str, params: bytes | None) -> str:
         # base64 chunks, with the base64 crate's wording
         ("process/write", b'{"processId":"p","chunk":"!!!!"}', "Invalid symbol 33, offset 0."),
         ("process/write", b'{"processId":"p","chunk":"aG!k"}', "Invalid symbol 33, offset 2."),
-        ("process/write", b'{"processId":"p","chunk":"a"}', "Invalid input length."),
+        ("process/write", b'{"processId":"p","chunk":"a"}', "Invalid input length: 1"),
         (
             "process/write",
             b'{"processId":"p","chunk":5}',
