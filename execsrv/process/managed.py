@@ -328,7 +328,7 @@ class ManagedProcess:
         if returncode >= 0:
             self.exit_code = returncode
         else:
-            self.exit_signal = signal.Signals(-returncode).name
+            self.exit_signal = _signal_name(-returncode)
             self.exit_code = 1 if self.tty else -1  # the reference's PTY layer reports 1
         self.exit_seq = self._take_seq()
         await self._sink(
@@ -371,3 +371,13 @@ class ManagedProcess:
 
 def _seq_of(chunk: ProcessOutputChunk) -> int:
     return chunk.seq
+
+
+def _signal_name(number: int) -> str:
+    """``SIGTERM``; real-time signals (no ``signal.Signals`` member) as ``SIGRTMIN+N``."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN < number < signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"SIG{number}"

@@ -117,6 +117,9 @@ async def test_missing_program_in_pty_mode_has_the_reference_message(
         (False, "kill -TERM $$", -1, "SIGTERM"),
         (True, "kill -KILL $$", 1, "SIGKILL"),
         (False, "kill -SEGV $$", -1, "SIGSEGV"),
+        # Real-time signals have no signal.Signals member: this once crashed the server.
+        (False, "kill -40 $$", -1, "SIGRTMIN+6"),
+        (True, "kill -40 $$", 1, "SIGRTMIN+6"),
     ],
 )
 async def test_exit_status_mapping(
