@@ -275,6 +275,9 @@ class ManagedProcess:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
                 stdin_scope.cancel()
             self.closed_seq = self._take_seq()
+            # Every stream is at EOF: release the descriptors now, not after the
+            # retention time (hundreds of short commands would exhaust the fd limit).
+            await self._close_streams()
             await self._sink(
                 "process/closed",
                 ExecClosedNotification(process_id=self.process_id, seq=self.closed_seq),
@@ -362,6 +365,10 @@ class ManagedProcess:
             # them lives the kernel keeps the pgid from being reused.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)
+        await self._close_streams()
+
+    async def _close_streams(self) -> None:
+        """Close stdin, the output pipes and the PTY master (idempotent)."""
         for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
             if stream is not None:
                 await trio.aclose_forcefully(stream)

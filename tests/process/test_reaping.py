@@ -58,6 +58,30 @@ async def test_no_zombies_after_many_processes_end_in_every_way() -> None:
         assert len(await client.list_processes()) == 20 * 2 + 8 * 7
 
 
+async def test_closed_processes_hold_no_descriptors_while_retained() -> None:
+    """A closed process stays readable for the retention time (30 s by default), but
+    its pipes and PTY are at EOF: holding them would exhaust the fd limit."""
+    async with (
+        open_execsrv() as server,
+        execsrv.connect(server.url) as client,
+    ):
+        fds = Path(f"/proc/{server.process.pid}/fd")
+        baseline = len(os.listdir(fds))
+        with trio.fail_after(20):
+            running = await client.start_process(["sleep", "60"], env=CHILD_ENV, pipe_stdin=True)
+            assert len(os.listdir(fds)) >= baseline + 3  # stdin, stdout, stderr
+            await running.terminate()
+            await Collector(running).finish()
+            for index in range(30):
+                for tty in (False, True):
+                    proc = await client.start_process(
+                        ["echo", str(index)], env=CHILD_ENV, tty=tty, pipe_stdin=not tty
+                    )
+                    await Collector(proc).finish()
+        assert len(await client.list_processes()) == 61  # all still retained
+        assert len(os.listdir(fds)) <= baseline
+
+
 # Writes a marker when SIGTERM comes, then carries on until SIGKILL.
 STUBBORN = """
 import os, signal, sys
