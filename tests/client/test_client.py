@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import uuid
-from functools import partial
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
@@ -112,8 +112,17 @@ async def _start_cat(client: execsrv.Client) -> execsrv.RemoteProcess:
     return proc
 
 
-async def _pending_calls_then(client: execsrv.Client, cut: object) -> None:
-    """Leave calls (long-poll reads) in flight, run ``cut()``, check every outcome."""
+async def _pending_calls_then(
+    client: execsrv.Client,
+    cut: Callable[[], Awaitable[object]],
+    expected: type[Exception] = Disconnected,
+) -> None:
+    """Leave calls (long-poll reads) in flight, run ``cut()``, check every outcome.
+
+    The pending calls raise ``expected`` (``Disconnected``, or the server's own
+    error when it answers them before closing), the process event stream ends
+    with ``Failed``, and every later call raises the client's ``Disconnected``.
+    """
     proc = await _start_cat(client)
     events: list[execsrv.ProcessEvent] = []
     first_output = trio.Event()
@@ -139,13 +148,10 @@ async def _pending_calls_then(client: execsrv.Client, cut: object) -> None:
         for index in range(5):
             nursery.start_soon(long_poll, index)
         await trio.testing.wait_all_tasks_blocked()
-        await cut()  # type: ignore[operator]
+        await cut()
     assert len(outcomes) == 5
     for outcome in outcomes:
-        assert isinstance(outcome, Disconnected | RemoteError), outcome
-    assert any(isinstance(outcome, Disconnected) for outcome in outcomes) or all(
-        isinstance(outcome, RemoteError) for outcome in outcomes
-    )
+        assert type(outcome) is expected, outcome
     assert isinstance(events[0], execsrv.Output)
     assert events[0].data == b"hello\n"
     assert isinstance(events[-1], execsrv.Failed)
@@ -174,15 +180,20 @@ async def test_server_sigkilled_mid_call() -> None:
 
 
 async def test_server_shutdown_mid_call() -> None:
+    """The in-process server is stopped (its scope cancelled), the client is not."""
+    server_scope = trio.CancelScope()
+
+    async def run_server(*, task_status: trio.TaskStatus[execsrv.ExecServer]) -> None:
+        with server_scope:
+            await execsrv.serve("ws://127.0.0.1:0", config=TEST_CONFIG, task_status=task_status)
+
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                partial(execsrv.serve, "ws://127.0.0.1:0", config=TEST_CONFIG)
-            )
+            server = await nursery.start(run_server)
             async with execsrv.connect(server.url) as client:
 
                 async def cut() -> None:
-                    nursery.cancel_scope.cancel()
+                    server_scope.cancel()
 
                 await _pending_calls_then(client, cut)
 
@@ -202,7 +213,7 @@ async def test_connection_closed_by_the_server_after_takeover(
                 )
                 assert reply["result"] == {"sessionId": client.session_id}
 
-            await _pending_calls_then(client, cut)
+            await _pending_calls_then(client, cut, expected=RemoteError)
 
 
 async def test_connect_to_a_closed_port_raises_disconnected_promptly() -> None:
@@ -247,8 +258,30 @@ async def test_refused_initialize_raises_remote_error_unwrapped(
 
 async def test_cancellation_inside_connect_is_clean(server: execsrv.ExecServer) -> None:
     assert server.url is not None
-    with trio.move_on_after(0.01) as scope:
-        async with execsrv.connect(server.url) as client:
-            assert client.disconnected is None
+    with trio.fail_after(10):
+        with trio.move_on_after(0.01) as scope:
+            async with execsrv.connect(server.url) as client:
+                assert client.disconnected is None
+                await trio.sleep_forever()
+        assert scope.cancelled_caught
+        await _still_serving(server.url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a cancelled connect block waits CLOSE_HANDSHAKE_SECONDS (2 s) for the close "
+    "handshake: the websocket reader task sits in the cancelled nursery, so the server's "
+    "close frame is never read (transport/websocket.py aclose)",
+)
+async def test_cancellation_inside_connect_is_prompt(server: execsrv.ExecServer) -> None:
+    assert server.url is not None
+    cancelled_at = trio.current_time() + 0.01
+    with trio.move_on_after(0.01):
+        async with execsrv.connect(server.url):
             await trio.sleep_forever()
-    assert scope.cancelled_caught
+    assert trio.current_time() - cancelled_at < 1.0
+
+
+async def _still_serving(url: str) -> None:
+    async with execsrv.connect(url) as client:
+        assert await client.list_processes() == []
