@@ -131,3 +131,14 @@ async def test_unexpected_notification_ends_the_stdio_server() -> None:
         async with open_stdio_server() as server:
             await server.send({"method": "foo/bar"})
             assert await server.process.wait() == 0
+
+
+async def test_over_long_line_ends_the_stdio_server_with_a_clear_log() -> None:
+    with trio.fail_after(20):
+        async with open_stdio_server("--max-message-bytes", "1000") as server:
+            await server.handshake()
+            await server.send_raw(b'{"id":1,"method":"' + b"x" * 2000)  # no newline yet
+            assert await server.process.wait() == 0
+            stderr = server.stderr_text()
+            assert "exceeds 1000" in stderr, stderr
+            assert "Traceback" not in stderr
