@@ -14,6 +14,8 @@ import trio
 
 __all__ = ["Lanes", "Ticket"]
 
+_PRUNE_FLOOR = 64
+
 
 class Ticket:
     """One request's place in its lane."""
@@ -39,6 +41,11 @@ class Lanes:
 
     def __init__(self) -> None:
         self._tails: dict[str, trio.Event] = {}
+        self._prune_at = _PRUNE_FLOOR
+
+    def __len__(self) -> int:
+        """Lanes remembered: those with requests pending, and some finished ones."""
+        return len(self._tails)
 
     def take_ticket(self, key: str) -> Ticket:
         previous = self._tails.get(key)
@@ -46,6 +53,10 @@ class Lanes:
             previous = None
         ticket = Ticket(previous)
         self._tails[key] = ticket._done
+        if len(self._tails) >= self._prune_at:
+            # Amortised: a long session with many process ids stays bounded.
+            self.prune()
+            self._prune_at = max(_PRUNE_FLOOR, 2 * len(self._tails))
         return ticket
 
     def barrier(self, key: str) -> trio.Event | None:
