@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+import pytest
 import trio
 
 import execsrv
@@ -112,26 +113,35 @@ async def test_large_stdin_round_trip_through_cat(client: execsrv.Client) -> Non
     assert seen.exit_code == 0
 
 
-async def test_blocked_write_does_not_hold_up_terminate(server: execsrv.ExecServer) -> None:
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+async def test_blocked_write_does_not_hold_up_terminate(
+    server: execsrv.ExecServer, tty: bool
+) -> None:
     """A child that never reads: the write's answer waits for room, the terminate
     behind it in the process's lane does not (lanes wait for *effect*, not answers)."""
     assert server.url is not None
-    big = os.urandom(3 << 20)  # beyond the stdin queue (1 MiB) plus the pipe buffer
+    big = os.urandom(3 << 20)  # beyond the stdin queue (1 MiB) plus the pipe or PTY buffer
+    # Raw mode on the PTY: no echo, and no ^C in the random bytes turning into SIGINT.
+    script = ("stty raw -echo && " if tty else "") + "echo ready && exec sleep 60"
     async with open_wire(server.url) as wire:
         await wire.handshake()
         with trio.fail_after(10):
-            params = {**exec_params("p", ["sleep", "60"]), "pipeStdin": True}
+            params = {**exec_params("p", ["sh", "-c", script]), "pipeStdin": not tty, "tty": tty}
             assert "result" in await wire.request("process/start", params)
+            await wire.next_notification("process/output")  # ready: the terminal is raw
             write = {"processId": "p", "chunk": b64(big)}
             await wire.send({"id": 10, "method": "process/write", "params": write})
             await wire.send({"id": 11, "method": "process/terminate", "params": {"processId": "p"}})
             with trio.fail_after(3):
                 assert (await wire.response(11))["result"] == {"running": True}
+            assert 10 not in wire.responses  # the write was still waiting for room
             # The stdin queue is dropped with the process: the write answers too.
             written = await wire.response(10)
             assert written["result"]["status"] in ("accepted", "stdinClosed")
             exited = await wire.next_notification("process/exited")
-            assert exited["params"]["exitCode"] == -1
+            assert exited["params"]["exitCode"] == (1 if tty else -1)
+            assert exited["params"]["signal"] == "SIGKILL"
+            await wire.next_notification("process/closed")
 
 
 async def test_pipelined_start_writes_and_close_stdin_take_effect_in_order(
