@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Final, TypeVar
 
@@ -39,6 +39,12 @@ T = TypeVar("T")
 CONNECT_SECONDS: Final = 10.0
 """Limit on the websocket and ``initialize`` handshake (as the reference's client)."""
 
+RESUME_WITHIN_SECONDS: Final = 30.0
+"""How long ``auto_resume`` keeps re-dialling (execsrv's default session TTL)."""
+
+FIRST_RETRY_SECONDS: Final = 0.05
+MAX_RETRY_SECONDS: Final = 2.0
+
 MAX_INBOUND_MESSAGE: Final = 1 << 30
 """The server's messages are not limited by the reference; we accept up to 1 GiB."""
 
@@ -46,6 +52,9 @@ _encoder: Final = msgspec.json.Encoder()
 _output_decoder: Final = msgspec.json.Decoder(p.ExecOutputDeltaNotification)
 _exited_decoder: Final = msgspec.json.Decoder(p.ExecExitedNotification)
 _closed_decoder: Final = msgspec.json.Decoder(p.ExecClosedNotification)
+
+
+Dialer = Callable[[], Awaitable[MessageTransport]]
 
 
 class _PendingCall:
@@ -64,22 +73,38 @@ class Client:
     once. Cancelling a call abandons it (its late reply is ignored).
     """
 
-    def __init__(self, transport: MessageTransport) -> None:
+    def __init__(self, transport: MessageTransport, *, client_name: str) -> None:
         self._transport = transport
+        self._client_name = client_name
         self._ids = itertools.count(1)
         self._pending: dict[jsonrpc.RequestId, _PendingCall] = {}
         self._streams: dict[str, ProcessEventStream] = {}
         self._send_lock = trio.Lock()
-        self._disconnected: Disconnected | None = None
+        self._outage: Disconnected | None = None  # transport lost, maybe resuming
+        self._disconnected: Disconnected | None = None  # for good
+        self._transport_lost = trio.Event()
+        self._reconnected = trio.Event()  # set (and replaced) when an outage ends
         self._process_ids = itertools.count(1)
         self.session_id = ""
+        self.resumes = 0
+        """How many times the session was resumed on a new connection."""
 
     # -- plumbing -----------------------------------------------------------
 
     @property
     def disconnected(self) -> Disconnected | None:
-        """The error every call raises once the transport is gone, else None."""
+        """The error every call raises once the transport is gone for good, else None."""
         return self._disconnected
+
+    async def wait_connected(self) -> None:
+        """Return once the client has a working connection (at once if it has one).
+
+        Raises :class:`Disconnected` if the connection is gone for good.
+        """
+        while self._disconnected is None and self._outage is not None:
+            await self._reconnected.wait()
+        if self._disconnected is not None:
+            raise self._disconnected
 
     async def call(self, method: str, params: Params, result_type: type[T]) -> T:
         """Send a request and wait for its typed result.
@@ -87,9 +112,15 @@ class Client:
         Raises:
             RemoteError: the server answered with an error.
             Disconnected: the transport is gone (before or during the call).
+                With ``auto_resume``, calls made after a successful resume work again.
         """
-        if self._disconnected is not None:
-            raise self._disconnected
+        unavailable = self._disconnected or self._outage
+        if unavailable is not None:
+            raise unavailable
+        return await self._call(method, params, result_type)
+
+    async def _call(self, method: str, params: Params, result_type: type[T]) -> T:
+        transport = self._transport
         request_id = next(self._ids)
         pending = _PendingCall()
         self._pending[request_id] = pending
@@ -97,9 +128,9 @@ class Client:
             message = _encoder.encode(jsonrpc.Request(id=request_id, method=method, params=params))
             try:
                 async with self._send_lock:
-                    await self._transport.send_messages([message])
+                    await transport.send_messages([message])
             except TransportClosed as error:
-                self._disconnect(error.reason)
+                self._lose(transport, error.reason)
             await pending.done.wait()
         finally:
             del self._pending[request_id]
@@ -108,7 +139,18 @@ class Client:
         assert pending.result is not None
         return msgspec.json.decode(pending.result, type=result_type)
 
+    def _lose(self, transport: MessageTransport, reason: str) -> None:
+        """``transport`` is gone: fail the calls waiting on it."""
+        if transport is not self._transport or self._outage is not None:
+            return
+        self._outage = Disconnected(reason)
+        for pending in self._pending.values():
+            pending.error = self._outage
+            pending.done.set()
+        self._transport_lost.set()
+
     def _disconnect(self, reason: str) -> None:
+        """Give up: every later call raises, event streams end with ``Failed``."""
         if self._disconnected is not None:
             return
         self._disconnected = Disconnected(reason)
@@ -117,15 +159,64 @@ class Client:
             pending.done.set()
         for stream in self._streams.values():
             stream.fail(reason)
+        self._reconnected.set()
 
-    async def _read_loop(self) -> None:
+    async def _read_loop(self, transport: MessageTransport) -> None:
         try:
             while True:
-                self._route(jsonrpc.decode_message(await self._transport.receive_message()))
+                self._route(jsonrpc.decode_message(await transport.receive_message()))
         except TransportClosed as error:
-            self._disconnect(error.reason)
+            self._lose(transport, error.reason)
         except msgspec.ValidationError as error:
-            self._disconnect(f"exec-server notification handling failed: {error}")
+            self._lose(transport, f"exec-server notification handling failed: {error}")
+            await transport.aclose()
+
+    async def _supervise(self, nursery: trio.Nursery, dial: Dialer | None) -> None:
+        """Watch the transport; re-dial and resume when it drops (``auto_resume``)."""
+        while True:
+            await self._transport_lost.wait()
+            assert self._outage is not None
+            if dial is None or self._disconnected is not None:
+                self._disconnect(self._outage.reason)
+                return
+            log.info("connection lost (%s); resuming session", self._outage.reason)
+            try:
+                await self._resume(nursery, dial)
+            except Disconnected as error:
+                self._disconnect(error.reason)
+                return
+
+    async def _resume(self, nursery: trio.Nursery, dial: Dialer) -> None:
+        """Re-dial with backoff, ``initialize`` with our session id, catch streams up."""
+        last_error = self._outage.reason if self._outage else "connection lost"
+        delay = FIRST_RETRY_SECONDS
+        with trio.move_on_after(RESUME_WITHIN_SECONDS):
+            while True:
+                try:
+                    with trio.fail_after(CONNECT_SECONDS):
+                        await self._attach(nursery, await dial())
+                        await self._handshake(self.session_id)
+                    break
+                except RemoteError as error:  # e.g. the session expired: final
+                    raise Disconnected(f"could not resume session: {error.message}") from None
+                except (Disconnected, trio.TooSlowError) as error:
+                    last_error = str(error)
+                await trio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+        if self._outage is not None:
+            raise Disconnected(f"could not resume within {RESUME_WITHIN_SECONDS:g} s: {last_error}")
+        self.resumes += 1
+        for stream in self._streams.values():
+            stream.recover()
+        self._reconnected.set()
+        self._reconnected = trio.Event()
+
+    async def _attach(self, nursery: trio.Nursery, transport: MessageTransport) -> None:
+        """Make ``transport`` current and start reading it."""
+        old, self._transport = self._transport, transport
+        await old.aclose()
+        self._transport_lost = trio.Event()
+        nursery.start_soon(self._read_loop, transport)
 
     def _route(self, message: jsonrpc.Message | jsonrpc.MalformedMessage) -> None:
         match message:
@@ -162,20 +253,23 @@ class Client:
                 target.feed(closed.seq, Closed(closed.seq))
                 self._streams.pop(closed.process_id, None)
 
-    async def _handshake(self, client_name: str, resume_session_id: str | None) -> None:
-        response = await self.call(
-            "initialize",
-            InitializeParams(client_name=client_name, resume_session_id=resume_session_id),
-            InitializeResponse,
+    async def _handshake(self, resume_session_id: str | None) -> None:
+        """``initialize`` (resuming if asked) then ``initialized``; clears an outage."""
+        transport = self._transport
+        params = InitializeParams(
+            client_name=self._client_name, resume_session_id=resume_session_id
         )
+        response = await self._call("initialize", params, InitializeResponse)
         self.session_id = response.session_id
         message = _encoder.encode(jsonrpc.Notification(method="initialized", params={}))
         try:
             async with self._send_lock:
-                await self._transport.send_messages([message])
+                await transport.send_messages([message])
         except TransportClosed as error:
-            self._disconnect(error.reason)
-            raise self._disconnected from None  # type: ignore[misc]
+            self._lose(transport, error.reason)
+            raise Disconnected(error.reason) from None
+        if transport is self._transport:
+            self._outage = None
 
     # -- processes ------------------------------------------------------------
 
@@ -274,36 +368,60 @@ async def connect(
     *,
     client_name: str = "execsrv-client",
     resume_session_id: str | None = None,
+    auto_resume: bool = False,
 ) -> AsyncIterator[Client]:
     """Connect to an exec-server over websocket and complete the handshake.
 
     Works against execsrv and against codex exec-server 0.130.0. The websocket
     connect and ``initialize`` are limited to :data:`CONNECT_SECONDS`.
 
+    With ``auto_resume``, a dropped connection is re-dialled with backoff and
+    the session resumed (for up to :data:`RESUME_WITHIN_SECONDS`): calls in
+    flight fail with :class:`Disconnected`, later calls work again, and each
+    process event stream re-reads what it missed, so it sees every seq exactly
+    once (or a :class:`~.events.Gap` where retention already dropped output).
+    Without it, the first drop is final.
+
     Raises:
         Disconnected: could not connect, or the handshake failed on the wire.
         RemoteError: the server refused ``initialize`` (e.g. unknown session id).
     """
     async with trio.open_nursery() as nursery:
-        try:
-            with trio.fail_after(CONNECT_SECONDS):
+
+        async def dial() -> MessageTransport:
+            try:
                 websocket = await trio_websocket.connect_websocket_url(
                     nursery,
                     url,
                     max_message_size=MAX_INBOUND_MESSAGE,
                     receive_buffer_size=RECEIVE_BUFFER_BYTES,
                 )
-        except (OSError, trio_websocket.HandshakeError, trio.TooSlowError) as error:
-            raise Disconnected(f"could not connect to {url}: {error}") from None
-        client = Client(WebSocketTransport(websocket, role="client"))
-        nursery.start_soon(client._read_loop)
+            except (OSError, trio_websocket.HandshakeError) as error:
+                raise Disconnected(f"could not connect to {url}: {error}") from None
+            return WebSocketTransport(websocket, role="client")
+
         try:
             with trio.fail_after(CONNECT_SECONDS):
-                await client._handshake(client_name, resume_session_id)
+                transport = await dial()
+        except trio.TooSlowError:
+            raise Disconnected(f"timed out connecting to {url}") from None
+        client = Client(transport, client_name=client_name)
+        nursery.start_soon(client._read_loop, transport)
+        nursery.start_soon(client._supervise, nursery, dial if auto_resume else None)
+        graceful = False
+        try:
+            with trio.fail_after(CONNECT_SECONDS):
+                await client._handshake(resume_session_id)
             yield client
+            graceful = True
+        except Exception:
+            graceful = True  # the caller's error: the connection itself is fine
+            raise
         finally:
+            client._disconnect("client closed")  # no re-dial from here on
             with trio.CancelScope(shield=True):
-                await client._transport.aclose()
-                # trio-websocket leaves the socket open after an abrupt peer close.
-                await trio.aclose_forcefully(websocket._stream)
+                if graceful:
+                    await client._transport.aclose()
+                else:  # cancelled: our reader is being cancelled too, so no handshake
+                    await client._transport.abort()
             nursery.cancel_scope.cancel()

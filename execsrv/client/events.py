@@ -17,6 +17,7 @@ from typing import Final
 import trio
 
 from ..protocol.process import OutputStream, ReadResponse
+from .errors import ClientError
 
 __all__ = [
     "EVENT_BUFFER",
@@ -76,13 +77,20 @@ ProcessEvent = Output | Exited | Closed | Gap | Failed
 Reader = Callable[[int], Awaitable[ReadResponse]]
 
 
+class _Missing:
+    """A seq the server no longer has (evicted by retention)."""
+
+
+_MISSING = _Missing()
+
+
 class ProcessEventStream:
     """Single-consumer async iterator over one process's events."""
 
     def __init__(self, read_after: Reader) -> None:
         self._read_after = read_after
         self._expected = 1
-        self._future: dict[int, Output | Exited | Closed] = {}
+        self._future: dict[int, Output | Exited | Closed | _Missing] = {}
         self._ready: deque[ProcessEvent] = deque()
         self._changed = trio.Event()
         self._behind = False
@@ -108,12 +116,12 @@ class ProcessEventStream:
         self._wake()
 
     def fail(self, reason: str) -> None:
+        """The connection is gone for good: end with a :class:`Failed` event."""
         self._failure = reason
         self._wake()
 
     def recover(self) -> None:
-        """The connection is back (resumed): catch up instead of failing."""
-        self._failure = None
+        """The session was resumed on a new connection: catch up with reads."""
         self.fall_behind()
 
     # -- consumer side --------------------------------------------------------
@@ -123,12 +131,22 @@ class ProcessEventStream:
         self._changed = trio.Event()
 
     def _advance(self) -> None:
+        """Move contiguous events to the ready queue, merging missing seqs into a Gap."""
+        gap_start: int | None = None
         while self._expected in self._future:
             event = self._future.pop(self._expected)
-            if isinstance(event, Exited):
-                self._exit_seen = True
-            self._ready.append(event)
+            if isinstance(event, _Missing):
+                gap_start = self._expected if gap_start is None else gap_start
+            else:
+                if gap_start is not None:
+                    self._ready.append(Gap(gap_start, self._expected - 1))
+                    gap_start = None
+                if isinstance(event, Exited):
+                    self._exit_seen = True
+                self._ready.append(event)
             self._expected += 1
+        if gap_start is not None:
+            self._ready.append(Gap(gap_start, self._expected - 1))
 
     def __aiter__(self) -> ProcessEventStream:
         return self
@@ -145,46 +163,48 @@ class ProcessEventStream:
             if self._failure is not None:
                 self._finished = True
                 return Failed(self._failure)
+            changed = self._changed
             if self._behind:
-                await self._catch_up()
-                continue
-            await self._changed.wait()
+                try:
+                    await self._catch_up()
+                    continue
+                except ClientError:
+                    self._behind = True  # wait for recover() or fail()
+            await changed.wait()
 
     async def _catch_up(self) -> None:
-        """Read from the server until caught up; then resume live delivery."""
+        """One ``process/read`` from where the consumer is; read again while chunks come.
+
+        Seqs the read skips are the exit event (a server without ``exitSeq``,
+        like codex 0.130.0, does not say which: the first skipped seq is taken
+        as the exit while one is expected) or output evicted by retention,
+        reported as a :class:`Gap`.
+        """
         self._behind = False
         response = await self._read_after(self._expected - 1)
-        holes: list[int] = []
-        for chunk in response.chunks:
-            if chunk.seq < self._expected:
-                continue
-            holes.extend(range(self._expected, chunk.seq))
-            self._place(chunk.seq, Output(chunk.seq, chunk.stream, chunk.chunk), holes)
-        if response.chunks:
-            self._behind = True  # more may follow: read again
-            self._wake()
-            return
-        # Caught up: what is left are the terminal events.
+        chunks = [c for c in response.chunks if c.seq >= self._expected]
+        # Every seq up to `end` is accounted for by this read: returned, terminal, or gone.
+        end = chunks[-1].seq if chunks else response.next_seq - 1
+        returned = {c.seq for c in chunks}
+        skipped = [
+            s for s in range(self._expected, end + 1) if s not in returned and s not in self._future
+        ]
         if response.exited and not self._exit_seen and response.exit_code is not None:
             exit_seq = response.exit_seq
-            if exit_seq is None:  # a server without exitSeq: the first unexplained seq
-                exit_seq = self._expected
-            if exit_seq >= self._expected:
-                holes.extend(range(self._expected, exit_seq))
-                self._place(exit_seq, Exited(exit_seq, response.exit_code), holes)
-        if response.closed:
-            closed_seq = response.closed_seq or response.next_seq - 1
-            if closed_seq >= self._expected:
-                holes.extend(range(self._expected, closed_seq))
-                self._place(closed_seq, Closed(closed_seq), holes)
+            if exit_seq is None and skipped and (chunks or not response.closed or len(skipped) > 1):
+                exit_seq = skipped[0]
+            if exit_seq is not None and exit_seq >= self._expected:
+                self._future[exit_seq] = Exited(exit_seq, response.exit_code)
+        for chunk in chunks:
+            self._future[chunk.seq] = Output(chunk.seq, chunk.stream, chunk.chunk)
+        closed_seq = response.closed_seq
+        if closed_seq is None and response.closed and not chunks:
+            closed_seq = response.next_seq - 1
+        if closed_seq is not None and closed_seq >= self._expected:
+            self._future[closed_seq] = Closed(closed_seq)
+        if chunks:
+            self._behind = True  # there may be more: read again
+        for missing in range(self._expected, end + 1):
+            self._future.setdefault(missing, _MISSING)
         self._advance()
-
-    def _place(self, seq: int, event: Output | Exited | Closed, holes: list[int]) -> None:
-        """Deliver ``event`` at ``seq``, reporting ``holes`` before it as a gap."""
-        if holes:
-            self._ready.append(Gap(holes[0], holes[-1]))
-            self._expected = holes[-1] + 1
-            holes.clear()
-        self._future.pop(seq, None)
-        self._future[seq] = event
-        self._advance()
+        self._wake()

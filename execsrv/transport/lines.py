@@ -63,6 +63,9 @@ class LineTransport:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise TransportClosed(f"output broken: {error}") from None
 
+    async def abort(self) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
         await trio.aclose_forcefully(self._send)
         await trio.aclose_forcefully(self._receive)

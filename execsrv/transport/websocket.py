@@ -58,5 +58,12 @@ class WebSocketTransport:
             raise TransportClosed(_reason(error)) from None
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close handshake (bounded by :data:`CLOSE_HANDSHAKE_SECONDS`), then the socket."""
         with trio.move_on_after(CLOSE_HANDSHAKE_SECONDS, shield=True):
             await self.connection.aclose(code, reason)
+        await self.abort()
+
+    async def abort(self) -> None:
+        """Close the socket now, without a close handshake."""
+        # trio-websocket 0.12 leaves the socket open after an abnormal closure.
+        await trio.aclose_forcefully(self.connection._stream)

@@ -267,12 +267,6 @@ async def test_cancellation_inside_connect_is_clean(server: execsrv.ExecServer) 
         await _still_serving(server.url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cancelled connect block waits CLOSE_HANDSHAKE_SECONDS (2 s) for the close "
-    "handshake: the websocket reader task sits in the cancelled nursery, so the server's "
-    "close frame is never read (transport/websocket.py aclose)",
-)
 async def test_cancellation_inside_connect_is_prompt(server: execsrv.ExecServer) -> None:
     assert server.url is not None
     cancelled_at = trio.current_time() + 0.01

@@ -19,12 +19,23 @@ async def test_resume_evicts_pending_long_poll_and_closes_old(server: execsrv.Ex
         session_id = await old.handshake()
         started = await old.request(
             "process/start",
-            {"processId": "p", "argv": ["cat"], "cwd": "/", "env": CHILD_ENV,
-             "tty": False, "pipeStdin": True},
+            {
+                "processId": "p",
+                "argv": ["cat"],
+                "cwd": "/",
+                "env": CHILD_ENV,
+                "tty": False,
+                "pipeStdin": True,
+            },
         )
         assert started["result"] == {"processId": "p"}
-        await old.send({"id": 50, "method": "process/read",
-                        "params": {"processId": "p", "afterSeq": 0, "waitMs": 60_000}})
+        await old.send(
+            {
+                "id": 50,
+                "method": "process/read",
+                "params": {"processId": "p", "afterSeq": 0, "waitMs": 60_000},
+            }
+        )
         async with open_wire(server.url) as new:
             with trio.fail_after(10):
                 resumed = await new.request(
@@ -50,6 +61,7 @@ async def test_racing_resumes_leave_one_owner(server: execsrv.ExecServer) -> Non
         results: dict[int, dict] = {}
         with trio.fail_after(10):
             async with open_wire(server.url) as a, open_wire(server.url) as b:
+
                 async def resume(index: int, wire) -> None:
                     results[index] = await wire.request(
                         "initialize", {"clientName": f"r{index}", "resumeSessionId": session_id}
