@@ -8,6 +8,7 @@ backpressure a writing client feels.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from typing import Final
 
@@ -46,11 +47,26 @@ class StdinQueue:
         """Queue ``data``; ``stdinClosed`` once EOF was requested or the pipe broke."""
         if self.closed or self._eof_requested:
             return "stdinClosed"
+        if data and not self._queue:
+            data = data[self._write_now(data) :]
         if data:
             self._queue.append(data)
             self._queued_bytes += len(data)
             self._wake()
         return "accepted"
+
+    def _write_now(self, data: bytes) -> int:
+        """Write what the (non-blocking) fd takes at once; nothing is queued, so order holds.
+
+        Interactive input then reaches the child without a switch to the writer
+        task. Errors are left to :meth:`run`, which meets them on its own write.
+        """
+        if not isinstance(self._stream, trio.lowlevel.FdStream):
+            return 0
+        try:
+            return os.write(self._stream.fileno(), data)
+        except OSError:  # BlockingIOError (full), or broken: run() finds out
+            return 0
 
     def request_eof(self) -> WriteStatus:
         """Close stdin once the queued bytes are written."""
