@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shlex
 import sys
@@ -198,6 +199,7 @@ def rows_for(sizes: Sizes) -> list[Row]:
         Row(f"5 fan-out {fan} wall", "fanout", "seconds", "s", 1, "<=", 1.0),
         Row("5 fan-out server peak RSS", "fanout", "peak_rss_kb", "MB", 1.024e-3, "<=", 0.5),
         Row("5   server CPU", "fanout", "server_cpu_pct", "%"),
+        Row("5   load generator CPU", "fanout", "loadgen_cpu_pct", "%"),
         Row(
             f"6 idle conn RSS ({sizes.idle_connections})",
             "idle",
@@ -349,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     table = build_table(results, sizes)
     print()
     print_table(table)
-    print(f"\ntotal {elapsed:.1f} s")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\ntotal {elapsed:.1f} s; load average now {load} (other work on the machine skews)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -360,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "table": table,
         "results": results,
         "seconds": elapsed,
+        "loadavg_at_end": load,
     }
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"wrote {args.json}")
