@@ -25,9 +25,17 @@ class LineFramer:
         self._buffer = bytearray()
         self._scanned = 0
         self._max = max_message_size
+        self._error: MessageTooLarge | None = None
 
     def receive_data(self, data: bytes) -> list[bytes]:
-        """Add ``data`` and return every complete, non-blank line in it."""
+        """Add ``data`` and return every complete, non-blank line in it.
+
+        Raises :class:`MessageTooLarge` once a line exceeds the limit; lines
+        that were complete before it are returned first, by the call that saw
+        them, and the error comes on the next call.
+        """
+        if self._error is not None:
+            raise self._error
         self._buffer += data
         lines: list[bytes] = []
         start = 0
@@ -35,14 +43,27 @@ class LineFramer:
             line = bytes(self._buffer[start:end]).strip()
             if line:
                 if len(line) > self._max:
-                    raise MessageTooLarge(f"message of {len(line)} bytes exceeds {self._max}")
+                    return self._fail(lines, f"message of {len(line)} bytes exceeds {self._max}")
                 lines.append(line)
             start = end + 1
         del self._buffer[:start]
         self._scanned = len(self._buffer)
         if self._scanned > self._max:
-            raise MessageTooLarge(f"unterminated message exceeds {self._max} bytes")
+            return self._fail(lines, f"unterminated message exceeds {self._max} bytes")
         return lines
+
+    def _fail(self, lines: list[bytes], message: str) -> list[bytes]:
+        self._error = MessageTooLarge(message)
+        self._buffer.clear()
+        self._scanned = 0
+        if not lines:
+            raise self._error
+        return lines
+
+    @property
+    def error(self) -> MessageTooLarge | None:
+        """Set once an over-long line was seen: nothing after it can be framed."""
+        return self._error
 
     @property
     def pending(self) -> bytes:

@@ -66,8 +66,11 @@ class Connection:
         transport: MessageTransport,
         registry: SessionRegistry,
         handlers: dict[str, Handler],
+        *,
+        answer_after_input_ends: bool = False,
     ) -> None:
         self._transport = transport
+        self._answer_after_input_ends = answer_after_input_ends
         self._registry = registry
         self._handlers = handlers
         # Queued messages stay unencoded until the writer takes them: an output
@@ -123,8 +126,11 @@ class Connection:
         When another connection resumes this one's session (:meth:`evict`), the
         in-flight long-poll reads answer ``session has been resumed by another
         connection``, the other in-flight requests get :data:`EVICTION_GRACE`
-        to answer, the replies are flushed, and then the connection ends.
+        to answer, the replies are flushed, and then the connection ends. With
+        ``answer_after_input_ends`` (stdio, whose output outlives its input),
+        requests read before EOF get the same grace to answer.
         """
+        input_ended = False
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write_loop, nursery.cancel_scope)
@@ -134,10 +140,11 @@ class Connection:
                             await self._read_loop(requests)
                     except TransportClosed as error:
                         self.close_reason = error.reason
+                        input_ended = True
                     except CloseConnection as error:
                         self.close_reason = str(error)
                         self.violation = True
-                    if self.evicted:
+                    if self.evicted or (input_ended and self._answer_after_input_ends):
                         requests.cancel_scope.deadline = trio.current_time() + EVICTION_GRACE
                     else:
                         requests.cancel_scope.cancel()

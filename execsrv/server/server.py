@@ -104,8 +104,8 @@ class ExecServer:
             "process/list": api.list,
         }
 
-    def _connection(self, transport: Any) -> Connection:
-        return Connection(transport, self.registry, self.handlers)
+    def _connection(self, transport: Any, **options: bool) -> Connection:
+        return Connection(transport, self.registry, self.handlers, **options)
 
     async def serve_websocket(
         self,
@@ -198,13 +198,14 @@ class ExecServer:
             description="JSON-RPC message from exec-server stdio",
             max_message_size=self.config.max_message_bytes,
         )
-        connection = self._connection(transport)
+        connection = self._connection(transport, answer_after_input_ends=True)
         task_status.started(self)
         try:
             await connection.run()
         finally:
             if connection.session is not None:
-                connection.session.close()
+                # The reference kills every process at once at stdin EOF.
+                connection.session.close(kill=True)
                 with trio.CancelScope(shield=True):
                     await connection.session.ended.wait()
             await transport.aclose()

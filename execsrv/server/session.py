@@ -115,8 +115,12 @@ class Session:
     def expired_by_ttl(self) -> bool:
         return self._attachment is None and trio.current_time() >= self._scope.deadline
 
-    def close(self) -> None:
-        """End the session now (stdio EOF, shutdown)."""
+    def close(self, *, kill: bool = False) -> None:
+        """End the session now; ``kill`` SIGKILLs process groups without a grace."""
+        if kill:
+            for entry in self.processes.values():
+                if isinstance(entry, ManagedProcess):
+                    entry.kill()
         self._scope.cancel()
 
 

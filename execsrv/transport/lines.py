@@ -34,19 +34,19 @@ class LineTransport:
         self._send = send_stream
         self._framer = LineFramer(max_message_size)
         self._ready: deque[bytes] = deque()
-        self._eof = False
+        self._end: str | None = None  # why input ended, once it has
         self.description = description
 
     async def receive_message(self) -> bytes:
         while not self._ready:
-            if self._eof:
-                raise TransportClosed("end of input")
+            if self._end is not None:
+                raise TransportClosed(self._end)
             try:
                 data = await self._receive.receive_some(READ_BYTES)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
                 raise TransportClosed(f"input broken: {error}") from None
             if not data:
-                self._eof = True
+                self._end = "end of input"
                 tail = self._framer.pending
                 if tail:
                     self._ready.append(tail)
@@ -54,7 +54,9 @@ class LineTransport:
             try:
                 self._ready.extend(self._framer.receive_data(bytes(data)))
             except MessageTooLarge as error:
-                raise TransportClosed(str(error)) from None
+                self._end = str(error)
+            if self._framer.error is not None:
+                self._end = str(self._framer.error)  # after the messages before it
         return self._ready.popleft()
 
     async def send_messages(self, messages: list[bytes]) -> None:
