@@ -77,7 +77,8 @@ def _error(error: Exception) -> dict[str, object]:
 
 
 def _log(key: str, kind: str, seconds: float, data: dict[str, object]) -> None:
-    text = json.dumps(data, default=lambda v: round(v, 3) if isinstance(v, float) else str(v))
+    shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in data.items()}
+    text = json.dumps(shown, default=str)
     print(f"  {key:<15} {kind:<8} {seconds:6.1f} s  {text[:150]}", file=sys.stderr, flush=True)
 
 
