@@ -31,6 +31,7 @@ __all__ = [
     "b64",
     "children_of",
     "exec_params",
+    "is_dead",
     "proc_state",
     "py",
     "unb64",
@@ -161,11 +162,6 @@ def children_of(pid: int) -> dict[int, str]:
         if int(fields[1]) == pid:
             children[int(entry)] = fields[0]
     return children
-
-
-def open_pidfd(pid: int) -> int:
-    """A pidfd for ``pid`` (which must exist now); readable once the process dies."""
-    return os.pidfd_open(pid)
 
 
 async def wait_dead(pidfd: int) -> None:
