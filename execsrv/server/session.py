@@ -58,6 +58,8 @@ class Session:
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self.ended = trio.Event()
+        self.detached = trio.Event()
+        """Set while no connection is attached (waiters: tests, observability)."""
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -96,6 +98,8 @@ class Session:
         previous = self._attachment
         self._attachment = attachment
         self._scope.deadline = math.inf
+        if self.detached.is_set():
+            self.detached = trio.Event()
         return previous
 
     def detach(self, attachment: Attachment) -> bool:
@@ -104,6 +108,7 @@ class Session:
             return False
         self._attachment = None
         self._scope.deadline = trio.current_time() + self._ttl
+        self.detached.set()
         return True
 
     @property

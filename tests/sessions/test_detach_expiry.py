@@ -1,0 +1,117 @@
+"""Detach and TTL expiry end to end: real sockets, real children, a short TTL."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+from functools import partial
+
+import trio
+import wsproto
+import wsproto.events
+
+import execsrv
+
+from ..conftest import CHILD_ENV
+from ..process.support import wait_dead
+from ..servers import open_execsrv
+from ..wire import open_wire
+
+
+async def test_ttl_expiry_kills_processes_and_forgets_the_session() -> None:
+    async with open_execsrv("--session-ttl", "0.5") as server:
+        with trio.fail_after(20):
+            async with open_wire(server.url) as wire:
+                session_id = await wire.handshake()
+                await wire.request(
+                    "process/start",
+                    {
+                        "processId": "s",
+                        "argv": ["sh", "-c", "echo $$; exec sleep 300"],
+                        "cwd": "/",
+                        "env": CHILD_ENV,
+                        "tty": False,
+                    },
+                )
+                output = await wire.next_notification("process/output")
+                pid = int(base64.b64decode(output["params"]["chunk"]))
+                pidfd = os.pidfd_open(pid)
+            # Disconnected: the child keeps running until the TTL passes, then dies.
+            detached_at = trio.current_time()
+            try:
+                await wait_dead(pidfd)
+            finally:
+                os.close(pidfd)
+            assert trio.current_time() - detached_at >= 0.4
+            async with open_wire(server.url) as wire:
+                reply = await wire.request(
+                    "initialize", {"clientName": "late", "resumeSessionId": session_id}
+                )
+                assert reply["error"] == {
+                    "code": -32600,
+                    "message": f"unknown session id {session_id}",
+                }
+        stderr = server.stderr_text()
+        assert f"session expired session={session_id[:8]}" in stderr
+        assert session_id not in stderr
+
+
+async def test_resume_within_ttl_keeps_processes_and_output(nursery: trio.Nursery) -> None:
+    config = execsrv.ServerConfig(session_ttl=30, kill_grace=0.5)
+    server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
+    with trio.fail_after(20):
+        async with open_wire(server.url) as wire:
+            session_id = await wire.handshake()
+            await wire.request(
+                "process/start",
+                {
+                    "processId": "c",
+                    "argv": ["cat"],
+                    "cwd": "/",
+                    "env": CHILD_ENV,
+                    "tty": False,
+                    "pipeStdin": True,
+                },
+            )
+            await wire.request("process/write", {"processId": "c", "chunk": "b25lCg=="})
+            await wire.next_notification("process/output")
+        async with execsrv.connect(server.url, resume_session_id=session_id) as client:
+            assert client.session_id == session_id
+            [info] = await client.list_processes()
+            assert info.process_id == "c"
+            assert info.running
+            assert await client.write_process("c", b"two\n") == "accepted"
+            await client.read_process("c", after_seq=1, wait_ms=5000)  # long-poll for seq 2
+            read = await client.read_process("c", after_seq=0)
+            assert [(c.seq, c.chunk) for c in read.chunks] == [(1, b"one\n"), (2, b"two\n")]
+
+
+async def test_a_peer_that_stops_answering_pings_is_detached(nursery: trio.Nursery) -> None:
+    config = execsrv.ServerConfig(ping_interval=0.1, pong_timeout=0.2, kill_grace=0.5)
+    server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
+    # A raw websocket client that completes the handshake, initializes, and then
+    # never reads again: its pings go unanswered, as with a half-open peer.
+    with trio.fail_after(20), socket.create_connection(("127.0.0.1", server.port)) as sock:
+        peer = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        sock.sendall(peer.send(wsproto.events.Request(host="127.0.0.1", target="/")))
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += await trio.to_thread.run_sync(sock.recv, 4096)
+        assert b" 101 " in response.split(b"\r\n", 1)[0]
+        peer.receive_data(response)
+        list(peer.events())
+        init = '{"id":1,"method":"initialize","params":{"clientName":"mute"}}'
+        sock.sendall(peer.send(wsproto.events.TextMessage(data=init)))
+        sock.sendall(peer.send(wsproto.events.TextMessage(data='{"method":"initialized"}')))
+        reply = b""
+        while b"sessionId" not in reply:
+            reply += await trio.to_thread.run_sync(sock.recv, 4096)
+        session_id = reply.split(b'"sessionId":"')[1].split(b'"')[0].decode()
+        session = server.registry.lookup(session_id)
+        assert session is not None
+        assert session.attachment is not None
+        # Stop reading. The server pings, gets no pong, and detaches the session.
+        await session.detached.wait()
+        assert session.attachment is None
+        assert server.registry.lookup(session_id) is session  # detached, not expired
