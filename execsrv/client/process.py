@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..protocol import process as p
 from .errors import Disconnected
-from .events import CATCH_UP_BYTES, Closed, Exited, Failed, Output, ProcessEventStream
+from .events import CATCH_UP_BYTES, Closed, Exited, Failed, Gap, Output, ProcessEventStream
 
 if TYPE_CHECKING:
     from .client import Client
@@ -22,6 +22,8 @@ class ProcessResult:
         self.stderr = bytearray()
         self.exit_code: int | None = None
         self.signal: str | None = None
+        self.gaps: list[Gap] = []
+        """Output the server's retention dropped before it could be read: never silent."""
 
 
 class RemoteProcess:
@@ -86,6 +88,8 @@ class RemoteProcess:
                     result.exit_code, result.signal = code, signal
                 case Failed(reason=reason):
                     raise Disconnected(reason)
+                case Gap():
+                    result.gaps.append(event)
                 case Closed():
                     break
         return result
