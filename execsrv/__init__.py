@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         RemoteError,
         RemoteProcess,
         connect,
+        connect_stdio,
     )
     from .server import ExecServer, ServerConfig, open_server, serve
 
@@ -46,6 +47,7 @@ __all__ = [
     "ServerConfig",
     "__version__",
     "connect",
+    "connect_stdio",
     "open_server",
     "serve",
 ]

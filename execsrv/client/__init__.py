@@ -4,6 +4,7 @@ from .client import Client, connect
 from .errors import ClientError, Disconnected, RemoteError
 from .events import Closed, Exited, Failed, Gap, Output, ProcessEvent
 from .process import ProcessResult, RemoteProcess
+from .stdio import connect_stdio
 
 __all__ = [
     "Client",
@@ -19,4 +20,5 @@ __all__ = [
     "RemoteError",
     "RemoteProcess",
     "connect",
+    "connect_stdio",
 ]
