@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 
 import trio
 
@@ -151,21 +152,15 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
                 print(server.url, flush=True)
 
 
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The config ``serve`` flags describe: each field has the flag of the same name."""
+    return ServerConfig(**{field.name: getattr(args, field.name) for field in fields(ServerConfig)})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    config = ServerConfig(
-        listen=args.listen,
-        session_ttl=args.session_ttl,
-        retention_bytes=args.retention_bytes,
-        exited_retention=args.exited_retention,
-        max_message_bytes=args.max_message_bytes,
-        kill_grace=args.kill_grace,
-        ping_interval=args.ping_interval,
-        pong_timeout=args.pong_timeout,
-        log_level=args.log_level,
-    )
-    trio.run(_serve_until_signalled, config)
+    trio.run(_serve_until_signalled, server_config(args))
     return 0
 
 

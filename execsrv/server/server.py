@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, NoReturn
 
@@ -244,7 +244,7 @@ async def _open_nursery(*, task_status: trio.TaskStatus[trio.Nursery]) -> None:
 
 
 async def serve(
-    listen: str = "ws://127.0.0.1:0",
+    listen: str | None = None,
     *,
     config: ServerConfig | None = None,
     task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED,
@@ -253,9 +253,16 @@ async def serve(
 
     ``await nursery.start(execsrv.serve, "ws://127.0.0.1:0")`` returns the
     :class:`ExecServer` once it is listening (its ``url`` has the real port).
+    ``nursery.start`` passes positional arguments only, so give a ``config``
+    with :func:`functools.partial`:
+    ``await nursery.start(partial(execsrv.serve, config=config))``.
+    ``listen`` defaults to ``config.listen``; given, it replaces it.
     Cancellation shuts down in two phases; every child is gone when this returns.
     """
-    address = parse_listen(listen)
+    config = config or ServerConfig()
+    if listen is not None:
+        config = replace(config, listen=listen)
+    address = parse_listen(config.listen)
     async with open_server(config) as server:
         if address.stdio:
             await server.serve_stdio(task_status=task_status)
