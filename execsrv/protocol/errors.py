@@ -6,6 +6,8 @@ The codes and message texts are part of the wire contract
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import Final
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "INVALID_PARAMS",
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
+    "MUSL_STRERROR",
     "NOT_FOUND",
     "RpcError",
     "method_family",
@@ -68,7 +71,51 @@ def method_family(method: str) -> str:
 
 
 def os_error_message(error: OSError) -> str:
-    """Render an OS error as Rust's ``io::Error`` does: ``<text> (os error N)``."""
+    """Render an OS error as Rust's ``io::Error`` does: ``<text> (os error N)``.
+
+    ``<text>`` is musl's ``strerror``, as in the reference (a musl build): for
+    most errors it is glibc's text, and :data:`MUSL_STRERROR` has the others
+    (``Resource busy (os error 16)``, ``I/O error (os error 5)``).
+    """
     if error.errno is None:
         return str(error)
-    return f"{error.strerror} (os error {error.errno})"
+    text = MUSL_STRERROR.get(error.errno) or error.strerror or os.strerror(error.errno)
+    return f"{text} (os error {error.errno})"
+
+
+MUSL_STRERROR: Final[dict[int, str]] = {
+    # musl's text where it differs from glibc's (checked against the strings
+    # in the codex 0.130.0 binary); every other errno has glibc's text.
+    errno.EILSEQ: "Illegal byte sequence",
+    errno.EDOM: "Domain error",
+    errno.ERANGE: "Result not representable",
+    errno.ENOTTY: "Not a tty",
+    errno.EOVERFLOW: "Value too large for data type",
+    errno.ENOMEM: "Out of memory",
+    errno.EBUSY: "Resource busy",
+    errno.ESPIPE: "Invalid seek",
+    errno.EXDEV: "Cross-device link",
+    errno.ETIMEDOUT: "Operation timed out",
+    errno.EHOSTUNREACH: "Host is unreachable",
+    errno.EADDRINUSE: "Address in use",
+    errno.EIO: "I/O error",
+    errno.ELOOP: "Symbolic link loop",
+    errno.ENAMETOOLONG: "Filename too long",
+    errno.EMFILE: "No file descriptors available",
+    errno.ECHILD: "No child process",
+    errno.EDEADLK: "Resource deadlock would occur",
+    errno.EOWNERDEAD: "Previous owner died",
+    errno.ETIME: "Device timeout",
+    errno.ENOTSOCK: "Not a socket",
+    errno.EMSGSIZE: "Message too large",
+    errno.ENOTSUP: "Not supported",
+    errno.EADDRNOTAVAIL: "Address not available",
+    errno.ENETUNREACH: "Network unreachable",
+    errno.ENETRESET: "Connection reset by network",
+    errno.ECONNABORTED: "Connection aborted",
+    errno.EISCONN: "Socket is connected",
+    errno.ENOTCONN: "Socket not connected",
+    errno.ESHUTDOWN: "Cannot send after socket shutdown",
+    errno.EINPROGRESS: "Operation in progress",
+    errno.EDQUOT: "Quota exceeded",
+}
