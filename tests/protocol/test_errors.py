@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 
@@ -23,7 +24,7 @@ from execsrv.protocol.errors import os_error_message
     ],
 )
 def test_os_error_text_is_musl_strerror(number: int, text: str) -> None:
-    assert os_error_message(OSError(number, "ignored")) == text
+    assert os_error_message(OSError(number, os.strerror(number))) == text
 
 
 def test_an_error_without_errno_keeps_its_text() -> None:
