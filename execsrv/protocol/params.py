@@ -18,7 +18,7 @@ from msgspec import Raw, inspect
 
 from .errors import RpcError
 
-__all__ = ["ParamsDecoder"]
+__all__ = ["ParamsDecoder", "base64_error"]
 
 T = TypeVar("T")
 
@@ -131,8 +131,10 @@ def _expected(info: inspect.Type) -> str:
     match info:
         case inspect.StructType():
             return f"struct {info.cls.__name__}"
-        case inspect.StrType() | inspect.BytesType() | inspect.LiteralType():
+        case inspect.StrType() | inspect.BytesType():
             return "a string"
+        case inspect.LiteralType():  # a Rust enum of unit variants: a name, or {name: null}
+            return "string or map"
         case inspect.BoolType():
             return "a boolean"
         case inspect.IntType():
@@ -193,6 +195,15 @@ def _resolve(value: Any, info: inspect.Type, path: str) -> tuple[Any, inspect.Ty
             info = info.value_type
             value = next((v for v in value.values() if not isinstance(v, str)), None)
     return value, info, annotation
+
+
+def base64_error(text: str) -> str:
+    """Why Rust's ``base64`` crate (STANDARD engine) rejects ``text``.
+
+    For input :func:`binascii.a2b_base64` (strict) refuses, or whose last
+    symbol has non-zero unused bits; e.g. ``Invalid symbol 33, offset 0.``
+    """
+    return _base64_message(text)
 
 
 def _base64_message(found: Any) -> str:

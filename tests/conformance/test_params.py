@@ -57,6 +57,11 @@ CASES: list[tuple[str, Any, str]] = [
         {**START, "envPolicy": {**POLICY, "inherit": "bogus"}},
         "unknown variant `bogus`, expected one of `core`, `all`, `none`",
     ),
+    (
+        "process/start",
+        {**START, "envPolicy": {**POLICY, "inherit": 5}},
+        "invalid type: integer `5`, expected string or map",
+    ),
     ("process/start", {**START, "envPolicy": {}}, "missing field `inherit`"),
     (
         "process/start",

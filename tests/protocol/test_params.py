@@ -152,6 +152,11 @@ def error_of(method: str, params: bytes | None) -> str:
         ),
         (
             "process/start",
+            b"{" + START + b',"envPolicy":{"inherit":5,' + POLICY + b"}}",
+            "invalid type: integer `5`, expected string or map",
+        ),
+        (
+            "process/start",
             b"{" + START + b',"timeoutMs":-1}',
             "invalid value: integer `-1`, expected u64",
         ),
