@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Final
 
 import msgspec
@@ -41,6 +42,12 @@ EVICTION_GRACE: Final = 1.0
 """Seconds an evicted connection's in-flight requests get to answer before it closes."""
 
 RESUMED_ELSEWHERE: Final = "session has been resumed by another connection"
+
+IMMEDIATE_METHODS: Final = frozenset(
+    {"process/terminate", "process/signal", "process/resize", "process/closeStdin", "process/list"}
+)
+"""Methods whose handlers never block: the reader answers them itself when their
+process's lane is free (so arrival order still holds), without a task per request."""
 
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
@@ -80,6 +87,8 @@ class Connection:
             OUTBOUND_QUEUE_SIZE
         )
         self._in_flight = trio.Semaphore(MAX_IN_FLIGHT_REQUESTS)
+        self._unsent = 0  # messages queued or being written
+        self._direct_scope: trio.CancelScope | None = None  # set while direct writes are allowed
         self._initialize_started = False
         self._initialized = False
         self.session: Session | None = None
@@ -93,10 +102,30 @@ class Connection:
     # -- outbound ----------------------------------------------------------
 
     async def _send(self, message: object) -> None:
+        """Send ``message`` after everything queued before it.
+
+        With nothing queued or being written, the caller writes it itself (one
+        task switch fewer per reply); otherwise it joins the writer's queue.
+        Either way a slow peer makes this wait: backpressure, not memory.
+        """
+        if self._unsent == 0 and self._direct_scope is not None:
+            self._unsent += 1
+            try:
+                await self._transport.send_messages([_encoder.encode(message)])
+            except TransportClosed as error:
+                self.close_reason = error.reason
+                self._direct_scope.cancel()
+            finally:
+                self._unsent -= 1
+            return
+        self._unsent += 1
         try:
             await self._send_channel.send(message)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the connection is going away; the session recovers via reads
+        except BaseException as error:
+            self._unsent -= 1
+            if not isinstance(error, trio.BrokenResourceError | trio.ClosedResourceError):
+                raise
+            # the connection is going away; the session recovers via reads
 
     async def send_notification(self, method: str, params: Payload) -> None:
         await self._send(jsonrpc.Notification(method=method, params=params))
@@ -114,6 +143,7 @@ class Connection:
                     batch.append(encoded)
                     size += len(encoded)
                 await self._transport.send_messages(batch)
+                self._unsent -= len(batch)
         except TransportClosed as error:
             self.close_reason = error.reason
             connection_scope.cancel()
@@ -134,6 +164,7 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write_loop, nursery.cancel_scope)
+                self._direct_scope = nursery.cancel_scope
                 async with trio.open_nursery() as requests:
                     try:
                         with self._reader_scope:
@@ -148,8 +179,10 @@ class Connection:
                         requests.cancel_scope.deadline = trio.current_time() + EVICTION_GRACE
                     else:
                         requests.cancel_scope.cancel()
+                self._direct_scope = None
                 self._send_channel.close()  # the writer flushes what is queued, then ends
         finally:
+            self._direct_scope = None
             self._receive_channel.close()
             if self.session is not None and self.session.detach(self):
                 log.info(
@@ -210,7 +243,14 @@ class Connection:
             else:
                 barrier = session.lanes.barrier(process_id)
         await self._in_flight.acquire()
-        nursery.start_soon(self._run_request, request.id, spec, session, params, ticket, barrier)
+        run = partial(self._run_request, request.id, spec, session, params, ticket, barrier)
+        immediate = spec.name in IMMEDIATE_METHODS or (
+            spec.name == "process/read" and not params.wait_ms
+        )
+        if immediate and barrier is None and (ticket is None or ticket.ready):
+            await run()  # never waits: answer inline, saving a task switch
+        else:
+            nursery.start_soon(run)
 
     def _require_session(self, spec: MethodSpec) -> Session:
         family = method_family(spec.name)

@@ -26,6 +26,11 @@ class Ticket:
         self._previous = previous
         self._done = trio.Event()
 
+    @property
+    def ready(self) -> bool:
+        """Every earlier request in the lane has taken effect: no need to wait."""
+        return self._previous is None or self._previous.is_set()
+
     async def wait_turn(self) -> None:
         """Wait until every earlier request in the lane has taken effect."""
         if self._previous is not None:

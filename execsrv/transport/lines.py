@@ -36,6 +36,7 @@ class LineTransport:
         self._ready: deque[bytes] = deque()
         self._end: str | None = None  # why input ended, once it has
         self.description = description
+        self._send_lock = trio.StrictFIFOLock()
 
     async def receive_message(self) -> bytes:
         while not self._ready:
@@ -60,8 +61,10 @@ class LineTransport:
         return self._ready.popleft()
 
     async def send_messages(self, messages: list[bytes]) -> None:
+        """Write messages as lines; concurrent callers go in call order."""
         try:
-            await self._send.send_all(b"\n".join(messages) + b"\n")
+            async with self._send_lock:
+                await self._send.send_all(b"\n".join(messages) + b"\n")
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise TransportClosed(f"output broken: {error}") from None
 
