@@ -66,6 +66,8 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
     "fanout": [Fresh("fanout", workloads.fanout)],
     "idle": [Fresh("idle", workloads.idle_connections)],
     "client": [Repeated("own_client", own_client_throughput, ("execsrv",))],
+    "resume": [Fresh("resume", workloads.resume_latency)],
+    "detached": [Fresh("detached", workloads.detached_sessions)],
 }
 
 Results = dict[str, dict[str, dict[str, object]]]
@@ -213,6 +215,15 @@ def rows_for(sizes: Sizes) -> list[Row]:
         Row(f"7 execsrv's client {sizes.client_bytes >> 20} MiB", "own_client", "mb_per_s", "MB/s"),
         Row("7   client CPU", "own_client", "client_cpu_pct", "%"),
         Row("7   server CPU", "own_client", "server_cpu_pct", "%"),
+        Row("8 resume + catch up 256 KiB p50", "resume", "p50_us", "ms", 1e-3),
+        Row("8 resume + catch up 256 KiB p99", "resume", "p99_us", "ms", 1e-3),
+        Row(
+            f"9 detached session RSS ({sizes.detached_sessions})",
+            "detached",
+            "kb_per_session",
+            "KB/sess",
+            1.024,
+        ),
     ]
 
 

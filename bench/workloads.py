@@ -13,6 +13,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
+import msgspec
+
 from .servers import Server, cpu_seconds, memory_kb
 from .wsclient import SocketMode, WsClient
 
@@ -32,6 +34,8 @@ class Sizes:
     fanout_bytes: int = 1024 * 1024
     idle_connections: int = 500
     client_bytes: int = 200 * 1024 * 1024
+    resume_iterations: int = 30
+    detached_sessions: int = 500
     latency_rounds: int = 10
     """Latency samples are taken in this many rounds, alternating the servers."""
     throughput_repeats: int = 3
@@ -49,6 +53,8 @@ QUICK = Sizes(
     fanout_bytes=1024 * 1024,
     idle_connections=100,
     client_bytes=50 * 1024 * 1024,
+    resume_iterations=10,
+    detached_sessions=100,
     latency_rounds=5,
     throughput_repeats=2,
 )
@@ -365,3 +371,80 @@ def idle_connections(server: Server, sizes: Sizes) -> dict[str, object]:
     finally:
         for client in clients:
             client.close()
+
+
+# -- 8. resume latency and 9. detached sessions (sessions that survive a disconnect) ---
+
+RESUME_OUTPUT_BYTES = 256 * 1024
+
+
+def resume_latency(server: Server, sizes: Sizes) -> dict[str, object]:
+    """Disconnect, then resume the session and catch up on 256 KiB of missed output.
+
+    Each iteration: a client starts ``head -c 256K /dev/zero``, sees it close, and
+    drops its socket having read none of the output. The clock runs from that
+    drop until a new connection has resumed the session (retrying while the
+    server still counts the old one as attached, as codex does) and a
+    ``process/read afterSeq 0`` has returned all of it.
+    """
+    samples: list[float] = []
+    for i in range(sizes.resume_iterations):
+        first = WsClient(server.url, mode="nodelay")
+        reply = first.call("initialize", {"clientName": "bench"})
+        session_id = msgspec.json.decode(bytes(reply.result))["sessionId"]
+        first.notify("initialized", {})
+        process_id = f"r{i}"
+        argv = ["head", "-c", str(RESUME_OUTPUT_BYTES), "/dev/zero"]
+        first.call("process/start", _start_params(process_id, argv))
+        while not any(m.method == "process/closed" for m in first.recv()):
+            pass
+        t0 = time.perf_counter()
+        first.close()
+        while True:
+            second = WsClient(server.url, mode="nodelay")
+            resumed = second.call_raw(
+                "initialize", {"clientName": "bench", "resumeSessionId": session_id}
+            )
+            if not resumed.error:
+                break
+            second.close()  # still attached on the server's side: try again
+        second.notify("initialized", {})
+        read = second.call("process/read", {"processId": process_id, "afterSeq": 0})
+        data = msgspec.json.decode(bytes(read.result))
+        received = sum(len(base64.b64decode(c["chunk"])) for c in data["chunks"])
+        samples.append(time.perf_counter() - t0)
+        second.close()
+        if received != RESUME_OUTPUT_BYTES:
+            raise RuntimeError(f"caught up on {received} bytes, not {RESUME_OUTPUT_BYTES}")
+    return summarize(samples, "nodelay")
+
+
+def detached_sessions(server: Server, sizes: Sizes) -> dict[str, object]:
+    """Server RSS growth per detached session (initialized, then disconnected).
+
+    Measured well inside codex's 10 s detach TTL, so no session has expired.
+    """
+    count = sizes.detached_sessions
+    warm = WsClient(server.url, mode="nodelay")
+    warm.initialize()
+    warm.close()
+    time.sleep(0.5)
+    before = memory_kb(server.pid)["VmRSS"]
+    t0 = time.perf_counter()
+    for _ in range(count):
+        client = WsClient(server.url, mode="nodelay")
+        client.initialize()
+        client.call("process/terminate", {"processId": "none"})  # handshake complete
+        client.close()
+    setup = time.perf_counter() - t0
+    time.sleep(1.0)
+    after = memory_kb(server.pid)["VmRSS"]
+    if setup + 1.5 > 9.0:
+        raise RuntimeError(f"setup took {setup:.1f} s: codex's 10 s TTL may have expired some")
+    return {
+        "sessions": count,
+        "rss_before_kb": before,
+        "rss_after_kb": after,
+        "kb_per_session": (after - before) / count,
+        "setup_seconds": setup,
+    }

@@ -143,12 +143,17 @@ class WsClient:
 
     def call(self, method: str, params: object) -> Message:
         """Request and wait for its reply; notifications meanwhile are dropped."""
+        message = self.call_raw(method, params)
+        if message.error:
+            raise RuntimeError(f"{method} failed: {bytes(message.error)!r}")
+        return message
+
+    def call_raw(self, method: str, params: object) -> Message:
+        """Request and return its reply, an error reply included."""
         request_id = self.request(method, params)
         while True:
             for message in self.recv():
                 if message.id == request_id and message.method is None:
-                    if message.error:
-                        raise RuntimeError(f"{method} failed: {bytes(message.error)!r}")
                     return message
 
     def initialize(self) -> None:
