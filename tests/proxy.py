@@ -1,16 +1,20 @@
 """A TCP proxy on 127.0.0.1 that tests can sever, to force real disconnects.
 
-``sever()`` aborts every proxied connection at once (RST-like: both sockets
-closed without a websocket close frame), as a network failure would.
+``sever()`` aborts every proxied connection at once with a TCP reset (RST, no
+websocket close frame, no FIN), as a network failure would.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
 import trio
+
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 class Proxy:
@@ -27,7 +31,7 @@ class Proxy:
         return f"ws://127.0.0.1:{self.port}"
 
     def sever(self) -> int:
-        """Abort every live proxied connection; returns how many were cut."""
+        """Reset every live proxied connection; returns how many were cut."""
         scopes = list(self._scopes)
         for scope in scopes:
             scope.cancel()
@@ -54,9 +58,11 @@ class Proxy:
                     nursery.start_soon(_pump, upstream, downstream, nursery.cancel_scope)
         finally:
             self._scopes.discard(scope)
-            await trio.aclose_forcefully(downstream)
-            if upstream is not None:
-                await trio.aclose_forcefully(upstream)
+            for stream in (downstream, upstream):
+                if stream is not None:
+                    if scope.cancel_called:  # severed: reset, don't close politely
+                        stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                    await trio.aclose_forcefully(stream)
 
 
 async def _pump(source: trio.SocketStream, sink: trio.SocketStream, done: trio.CancelScope) -> None:
