@@ -1,7 +1,8 @@
 """``python -m execsrv``: the command line.
 
 ``serve`` runs the server; in websocket mode the first stdout line is the
-bound URL and nothing else goes to stdout. Logs go to stderr.
+bound URL and nothing else goes to stdout. Logs go to stderr. ``exec`` and
+``shell`` are clients (see :mod:`.remote_cli`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import fields
 import trio
 
 from .logs import configure_logging
+from .remote_cli import add_remote_commands, run_remote_command
 from .server import ExecServer, ServerConfig, parse_listen, serve
 
 __all__ = ["main"]
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.log_level,
         help=f"stderr log verbosity (default {DEFAULTS.log_level})",
     )
+    add_remote_commands(commands)
     return parser
 
 
@@ -159,6 +162,8 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        return run_remote_command(args)
     configure_logging(args.log_level)
     trio.run(_serve_until_signalled, server_config(args))
     return 0
