@@ -1,0 +1,35 @@
+"""Filesystem operations for ``fs/*``: blocking, no RPC knowledge.
+
+:mod:`.ops` holds the operations (run them in a worker thread) and
+:mod:`.errors` the error kinds the protocol distinguishes.
+"""
+
+from .errors import ErrorKind, FsError, kind_of
+from .ops import (
+    MAX_READ_FILE_BYTES,
+    DirectoryEntry,
+    FileMetadata,
+    copy,
+    create_directory,
+    get_metadata,
+    read_directory,
+    read_file,
+    remove,
+    write_file,
+)
+
+__all__ = [
+    "MAX_READ_FILE_BYTES",
+    "DirectoryEntry",
+    "ErrorKind",
+    "FileMetadata",
+    "FsError",
+    "copy",
+    "create_directory",
+    "get_metadata",
+    "kind_of",
+    "read_directory",
+    "read_file",
+    "remove",
+    "write_file",
+]

@@ -1,0 +1,329 @@
+"""The operations behind ``fs/*``, as plain blocking functions.
+
+They take absolute, already normalised paths (the protocol layer checks
+them) and behave as the reference's local file system (Rust ``std::fs``):
+
+- metadata type flags follow symlinks, ``is_symlink`` comes from ``lstat``; a
+  dangling symlink is "not found";
+- ``read_directory`` leaves out entries whose metadata cannot be read;
+- ``remove`` never follows a symlink; ``copy`` copies a symlink as a symlink,
+  merges into an existing directory, and skips entries of other types inside
+  a directory;
+- recursive ``create_directory`` is ``create_dir_all``, step for step.
+
+Where execsrv does better (DESIGN.md §1.1.4): copying a file onto itself (or
+onto a link to itself) leaves it intact, where the reference truncates it.
+Where the reference would block forever or exhaust memory, execsrv does not:
+FIFOs are opened without blocking (a write with no reader fails with
+``ENXIO``), and ``read_file`` stops at the size limit even when the file is
+larger than its metadata said (``/dev/zero``).
+
+Failures are :class:`OSError` from the OS or :class:`~.errors.FsError`. Run
+these in a worker thread: a huge file or directory takes as long as it takes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from typing import Final
+
+from .errors import ErrorKind, FsError
+
+__all__ = [
+    "COPY_DIRECTORY_NEEDS_RECURSIVE",
+    "COPY_INTO_ITSELF",
+    "COPY_UNSUPPORTED_TYPE",
+    "MAX_READ_FILE_BYTES",
+    "NUL_IN_PATH",
+    "TOO_LARGE",
+    "DirectoryEntry",
+    "FileMetadata",
+    "copy",
+    "create_directory",
+    "get_metadata",
+    "read_directory",
+    "read_file",
+    "remove",
+    "write_file",
+]
+
+MAX_READ_FILE_BYTES: Final = 512 * 1024 * 1024
+"""The reference's limit for ``fs/readFile``."""
+
+TOO_LARGE: Final = "file is too large to read: limit is {limit} bytes"
+NUL_IN_PATH: Final = "file name contained an unexpected NUL byte"
+COPY_DIRECTORY_NEEDS_RECURSIVE: Final = (
+    "fs/copy requires recursive: true when sourcePath is a directory"
+)
+COPY_INTO_ITSELF: Final = "fs/copy cannot copy a directory to itself or one of its descendants"
+COPY_UNSUPPORTED_TYPE: Final = "fs/copy only supports regular files, directories, and symlinks"
+_NOT_A_REGULAR_FILE: Final = (
+    "the source path is neither a regular file nor a symlink to a regular file"
+)
+
+_READ_CHUNK: Final = 1 << 20
+_COPY_CHUNK: Final = 1 << 30
+_NO_COPY_FILE_RANGE: Final = frozenset(
+    {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileMetadata:
+    is_directory: bool
+    is_file: bool
+    is_symlink: bool
+    size: int
+    created_at_ms: int
+    modified_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    file_name: str
+    is_directory: bool
+    is_file: bool
+
+
+def _check(*paths: str) -> None:
+    """Rust refuses a path with a NUL byte before any system call (InvalidInput)."""
+    for path in paths:
+        if "\0" in path:
+            raise FsError(ErrorKind.INVALID_INPUT, NUL_IN_PATH)
+
+
+def read_file(path: str, *, limit: int = MAX_READ_FILE_BYTES) -> bytes:
+    """The whole file; more than ``limit`` bytes is an InvalidInput error."""
+    _check(path)
+    too_large = FsError(ErrorKind.INVALID_INPUT, TOO_LARGE.format(limit=limit))
+    info = os.stat(path)
+    if info.st_size > limit:
+        raise too_large
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        total = 0
+        # One read for a regular file (its size, + 1 to see the end); then chunks.
+        want = info.st_size + 1 if stat.S_ISREG(info.st_mode) else _READ_CHUNK
+        while chunk := os.read(fd, min(want, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise too_large
+            want = _READ_CHUNK
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Create or truncate ``path`` and write ``data``; parents are not created."""
+    _check(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
+    fd = os.open(path, flags, 0o666)
+    try:
+        os.set_blocking(fd, True)
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def create_directory(path: str, *, recursive: bool) -> None:
+    """``mkdir``; with ``recursive``, Rust's ``create_dir_all``.
+
+    That creates missing parents and accepts an existing directory (or a
+    symlink to one), but fails with ``EEXIST`` on a file or a dangling symlink.
+    """
+    _check(path)
+    if not recursive:
+        os.mkdir(path)
+        return
+    missing: list[str] = []
+    current = path
+    while True:
+        try:
+            os.mkdir(current)
+            break
+        except FileNotFoundError:
+            parent = os.path.dirname(current)
+            if parent == current:
+                raise FsError(ErrorKind.OTHER, "failed to create whole tree") from None
+            missing.append(current)
+            current = parent
+        except OSError:
+            if os.path.isdir(current):
+                break
+            raise
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory)
+        except OSError:
+            if not os.path.isdir(directory):
+                raise
+
+
+def get_metadata(path: str) -> FileMetadata:
+    """Type flags and times of the target; ``is_symlink`` of ``path`` itself."""
+    _check(path)
+    info = os.stat(path)
+    link = os.lstat(path)
+    return FileMetadata(
+        is_directory=stat.S_ISDIR(info.st_mode),
+        is_file=stat.S_ISREG(info.st_mode),
+        is_symlink=stat.S_ISLNK(link.st_mode),
+        size=info.st_size,
+        created_at_ms=0,  # Linux has no birth time in stat(2); the reference reports 0 too
+        modified_at_ms=max(info.st_mtime_ns // 1_000_000, 0),
+    )
+
+
+def read_directory(path: str) -> list[DirectoryEntry]:
+    """The entries, in the OS's order; those whose metadata fails are left out."""
+    _check(path)
+    entries: list[DirectoryEntry] = []
+    with os.scandir(path) as iterator:
+        for entry in iterator:
+            try:
+                if entry.is_symlink():
+                    info = entry.stat()  # follows: a dangling link raises and is dropped
+                    is_directory, is_file = stat.S_ISDIR(info.st_mode), stat.S_ISREG(info.st_mode)
+                else:  # the type readdir reported; no system call
+                    is_directory = entry.is_dir(follow_symlinks=False)
+                    is_file = entry.is_file(follow_symlinks=False)
+            except OSError:
+                continue
+            name = entry.name
+            if not name.isascii():  # Rust's to_string_lossy: invalid UTF-8 becomes U+FFFD
+                name = os.fsencode(name).decode("utf-8", "replace")
+            entries.append(DirectoryEntry(name, is_directory, is_file))
+    return entries
+
+
+def remove(path: str, *, recursive: bool, force: bool) -> None:
+    """Unlink a file or symlink, or remove a directory (with its contents if ``recursive``).
+
+    A missing ``path`` is fine with ``force``.
+    """
+    _check(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if force:
+            return
+        raise
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+    elif recursive:
+        shutil.rmtree(path)
+    else:
+        os.rmdir(path)
+
+
+def copy(source: str, destination: str, *, recursive: bool) -> None:
+    """Copy a file, a symlink (as a symlink) or, with ``recursive``, a directory tree."""
+    _check(source, destination)
+    info = os.lstat(source)
+    if stat.S_ISDIR(info.st_mode):
+        if not recursive:
+            raise FsError(ErrorKind.INVALID_INPUT, COPY_DIRECTORY_NEEDS_RECURSIVE)
+        if _is_same_or_descendant(source, destination):
+            raise FsError(ErrorKind.INVALID_INPUT, COPY_INTO_ITSELF)
+        _copy_tree(source, destination)
+    elif stat.S_ISLNK(info.st_mode):
+        _copy_symlink(source, destination)
+    elif stat.S_ISREG(info.st_mode):
+        _copy_file(source, destination)
+    else:
+        raise FsError(ErrorKind.INVALID_INPUT, COPY_UNSUPPORTED_TYPE)
+
+
+def _is_same_or_descendant(source: str, destination: str) -> bool:
+    """Compare real paths: the source's, and the destination's existing part's."""
+    real_source = os.path.realpath(source, strict=True)
+    suffix: list[str] = []
+    existing = destination
+    while not os.path.exists(existing):
+        parent, name = os.path.split(existing)
+        if not name:
+            break
+        suffix.append(name)
+        existing = parent
+    real_destination = os.path.join(os.path.realpath(existing, strict=True), *reversed(suffix))
+    return real_destination == real_source or real_destination.startswith(
+        real_source.rstrip("/") + "/"
+    )
+
+
+def _copy_tree(source: str, destination: str) -> None:
+    """Merge ``source`` into ``destination``; entries of other types are skipped."""
+    pending = [(source, destination)]
+    while pending:
+        from_dir, to_dir = pending.pop()
+        create_directory(to_dir, recursive=True)
+        with os.scandir(from_dir) as iterator:
+            for entry in iterator:
+                target = os.path.join(to_dir, entry.name)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, target))
+                elif entry.is_file(follow_symlinks=False):
+                    _copy_file(entry.path, target)
+                elif entry.is_symlink():
+                    _copy_symlink(entry.path, target)
+
+
+def _copy_symlink(source: str, destination: str) -> None:
+    os.symlink(os.readlink(source), destination)
+
+
+def _copy_file(source: str, destination: str) -> None:
+    """Rust's ``fs::copy``: contents and permission bits, onto a new or truncated file."""
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        info = os.fstat(src)
+        if not stat.S_ISREG(info.st_mode):
+            raise FsError(ErrorKind.INVALID_INPUT, _NOT_A_REGULAR_FILE)
+        try:
+            existing = os.stat(destination)
+        except OSError:
+            pass
+        else:
+            if (existing.st_dev, existing.st_ino) == (info.st_dev, info.st_ino):
+                return  # the same file: truncating it would lose it (DESIGN.md §1.1.4)
+        mode = stat.S_IMODE(info.st_mode)
+        dst = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            if stat.S_ISREG(os.fstat(dst).st_mode):
+                os.fchmod(dst, mode)
+            os.set_blocking(src, True)
+            _copy_bytes(src, dst)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_bytes(src: int, dst: int) -> None:
+    """In the kernel where it can (``copy_file_range``), else read and write."""
+    try:
+        copied = 0
+        while n := os.copy_file_range(src, dst, _COPY_CHUNK):
+            copied += n
+        if copied:
+            return
+        # 0 at once: empty, or a file whose size the kernel does not know (procfs).
+    except OSError as error:
+        if error.errno not in _NO_COPY_FILE_RANGE:
+            raise
+    while chunk := os.read(src, _READ_CHUNK):  # from where copy_file_range stopped
+        _write_all(dst, chunk)
