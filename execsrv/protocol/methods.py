@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from . import process, session
+from . import fs, process, session
 from .params import ParamsDecoder
 from .wire import Payload
 
@@ -106,6 +106,48 @@ _METHOD_LIST: Final = [
         process.ListResponse,
         "List the session's processes.",
         extension=True,
+    ),
+    MethodSpec(
+        "fs/readFile",
+        fs.FsReadFileParams,
+        fs.FsReadFileResponse,
+        "Read a whole file (at most 512 MiB).",
+    ),
+    MethodSpec(
+        "fs/writeFile",
+        fs.FsWriteFileParams,
+        fs.EmptyResponse,
+        "Create or truncate a file with the given bytes.",
+    ),
+    MethodSpec(
+        "fs/createDirectory",
+        fs.FsCreateDirectoryParams,
+        fs.EmptyResponse,
+        "Create a directory (by default with its parents).",
+    ),
+    MethodSpec(
+        "fs/getMetadata",
+        fs.FsGetMetadataParams,
+        fs.FsGetMetadataResponse,
+        "Type, symlink flag and times of a path.",
+    ),
+    MethodSpec(
+        "fs/readDirectory",
+        fs.FsReadDirectoryParams,
+        fs.FsReadDirectoryResponse,
+        "List a directory's entries.",
+    ),
+    MethodSpec(
+        "fs/remove",
+        fs.FsRemoveParams,
+        fs.EmptyResponse,
+        "Remove a file, symlink or directory (by default recursively).",
+    ),
+    MethodSpec(
+        "fs/copy",
+        fs.FsCopyParams,
+        fs.EmptyResponse,
+        "Copy a file, symlink or directory tree.",
     ),
 ]
 

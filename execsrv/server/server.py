@@ -32,6 +32,7 @@ from ..transport import LineTransport, WebSocketTransport
 from ..transport.websocket import CLOSE_HANDSHAKE_SECONDS, RECEIVE_BUFFER_BYTES
 from .config import ServerConfig
 from .connection import Connection, Handler
+from .fs_api import FS_WORKER_THREADS, FsApi
 from .process_api import ProcessApi
 from .session import SessionRegistry
 
@@ -103,6 +104,18 @@ class ExecServer:
             "process/closeStdin": api.close_stdin,
             "process/list": api.list,
         }
+        files = FsApi(trio.CapacityLimiter(FS_WORKER_THREADS))
+        self.handlers.update(
+            {
+                "fs/readFile": files.read_file,
+                "fs/writeFile": files.write_file,
+                "fs/createDirectory": files.create_directory,
+                "fs/getMetadata": files.get_metadata,
+                "fs/readDirectory": files.read_directory,
+                "fs/remove": files.remove,
+                "fs/copy": files.copy,
+            }
+        )
 
     def _connection(self, transport: Any, **options: bool) -> Connection:
         return Connection(transport, self.registry, self.handlers, **options)

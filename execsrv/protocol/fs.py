@@ -1,0 +1,477 @@
+"""Filesystem payloads: ``fs/*`` requests and results, and the ``sandbox`` field.
+
+Names follow the reference's Rust types where its ``-32602`` messages name
+them (``invalid type: null, expected struct FsReadFileParams``). Paths are
+``AbsolutePathBuf`` in the reference: :func:`absolute_path` applies its rules
+(absolute only, normalised lexically) after decoding, so the decoded structs
+still hold the text the client sent.
+
+The ``sandbox`` field's ``permissions`` is a ``PermissionProfile``, which the
+reference decodes as an untagged union of a tagged shape and a legacy one; any
+failure inside it is one message, ``data did not match any variant of untagged
+enum PermissionProfileDe``. :func:`parse_permissions` decodes it into the
+Structs below and :func:`requires_platform_sandbox` says whether the reference
+would run the operation in its sandbox helper (execsrv has none and refuses:
+:data:`SANDBOX_UNSUPPORTED`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from .errors import RpcError
+from .process import EmptyResponse
+from .wire import Params, Payload
+
+__all__ = [
+    "NOT_ABSOLUTE",
+    "PERMISSIONS_MISMATCH",
+    "SANDBOX_UNSUPPORTED",
+    "CurrentWorkingDirectory",
+    "DisabledPermissions",
+    "EmptyResponse",
+    "ExternalPermissions",
+    "FileSystemSandboxContext",
+    "FileSystemSandboxEntry",
+    "FsCopyParams",
+    "FsCreateDirectoryParams",
+    "FsGetMetadataParams",
+    "FsGetMetadataResponse",
+    "FsReadDirectoryEntry",
+    "FsReadDirectoryParams",
+    "FsReadDirectoryResponse",
+    "FsReadFileParams",
+    "FsReadFileResponse",
+    "FsRemoveParams",
+    "FsWriteFileParams",
+    "GlobPatternPath",
+    "LegacyFileSystemPermissions",
+    "LegacyNetworkPermissions",
+    "LegacyPermissions",
+    "ManagedPermissions",
+    "MinimalPath",
+    "PermissionProfile",
+    "ProjectRootsPath",
+    "RestrictedFileSystem",
+    "RootPath",
+    "SlashTmpPath",
+    "SpecialPath",
+    "TmpdirPath",
+    "UnknownSpecialPath",
+    "UnrestrictedFileSystem",
+    "absolute_path",
+    "parse_permissions",
+    "requires_platform_sandbox",
+]
+
+NOT_ABSOLUTE: Final = "AbsolutePathBuf deserialized without a base path"
+"""``-32602`` for a path that is not absolute (relative, empty, ``~``, a ``file://`` URI)."""
+
+PERMISSIONS_MISMATCH: Final = "data did not match any variant of untagged enum PermissionProfileDe"
+"""``-32602`` for any ``permissions`` value that is not a PermissionProfile."""
+
+SANDBOX_UNSUPPORTED: Final = (
+    "sandboxed filesystem operations are not supported by execsrv: these permissions "
+    "restrict the file system, and execsrv has no sandbox to enforce them"
+)
+"""``-32600`` for a restricted profile (the reference would run its sandbox helper)."""
+
+
+def absolute_path(text: str) -> str:
+    """The reference's ``AbsolutePathBuf``: absolute only, normalised lexically.
+
+    ``/root/../etc/./hostname`` and ``//etc/hostname/`` are ``/etc/hostname``;
+    ``..`` at the root stays at the root. Symlinks are not resolved.
+
+    Raises:
+        RpcError: ``-32602`` :data:`NOT_ABSOLUTE` for anything not starting with ``/``.
+    """
+    if not text.startswith("/"):
+        raise RpcError.invalid_params(NOT_ABSOLUTE)
+    parts: list[str] = []
+    for part in text.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+# -- PermissionProfile ----------------------------------------------------------
+# The reference's shapes (snake_case inside `permissions`, unlike the camelCase
+# params around it). Only the `permissions` value is decoded into these; they
+# are documented in protocol.md's prose, not in its generated tables.
+
+NetworkPolicy = Literal["restricted", "enabled"]
+AccessMode = Literal["read", "write", "none"]
+NonZero = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class _Special(msgspec.Struct, tag_field="kind"):
+    """A symbolic path; the reference resolves it at run time."""
+
+
+class RootPath(_Special, tag="root"):
+    pass
+
+
+class MinimalPath(_Special, tag="minimal"):
+    pass
+
+
+class CurrentWorkingDirectory(_Special, tag="current_working_directory"):
+    pass
+
+
+class ProjectRootsPath(_Special, tag="project_roots"):
+    subpath: str | None = None
+
+
+class TmpdirPath(_Special, tag="tmpdir"):
+    pass
+
+
+class SlashTmpPath(_Special, tag="slash_tmp"):
+    pass
+
+
+class UnknownSpecialPath(_Special, tag="unknown"):
+    path: str
+    subpath: str | None = None
+
+
+SpecialValue = (
+    RootPath
+    | MinimalPath
+    | CurrentWorkingDirectory
+    | ProjectRootsPath
+    | TmpdirPath
+    | SlashTmpPath
+    | UnknownSpecialPath
+)
+
+
+class _Target(msgspec.Struct, tag_field="type"):
+    """What a sandbox entry applies to."""
+
+
+class PathTarget(_Target, tag="path"):
+    path: str  # absolute; normalised by parse_permissions
+
+
+class GlobPatternPath(_Target, tag="glob_pattern"):
+    pattern: str
+
+
+class SpecialPath(_Target, tag="special"):
+    value: SpecialValue
+
+
+class FileSystemSandboxEntry(msgspec.Struct):
+    path: PathTarget | GlobPatternPath | SpecialPath
+    access: AccessMode
+
+
+class RestrictedFileSystem(msgspec.Struct, tag_field="type", tag="restricted"):
+    entries: list[FileSystemSandboxEntry]
+    glob_scan_max_depth: NonZero | None = None
+
+
+class UnrestrictedFileSystem(msgspec.Struct, tag_field="type", tag="unrestricted"):
+    pass
+
+
+class ManagedPermissions(msgspec.Struct, tag_field="type", tag="managed"):
+    file_system: RestrictedFileSystem | UnrestrictedFileSystem
+    network: NetworkPolicy
+
+
+class DisabledPermissions(msgspec.Struct, tag_field="type", tag="disabled"):
+    pass
+
+
+class ExternalPermissions(msgspec.Struct, tag_field="type", tag="external"):
+    network: NetworkPolicy
+
+
+class LegacyNetworkPermissions(msgspec.Struct):
+    enabled: bool | None = None
+
+
+class LegacyFileSystemPermissions(msgspec.Struct):
+    entries: list[FileSystemSandboxEntry] = msgspec.field(default_factory=list)
+    glob_scan_max_depth: NonZero | None = None
+
+
+class LegacyPermissions(msgspec.Struct, forbid_unknown_fields=True):
+    """The untagged pre-0.130 shape: always a restricted file system (``{}``: no access)."""
+
+    network: LegacyNetworkPermissions | None = None
+    file_system: LegacyFileSystemPermissions | None = None
+
+
+_Tagged = DisabledPermissions | ExternalPermissions | ManagedPermissions
+PermissionProfile = _Tagged | LegacyPermissions
+
+
+def parse_permissions(value: Any) -> PermissionProfile:
+    """Decode a ``permissions`` value as the reference does: tagged, else legacy.
+
+    Raises:
+        RpcError: ``-32602`` :data:`PERMISSIONS_MISMATCH` for anything else,
+            including a relative path in an entry.
+    """
+    profile: PermissionProfile
+    try:
+        profile = msgspec.convert(value, _Tagged)
+    except msgspec.ValidationError:
+        try:
+            profile = msgspec.convert(value, LegacyPermissions)
+        except msgspec.ValidationError:
+            raise RpcError.invalid_params(PERMISSIONS_MISMATCH) from None
+    entries = _entries(profile)
+    if not entries:
+        return profile
+    normalised = []
+    for entry in entries:
+        if isinstance(entry.path, PathTarget):
+            if not entry.path.path.startswith("/"):
+                raise RpcError.invalid_params(PERMISSIONS_MISMATCH)
+            target = PathTarget(path=absolute_path(entry.path.path))
+            entry = FileSystemSandboxEntry(path=target, access=entry.access)
+        normalised.append(entry)
+    if normalised == entries:
+        return profile
+    if isinstance(profile, ManagedPermissions):
+        assert isinstance(profile.file_system, RestrictedFileSystem)
+        file_system = msgspec.structs.replace(profile.file_system, entries=normalised)
+        return msgspec.structs.replace(profile, file_system=file_system)
+    assert isinstance(profile, LegacyPermissions)
+    assert profile.file_system is not None
+    legacy = msgspec.structs.replace(profile.file_system, entries=normalised)
+    return msgspec.structs.replace(profile, file_system=legacy)
+
+
+def _entries(profile: PermissionProfile) -> list[FileSystemSandboxEntry] | None:
+    """The entries of a restricted file system; None if the file system is not restricted."""
+    match profile:
+        case ManagedPermissions(file_system=RestrictedFileSystem(entries=entries)):
+            return entries
+        case LegacyPermissions(file_system=None):
+            return []
+        case LegacyPermissions(file_system=LegacyFileSystemPermissions(entries=entries)):
+            return entries
+    return None
+
+
+def requires_platform_sandbox(profile: PermissionProfile) -> bool:
+    """True where the reference runs the operation in its sandbox helper.
+
+    That is a restricted file system without full-disk write access: no
+    ``special root`` entry with ``write``, or an entry that narrows it.
+    Disabled, external and unrestricted profiles run directly.
+    """
+    entries = _entries(profile)
+    if entries is None:
+        return False
+    return not _has_full_disk_write_access(entries)
+
+
+def _has_full_disk_write_access(entries: list[FileSystemSandboxEntry]) -> bool:
+    root_write = any(
+        isinstance(e.path, SpecialPath)
+        and isinstance(e.path.value, RootPath)
+        and e.access == "write"
+        for e in entries
+    )
+    return root_write and not any(_narrows_write(e, entries) for e in entries)
+
+
+def _narrows_write(entry: FileSystemSandboxEntry, entries: list[FileSystemSandboxEntry]) -> bool:
+    """Whether ``entry`` takes write access away somewhere (the reference's rules)."""
+    if entry.access == "write":
+        return False
+    target = entry.path
+    if isinstance(target, GlobPatternPath):
+        return True
+    if isinstance(target, SpecialPath):
+        if isinstance(target.value, RootPath):
+            return entry.access == "none"
+        if isinstance(target.value, MinimalPath | UnknownSpecialPath):
+            return False
+    # A `read` entry is overridden by a `write` entry for the same target; `none` never is.
+    overridden = entry.access == "read" and any(
+        other.access == "write" and other.path == target for other in entries
+    )
+    return not overridden
+
+
+# -- params and results -----------------------------------------------------------
+
+AbsolutePath = Annotated[
+    str,
+    msgspec.Meta(
+        description="An absolute path, normalised lexically (`.`, `..`, repeated `/`).",
+        extra={"rust": "path string"},  # a PathBuf: serde says `expected path string`
+    ),
+]
+
+WindowsSandboxLevel = Literal["disabled", "restricted-token", "elevated"]
+
+
+class FileSystemSandboxContext(Params, kw_only=True):
+    """The optional ``sandbox`` of every ``fs/*`` method.
+
+    execsrv runs a disabled, external or unrestricted profile (or one with
+    write access to the root) directly, as the reference does, and refuses a
+    restricted one, which the reference would run in its sandbox helper.
+    """
+
+    permissions: Annotated[
+        Any,
+        msgspec.Meta(
+            description="A PermissionProfile (snake_case inside; see "
+            "[Filesystem](#filesystem)); decides whether the operation is sandboxed."
+        ),
+    ]
+    cwd: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Absolute; resolves cwd-relative permission entries.",
+            extra={"rust": "path string"},
+        ),
+    ] = None
+    windows_sandbox_level: Annotated[
+        WindowsSandboxLevel, msgspec.Meta(description="Required; no effect on Unix.")
+    ]
+    windows_sandbox_private_desktop: Annotated[
+        bool, msgspec.Meta(description="No effect on Unix.")
+    ] = False
+    use_legacy_landlock: Annotated[bool, msgspec.Meta(description="No effect in execsrv.")] = False
+
+
+Sandbox = Annotated[
+    FileSystemSandboxContext | None,
+    msgspec.Meta(description="Null or absent: run directly. See FileSystemSandboxContext."),
+]
+
+
+class FsReadFileParams(Params):
+    """``fs/readFile``: the whole file (at most 512 MiB)."""
+
+    path: AbsolutePath
+    sandbox: Sandbox = None
+
+
+class FsReadFileResponse(Payload):
+    data_base64: Annotated[bytes, msgspec.Meta(description="The file's bytes.")]
+
+
+class FsWriteFileParams(Params):
+    """``fs/writeFile``: create or truncate a file (parents are not created)."""
+
+    path: AbsolutePath
+    data_base64: Annotated[
+        str,
+        msgspec.Meta(
+            description="The bytes, standard base64 with padding; invalid base64 is `-32600`."
+        ),
+    ]
+    sandbox: Sandbox = None
+
+
+class FsCreateDirectoryParams(Params):
+    """``fs/createDirectory``."""
+
+    path: AbsolutePath
+    recursive: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="Create missing parents and accept an existing directory; null means true."
+        ),
+    ] = None
+    sandbox: Sandbox = None
+
+
+class FsGetMetadataParams(Params):
+    """``fs/getMetadata``."""
+
+    path: AbsolutePath
+    sandbox: Sandbox = None
+
+
+class FsGetMetadataResponse(Payload):
+    """Type flags follow symlinks; ``isSymlink`` is about the path itself."""
+
+    is_directory: Annotated[bool, msgspec.Meta(description="A directory (after symlinks).")]
+    is_file: Annotated[bool, msgspec.Meta(description="A regular file (after symlinks).")]
+    is_symlink: Annotated[bool, msgspec.Meta(description="The path itself is a symlink.")]
+    created_at_ms: Annotated[
+        int, msgspec.Meta(description="Birth time, ms since the epoch; 0 when unknown (always).")
+    ]
+    modified_at_ms: Annotated[
+        int, msgspec.Meta(description="Modification time, ms since the epoch.")
+    ]
+    size: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Size in bytes (of the target, for a symlink).",
+            extra={"extension": True},
+        ),
+    ] = None
+
+
+class FsReadDirectoryParams(Params):
+    """``fs/readDirectory``."""
+
+    path: AbsolutePath
+    sandbox: Sandbox = None
+
+
+class FsReadDirectoryEntry(Payload):
+    file_name: Annotated[
+        str, msgspec.Meta(description="The name; invalid UTF-8 is replaced by U+FFFD.")
+    ]
+    is_directory: Annotated[bool, msgspec.Meta(description="A directory (after symlinks).")]
+    is_file: Annotated[bool, msgspec.Meta(description="A regular file (after symlinks).")]
+
+
+class FsReadDirectoryResponse(Payload):
+    entries: Annotated[
+        list[FsReadDirectoryEntry],
+        msgspec.Meta(
+            description="In the OS's order, without `.` and `..`; entries whose "
+            "metadata cannot be read (dangling symlinks) are left out."
+        ),
+    ]
+
+
+class FsRemoveParams(Params):
+    """``fs/remove``: never follows a symlink (the link itself is removed)."""
+
+    path: AbsolutePath
+    recursive: Annotated[
+        bool | None,
+        msgspec.Meta(description="Remove a directory with its contents; null means true."),
+    ] = None
+    force: Annotated[
+        bool | None,
+        msgspec.Meta(description="A missing path is not an error; null means true."),
+    ] = None
+    sandbox: Sandbox = None
+
+
+class FsCopyParams(Params):
+    """``fs/copy``: a symlink is copied as a symlink; directories merge."""
+
+    source_path: AbsolutePath
+    destination_path: AbsolutePath
+    recursive: Annotated[
+        bool, msgspec.Meta(description="Required; must be true to copy a directory.")
+    ]
+    sandbox: Sandbox = None
