@@ -3,6 +3,7 @@
 from .client import Client, connect
 from .errors import ClientError, Disconnected, RemoteError
 from .events import Closed, Exited, Failed, Gap, Output, ProcessEvent
+from .fs import FileNotFound, RemoteFileSystem
 from .process import ProcessResult, RemoteProcess
 from .stdio import connect_stdio
 
@@ -13,11 +14,13 @@ __all__ = [
     "Disconnected",
     "Exited",
     "Failed",
+    "FileNotFound",
     "Gap",
     "Output",
     "ProcessEvent",
     "ProcessResult",
     "RemoteError",
+    "RemoteFileSystem",
     "RemoteProcess",
     "connect",
     "connect_stdio",

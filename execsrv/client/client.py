@@ -27,6 +27,7 @@ from ..transport import MessageTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import RECEIVE_BUFFER_BYTES
 from .errors import Disconnected, RemoteError
 from .events import Closed, Exited, Output, ProcessEventStream
+from .fs import RemoteFileSystem
 from .process import RemoteProcess
 from .unwrap import unwrap_exception_groups
 
@@ -88,6 +89,8 @@ class Client:
         self.session_id = ""
         self.resumes = 0
         """How many times the session was resumed on a new connection."""
+        self.fs = RemoteFileSystem(self)
+        """The server's file system: ``await client.fs.read_file(path)`` and the other ``fs/*``."""
 
     # -- plumbing -----------------------------------------------------------
 

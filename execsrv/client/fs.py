@@ -1,0 +1,96 @@
+"""``client.fs``: the ``fs/*`` methods as typed calls.
+
+Paths are absolute paths on the *server's* machine (``str`` or
+``os.PathLike``). Errors are :class:`~.errors.RemoteError` with the server's
+code and message, except "not found" (``-32004``), which is
+:class:`FileNotFound` (a RemoteError subclass), so ``except FileNotFound``
+reads naturally. Works against execsrv and codex 0.130.0 (whose
+:meth:`RemoteFileSystem.get_metadata` has no ``size``: it is None).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import TYPE_CHECKING, TypeVar
+
+from ..protocol import fs as f
+from ..protocol.errors import NOT_FOUND
+from ..protocol.wire import Params
+from .errors import RemoteError
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["DirectoryEntry", "FileMetadata", "FileNotFound", "RemoteFileSystem"]
+
+T = TypeVar("T")
+
+FileMetadata = f.FsGetMetadataResponse
+"""``is_directory``, ``is_file``, ``is_symlink``, ``created_at_ms``, ``modified_at_ms``,
+``size`` (None from a server without the extension)."""
+
+DirectoryEntry = f.FsReadDirectoryEntry
+"""``file_name``, ``is_directory``, ``is_file``."""
+
+PathArg = str | os.PathLike[str]
+
+
+class FileNotFound(RemoteError):
+    """The path (or a parent of it) does not exist on the server: code ``-32004``."""
+
+
+class RemoteFileSystem:
+    """The server's file system; get it as ``client.fs``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def _call(self, method: str, params: Params, result_type: type[T]) -> T:
+        try:
+            return await self._client.call(method, params, result_type)
+        except RemoteError as error:
+            if error.code == NOT_FOUND and not isinstance(error, FileNotFound):
+                raise FileNotFound(error.code, error.message) from None
+            raise
+
+    async def read_file(self, path: PathArg) -> bytes:
+        """The whole file (servers refuse files over 512 MiB with ``-32600``)."""
+        params = f.FsReadFileParams(path=os.fspath(path))
+        return (await self._call("fs/readFile", params, f.FsReadFileResponse)).data_base64
+
+    async def write_file(self, path: PathArg, data: bytes) -> None:
+        """Create or truncate ``path`` (its parent must exist)."""
+        params = f.FsWriteFileParams(
+            path=os.fspath(path), data_base64=base64.b64encode(data).decode("ascii")
+        )
+        await self._call("fs/writeFile", params, f.EmptyResponse)
+
+    async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
+        """``mkdir``; ``recursive`` (the default) creates parents and accepts an existing one."""
+        params = f.FsCreateDirectoryParams(path=os.fspath(path), recursive=recursive)
+        await self._call("fs/createDirectory", params, f.EmptyResponse)
+
+    async def get_metadata(self, path: PathArg) -> FileMetadata:
+        """Type flags (after symlinks), whether ``path`` is a symlink, times, size."""
+        params = f.FsGetMetadataParams(path=os.fspath(path))
+        return await self._call("fs/getMetadata", params, f.FsGetMetadataResponse)
+
+    async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
+        """The entries in the server's order (dangling symlinks left out)."""
+        params = f.FsReadDirectoryParams(path=os.fspath(path))
+        return (await self._call("fs/readDirectory", params, f.FsReadDirectoryResponse)).entries
+
+    async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
+        """Remove a file, symlink (not its target) or directory; ``force``: missing is fine."""
+        params = f.FsRemoveParams(path=os.fspath(path), recursive=recursive, force=force)
+        await self._call("fs/remove", params, f.EmptyResponse)
+
+    async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
+        """Copy a file, a symlink (as a symlink) or, with ``recursive``, a directory tree."""
+        params = f.FsCopyParams(
+            source_path=os.fspath(source),
+            destination_path=os.fspath(destination),
+            recursive=recursive,
+        )
+        await self._call("fs/copy", params, f.EmptyResponse)

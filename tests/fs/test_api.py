@@ -1,0 +1,198 @@
+"""fs/* through a real server and execsrv's client: typed calls, errors, threads.
+
+The exact codes and messages of every error case are checked against both
+servers in ``tests/conformance/test_fs.py``; this file covers the client API
+and what only execsrv promises (work in threads, the ``size`` extension).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+import trio
+
+import execsrv
+from execsrv import FileNotFound, RemoteError
+from execsrv.protocol import fs as f
+
+MIB = 1024 * 1024
+WAIT = 30
+
+
+async def test_write_read_metadata_list_copy_remove(client: execsrv.Client, tmp_path: Path) -> None:
+    with trio.fail_after(WAIT):
+        await client.fs.create_directory(tmp_path / "a" / "b")
+        await client.fs.write_file(tmp_path / "a" / "b" / "f", b"\0data\xff")
+        assert await client.fs.read_file(tmp_path / "a" / "b" / "f") == b"\0data\xff"
+        assert await client.fs.read_file(f"{tmp_path}/a/./x/../b/f/") == b"\0data\xff"
+
+        metadata = await client.fs.get_metadata(str(tmp_path / "a" / "b" / "f"))
+        assert isinstance(metadata, execsrv.client.fs.FileMetadata)
+        assert (metadata.is_file, metadata.is_directory, metadata.is_symlink) == (
+            True,
+            False,
+            False,
+        )
+        assert metadata.size == 6
+        assert metadata.modified_at_ms == (tmp_path / "a" / "b" / "f").stat().st_mtime_ns // 10**6
+
+        await client.fs.copy(tmp_path / "a", tmp_path / "c", recursive=True)
+        entries = await client.fs.read_directory(tmp_path / "c" / "b")
+        assert entries == [f.FsReadDirectoryEntry(file_name="f", is_directory=False, is_file=True)]
+
+        await client.fs.remove(tmp_path / "a")
+        assert os.listdir(tmp_path) == ["c"]
+
+
+async def test_not_found_is_a_typed_remote_error(client: execsrv.Client, tmp_path: Path) -> None:
+    with trio.fail_after(WAIT):
+        with pytest.raises(FileNotFound) as caught:
+            await client.fs.read_file(tmp_path / "missing")
+        assert isinstance(caught.value, RemoteError)
+        assert (caught.value.code, caught.value.message) == (
+            -32004,
+            "No such file or directory (os error 2)",
+        )
+        with pytest.raises(FileNotFound):
+            await client.fs.remove(tmp_path / "missing", force=False)
+        await client.fs.remove(tmp_path / "missing")  # force is the default
+
+        with pytest.raises(RemoteError) as other:
+            await client.fs.read_file(tmp_path)
+        assert not isinstance(other.value, FileNotFound)
+        assert (other.value.code, other.value.message) == (-32603, "Is a directory (os error 21)")
+
+
+async def test_defaults_and_options(client: execsrv.Client, tmp_path: Path) -> None:
+    with trio.fail_after(WAIT):
+        with pytest.raises(FileNotFound):
+            await client.fs.create_directory(tmp_path / "x" / "y", recursive=False)
+        await client.fs.create_directory(tmp_path / "x", recursive=False)
+        (tmp_path / "x" / "f").write_bytes(b"")
+        with pytest.raises(RemoteError, match="Directory not empty"):
+            await client.fs.remove(tmp_path / "x", recursive=False)
+        with pytest.raises(RemoteError) as caught:
+            await client.fs.copy(tmp_path / "x", tmp_path / "y", recursive=False)
+        assert caught.value.code == -32600
+
+
+async def test_relative_paths_are_refused_by_the_server(client: execsrv.Client) -> None:
+    with trio.fail_after(WAIT), pytest.raises(RemoteError) as caught:
+        await client.fs.read_file("etc/hostname")
+    assert (caught.value.code, caught.value.message) == (-32602, f.NOT_ABSOLUTE)
+
+
+async def test_large_files_both_ways(client: execsrv.Client, tmp_path: Path) -> None:
+    """50 MB read (server → client), 10 MB write (its base64 fits the 16 MiB message limit)."""
+    big = os.urandom(MIB) * 50
+    (tmp_path / "big").write_bytes(big)
+    with trio.fail_after(WAIT):
+        assert await client.fs.read_file(tmp_path / "big") == big
+        await client.fs.write_file(tmp_path / "written", big[: 10 * MIB])
+        assert (tmp_path / "written").read_bytes() == big[: 10 * MIB]
+
+
+async def test_a_directory_with_many_entries(client: execsrv.Client, tmp_path: Path) -> None:
+    count = 20_000
+    for i in range(count):
+        os.close(os.open(tmp_path / f"entry-{i}", os.O_CREAT | os.O_WRONLY, 0o644))
+    with trio.fail_after(WAIT):
+        entries = await client.fs.read_directory(tmp_path)
+    assert len(entries) == count
+    assert {e.file_name for e in entries} == {f"entry-{i}" for i in range(count)}
+
+
+async def test_a_blocked_operation_does_not_block_the_server(
+    client: execsrv.Client, tmp_path: Path
+) -> None:
+    """A read that blocks in the kernel runs in a worker thread: other calls go on.
+
+    The FIFO has a writer (our O_RDWR descriptor), so the server's read waits
+    for data. Meanwhile metadata calls and a process run are answered.
+    """
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    result: list[bytes] = []
+    try:
+        with trio.fail_after(WAIT):
+            async with trio.open_nursery() as nursery:
+
+                async def read() -> None:
+                    result.append(await client.fs.read_file(fifo))
+
+                nursery.start_soon(read)
+                for _ in range(20):
+                    metadata = await client.fs.get_metadata(fifo)
+                    assert not metadata.is_file
+                proc = await client.start_process(["true"], env={"PATH": os.defpath})
+                assert (await proc.communicate()).exit_code == 0
+                assert result == []  # still blocked in its thread
+                os.write(writer, b"through the fifo")
+                os.close(writer)
+                writer = -1
+    finally:
+        if writer >= 0:
+            os.close(writer)
+    assert result == [b"through the fifo"]
+
+
+async def test_many_concurrent_operations(client: execsrv.Client, tmp_path: Path) -> None:
+    """More requests than worker threads: they queue on the limiter, all complete."""
+    with trio.fail_after(WAIT):
+        async with trio.open_nursery() as nursery:
+            for i in range(100):
+                nursery.start_soon(client.fs.write_file, tmp_path / f"f{i}", str(i).encode())
+        async with trio.open_nursery() as nursery:
+            results: dict[int, bytes] = {}
+
+            async def read(i: int) -> None:
+                results[i] = await client.fs.read_file(tmp_path / f"f{i}")
+
+            for i in range(100):
+                nursery.start_soon(read, i)
+    assert results == {i: str(i).encode() for i in range(100)}
+
+
+async def test_sandbox_field_through_the_client(client: execsrv.Client, tmp_path: Path) -> None:
+    """Profiles that run directly work; a restricted one is refused (no sandbox helper)."""
+    (tmp_path / "f").write_bytes(b"x")
+    root = {"type": "special", "value": {"kind": "root"}}
+
+    def params(permissions: object) -> f.FsReadFileParams:
+        sandbox = f.FileSystemSandboxContext(
+            permissions=permissions, windows_sandbox_level="disabled", cwd=str(tmp_path)
+        )
+        return f.FsReadFileParams(path=str(tmp_path / "f"), sandbox=sandbox)
+
+    with trio.fail_after(WAIT):
+        for direct in [
+            f.DisabledPermissions(),
+            {"type": "external", "network": "restricted"},
+            {"file_system": {"entries": [{"path": root, "access": "write"}]}},
+        ]:
+            result = await client.call("fs/readFile", params(direct), f.FsReadFileResponse)
+            assert result.data_base64 == b"x"
+        restricted = {"file_system": {"entries": [{"path": root, "access": "read"}]}}
+        with pytest.raises(RemoteError) as caught:
+            await client.call("fs/readFile", params(restricted), f.FsReadFileResponse)
+        assert (caught.value.code, caught.value.message) == (-32600, f.SANDBOX_UNSUPPORTED)
+
+
+@pytest.mark.parametrize("number", [errno.EACCES])
+async def test_permission_denied_is_invalid_request(
+    client: execsrv.Client, tmp_path: Path, number: int
+) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root is never denied")
+    (tmp_path / "secret").write_bytes(b"s")
+    (tmp_path / "secret").chmod(0)
+    with trio.fail_after(WAIT), pytest.raises(RemoteError) as caught:
+        await client.fs.read_file(tmp_path / "secret")
+    assert (caught.value.code, caught.value.message) == (
+        -32600,
+        f"Permission denied (os error {number})",
+    )
