@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
@@ -36,6 +37,14 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
+
+
+def _ca_file(path: str) -> str:
+    try:
+        ssl.create_default_context().load_verify_locations(path)
+    except (OSError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"cannot load CA certificates: {error}") from None
+    return path
 
 
 def _listen(text: str) -> str:
@@ -130,6 +139,23 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         default=DEFAULTS.log_level,
         help=f"stderr log verbosity (default {DEFAULTS.log_level})",
+    )
+    serve_parser.add_argument(
+        "--max-http-body-bytes",
+        type=_positive_int,
+        default=DEFAULTS.max_http_body_bytes,
+        metavar="BYTES",
+        help="largest http/request response body read whole (streamResponse false); a "
+        "larger one fails the request (-32603). Streamed bodies are not limited "
+        f"(default {DEFAULTS.max_http_body_bytes})",
+    )
+    serve_parser.add_argument(
+        "--http-ca-file",
+        type=_ca_file,
+        default=DEFAULTS.http_ca_file,
+        metavar="FILE",
+        help="PEM CA certificates http/request trusts for https besides the system "
+        "store (default: the system store only; SSL_CERT_FILE replaces it)",
     )
     add_remote_commands(commands)
     return parser

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import fs, process, session
+from . import http as http_types
 from .params import ParamsDecoder
 from .wire import Payload
 
@@ -108,6 +109,12 @@ _METHOD_LIST: Final = [
         extension=True,
     ),
     MethodSpec(
+        "http/request",
+        http_types.HttpRequestParams,
+        http_types.HttpRequestResponse,
+        "Make an HTTP(S) request from the server; optionally stream the body.",
+    ),
+    MethodSpec(
         "fs/readFile",
         fs.FsReadFileParams,
         fs.FsReadFileResponse,
@@ -173,6 +180,12 @@ NOTIFICATIONS: Final[dict[str, NotificationSpec]] = {
             process.ExecClosedNotification,
             "server",
             "Exited and every stream at EOF; the last event.",
+        ),
+        NotificationSpec(
+            "http/request/bodyDelta",
+            http_types.HttpRequestBodyDeltaNotification,
+            "server",
+            "A piece of a streamed `http/request` body; the last has `done: true`.",
         ),
     ]
 }

@@ -32,3 +32,9 @@ class ServerConfig:
     """``--pong-timeout``: a peer that has not answered a ping by then is disconnected."""
     log_level: str = "info"
     """``--log-level``: debug, info, warning or error."""
+    max_http_body_bytes: int = 512 << 20
+    """``--max-http-body-bytes``: largest buffered ``http/request`` response body; streamed
+    bodies are passed on as they arrive and are not limited."""
+    http_ca_file: str | None = None
+    """``--http-ca-file``: PEM file of CA certificates ``http/request`` trusts for https,
+    besides the system store (which ``SSL_CERT_FILE``/``SSL_CERT_DIR`` can replace)."""

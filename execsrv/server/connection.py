@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
@@ -28,7 +29,7 @@ from ..transport import MessageTransport, TransportClosed
 from .lanes import Ticket
 from .session import Session, SessionRegistry, short_id
 
-__all__ = ["OUTBOUND_QUEUE_SIZE", "Connection"]
+__all__ = ["OUTBOUND_QUEUE_SIZE", "Connection", "Handler", "RequestContext", "WithContext"]
 
 log = logging.getLogger("execsrv.connection")
 
@@ -54,7 +55,29 @@ MAX_IN_FLIGHT_REQUESTS: Final = 1024
 
 _encoder: Final = msgspec.json.Encoder()
 
-Handler = Callable[..., Awaitable[Payload]]
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a :class:`WithContext` handler gets of the connection its request came on."""
+
+    nursery: trio.Nursery
+    """The connection's request nursery: work started here ends with the connection."""
+    send_notification: Callable[[str, Payload], Awaitable[None]]
+    """Send a notification to this connection's peer (waits while the queue is full)."""
+    state: dict[object, Any]
+    """Per-connection storage for handlers, each under a key of its own."""
+    replied: trio.Event
+    """Set once the handler's reply (result or error) is on its way to the peer."""
+
+
+@dataclass(frozen=True)
+class WithContext:
+    """A handler that is called as ``fn(session, params, context)``."""
+
+    fn: Callable[[Session, Any, RequestContext], Awaitable[Payload]]
+
+
+Handler = Callable[..., Awaitable[Payload]] | WithContext
 
 
 class CloseConnection(Exception):
@@ -98,6 +121,8 @@ class Connection:
         self.evicted = False  # its session was resumed by another connection
         self._reader_scope = trio.CancelScope()
         self._long_polls: set[trio.CancelScope] = set()
+        self._requests: trio.Nursery | None = None  # the request nursery, while it runs
+        self._handler_state: dict[object, Any] = {}
 
     # -- outbound ----------------------------------------------------------
 
@@ -166,6 +191,7 @@ class Connection:
                 nursery.start_soon(self._write_loop, nursery.cancel_scope)
                 self._direct_scope = nursery.cancel_scope
                 async with trio.open_nursery() as requests:
+                    self._requests = requests
                     try:
                         with self._reader_scope:
                             await self._read_loop(requests)
@@ -274,10 +300,17 @@ class Connection:
         barrier: trio.Event | None,
     ) -> None:
         handler = self._handlers[spec.name]
+        context: RequestContext | None = None
         try:
             if barrier is not None:
                 await barrier.wait()
-            if ticket is not None:
+            if isinstance(handler, WithContext):
+                assert self._requests is not None
+                context = RequestContext(
+                    self._requests, self.send_notification, self._handler_state, trio.Event()
+                )
+                result = await handler.fn(session, params, context)
+            elif ticket is not None:
                 await ticket.wait_turn()
                 result = await handler(session, params, ticket.release)
             elif spec.name == "process/read":
@@ -299,6 +332,8 @@ class Connection:
         else:
             await self._send(jsonrpc.Response(id=request_id, result=result))
         finally:
+            if context is not None:
+                context.replied.set()
             if ticket is not None:
                 ticket.release()
             self._in_flight.release()

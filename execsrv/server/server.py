@@ -31,8 +31,9 @@ from ..process import ProcessLimits
 from ..transport import LineTransport, WebSocketTransport
 from ..transport.websocket import CLOSE_HANDSHAKE_SECONDS, RECEIVE_BUFFER_BYTES
 from .config import ServerConfig
-from .connection import Connection, Handler
+from .connection import Connection, Handler, WithContext
 from .fs_api import FS_WORKER_THREADS, FsApi
+from .http_api import HttpApi
 from .process_api import ProcessApi
 from .session import SessionRegistry
 
@@ -104,6 +105,8 @@ class ExecServer:
             "process/closeStdin": api.close_stdin,
             "process/list": api.list,
         }
+        self.http = HttpApi.from_config(config)
+        self.handlers["http/request"] = WithContext(self.http.request)
         files = FsApi(trio.CapacityLimiter(FS_WORKER_THREADS))
         self.handlers.update(
             {

@@ -1,0 +1,371 @@
+"""The HTTP/1.1 client: h11 over ``trio.open_tcp_stream`` (and ``trio.SSLStream``).
+
+:class:`HttpRequest` validates a request the way the reference does;
+:class:`HttpExchange` sends it, follows redirects, and hands out the final
+response's body piece by piece::
+
+    request = HttpRequest.build("GET", "https://example.test/", [], None)
+    async with HttpExchange(request) as exchange:
+        head = await exchange.send()          # status and headers
+        while chunk := await exchange.receive_some():
+            ...
+
+Deadlines are the caller's: wrap the calls in a cancel scope. A cancelled
+exchange closes its connection on the way out. Each request (and each
+redirect hop) uses a fresh connection, closed when the exchange ends.
+
+What the reference's client (reqwest 0.12) does, and so this one does:
+
+- Headers are kept in ``http::HeaderMap`` order (:mod:`.headers`), then
+  ``accept: */*`` unless given, then on the wire ``host`` unless given and
+  ``content-length`` for a non-empty body. Credentials in the URL become
+  ``authorization: Basic …`` (first) and are removed from the URL.
+- Redirects (301, 302, 303, 307, 308 with a usable ``Location``) are followed,
+  at most :data:`MAX_REDIRECTS`. 303 turns anything but HEAD into a bodiless
+  GET; 301 and 302 do that to POST only; 307 and 308 resend as is. A
+  bodiless switch drops ``content-type``, ``content-length``,
+  ``content-encoding`` and ``transfer-encoding``; a hop to another host or port
+  drops credentials and cookies; each hop sets ``referer`` (not https → http).
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import functools
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
+
+import h11
+import trio
+
+from .errors import (
+    BodyFailed,
+    InvalidUrl,
+    RequestFailed,
+    UnsupportedScheme,
+)
+from .headers import HeaderMap, header_name, header_value, validate_method
+from .url import Url, parse_url
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "HttpConnection",
+    "HttpExchange",
+    "HttpRequest",
+    "ResponseHead",
+    "default_ssl_context",
+]
+
+MAX_REDIRECTS: Final = 10
+READ_SIZE: Final = 256 * 1024
+"""Bytes asked of the socket per read; one read's body bytes become one piece."""
+MAX_HEAD_BYTES: Final = 1 << 20
+"""Largest response head (status line and headers) accepted."""
+INLINE_BODY_BYTES: Final = 64 * 1024
+"""Request bodies up to this size are written together with the head."""
+
+_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_PAYLOAD_HEADERS: Final = (
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+)
+_SENSITIVE_HEADERS: Final = (
+    "authorization",
+    "cookie",
+    "cookie2",
+    "proxy-authorization",
+    "www-authenticate",
+)
+_TRANSPORT_ERRORS: Final = (
+    OSError,  # connect, resolve, ssl.SSLError
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    h11.ProtocolError,
+)
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The system trust store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured)."""
+    return ssl.create_default_context()
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A validated request: method bytes, URL without credentials, headers, body."""
+
+    method: bytes
+    url: Url
+    headers: HeaderMap
+    body: bytes | None
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | None,
+    ) -> HttpRequest:
+        """Validate in the reference's order: method, URL, then each header.
+
+        Raises:
+            InvalidRequest: one of its subclasses, for the first problem found.
+        """
+        method_bytes = validate_method(method)
+        parsed = parse_url(url)
+        given = HeaderMap()
+        for name, value in headers:
+            given.append(header_name(name), header_value(name, value))
+        final = HeaderMap()
+        credentials = parsed.credentials()
+        if credentials is not None:
+            username, password = credentials
+            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            final.append("authorization", f"Basic {token}".encode())
+            parsed = parsed.without_credentials()
+        final.replace_from(given)
+        final.setdefault("accept", b"*/*")
+        return cls(method_bytes, parsed, final, body)
+
+
+@dataclass(frozen=True)
+class ResponseHead:
+    """The final response's status and headers (names lowercased, values raw)."""
+
+    status: int
+    headers: HeaderMap
+    url: Url
+    """Where it came from, after redirects."""
+
+
+class _State(enum.Enum):
+    IDLE = "idle"  # connected, nothing sent
+    WAITING = "waiting"  # request sent, waiting for the response head
+    BODY = "body"  # head received, body not finished
+    DONE = "done"  # the whole response was read
+    CLOSED = "closed"
+
+
+class HttpConnection:
+    """One HTTP/1.1 connection carrying one request; see :meth:`open`."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self._stream = stream
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.state = _State.IDLE
+
+    @classmethod
+    async def open(cls, url: Url, ssl_context: ssl.SSLContext) -> HttpConnection:
+        """Connect (and for https, complete the TLS handshake) to ``url``'s origin."""
+        tcp = await trio.open_tcp_stream(url.connect_host, url.port_or_default)
+        if url.scheme != "https":
+            return cls(tcp)
+        tls = trio.SSLStream(
+            tcp, ssl_context, server_hostname=url.connect_host, https_compatible=True
+        )
+        try:
+            await tls.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise
+        return cls(tls)
+
+    async def send_request(
+        self, method: bytes, url: Url, headers: HeaderMap, body: bytes | None
+    ) -> None:
+        """Write the head (in exactly ``headers``' order) and the body.
+
+        h11 writes ``host`` first and refuses values with surrounding
+        whitespace, which the reference sends as given; so the head is written
+        here and h11 only gets an equivalent event, to frame the body and
+        track the exchange.
+        """
+        wire = list(headers)
+        if "host" not in headers:
+            wire.append(("host", url.authority.encode()))
+        body = body or b""
+        declared = headers.get("content-length")
+        if declared is not None and declared.strip().isdigit():
+            body = body[: int(declared)]  # a caller's length wins, as with hyper
+        elif body and "transfer-encoding" not in headers:
+            wire.append(("content-length", str(len(body)).encode()))
+        target = url.target.encode()
+        head = b"".join(
+            [method, b" ", target, b" HTTP/1.1\r\n"]
+            + [b"%s: %s\r\n" % (name.encode(), value) for name, value in wire]
+            + [b"\r\n"]
+        )
+        event = h11.Request(
+            method=method,
+            target=target,
+            headers=[(name.encode(), value.strip(b" \t")) for name, value in wire],
+        )
+        self._h11.send(event)  # the bytes are the same head in h11's order: not used
+        framed = self._h11.send(h11.Data(data=body)) if body else b""
+        framed = (framed or b"") + (self._h11.send(h11.EndOfMessage()) or b"")
+        self.state = _State.WAITING
+        await self._send_all(head + framed if len(framed) <= INLINE_BODY_BYTES else head)
+        if len(framed) > INLINE_BODY_BYTES:
+            await self._send_all(framed)
+
+    async def receive_head(self) -> h11.Response:
+        """The final (non-1xx) response head."""
+        while True:
+            event = await self._next_event()
+            if isinstance(event, h11.Response):
+                self.state = _State.BODY
+                return event
+            if not isinstance(event, h11.InformationalResponse):
+                raise h11.RemoteProtocolError("server closed the connection without a response")
+
+    async def receive_some(self) -> bytes:
+        """The body bytes of one read (several h11 events); ``b""`` once complete."""
+        pieces: list[bytes] = []
+        while self.state is _State.BODY:
+            event = self._h11.next_event()
+            if event is h11.NEED_DATA:
+                if pieces:
+                    break
+                self._h11.receive_data(bytes(await self._stream.receive_some(READ_SIZE)))
+            elif isinstance(event, h11.Data):
+                pieces.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self.state = _State.DONE
+            else:
+                raise h11.RemoteProtocolError("connection closed in the middle of the body")
+        return b"".join(pieces)
+
+    async def aclose(self) -> None:
+        """Close at once (no TLS close_notify wait); idempotent."""
+        if self.state is not _State.CLOSED:
+            self.state = _State.CLOSED
+            await trio.aclose_forcefully(self._stream)
+
+    async def _send_all(self, data: bytes) -> None:
+        try:
+            await self._stream.send_all(data)
+        except BaseException:
+            self._h11.send_failed()
+            raise
+
+    async def _next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        while True:
+            event = self._h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            self._h11.receive_data(bytes(await self._stream.receive_some(READ_SIZE)))
+
+
+class HttpExchange:
+    """Send one :class:`HttpRequest`, following redirects, and read the final body.
+
+    ``url`` is the URL being fetched (it changes as redirects are followed).
+    Use it as an async context manager: leaving closes the connection.
+    """
+
+    def __init__(self, request: HttpRequest, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._request = request
+        self._ssl_context = ssl_context
+        self._connection: HttpConnection | None = None
+        self.url = request.url
+
+    async def __aenter__(self) -> HttpExchange:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._connection is not None:
+            await self._connection.aclose()
+
+    async def send(self) -> ResponseHead:
+        """Send the request, follow redirects, return once the final head is in.
+
+        Raises:
+            RequestFailed: connect, TLS, send or receive failed before the final
+                head; too many redirects; a redirect to a non-http(s) URL.
+        """
+        method, headers, body = (
+            self._request.method,
+            self._request.headers.copy(),
+            self._request.body,
+        )
+        visited = 0
+        while True:
+            url = self.url
+            response = await self._fetch(method, url, headers, body)
+            response_headers = HeaderMap((name.decode(), value) for name, value in response.headers)
+            head = ResponseHead(response.status_code, response_headers, url)
+            next_url = self._redirect_target(head)
+            if next_url is None:
+                return head
+            visited += 1
+            if visited > MAX_REDIRECTS:
+                raise RequestFailed.redirecting(str(url))
+            await self.aclose()
+            status = response.status_code
+            if status == 303 or (status in (301, 302) and method == b"POST"):
+                if status != 303 or method != b"HEAD":
+                    method = b"GET"
+                body = None
+                for name in _PAYLOAD_HEADERS:
+                    headers.remove(name)
+            if (next_url.host, next_url.port_or_default) != (url.host, url.port_or_default):
+                for name in _SENSITIVE_HEADERS:
+                    headers.remove(name)
+            if not (url.scheme == "https" and next_url.scheme == "http"):
+                referer = url.without_credentials().without_fragment()
+                headers.insert("referer", str(referer).encode())
+            self.url = next_url
+
+    async def receive_some(self) -> bytes:
+        """The next piece of the body; ``b""`` at its end.
+
+        Raises:
+            BodyFailed: the body broke off (bad framing, connection lost).
+        """
+        assert self._connection is not None, "send() first"
+        try:
+            return await self._connection.receive_some()
+        except _TRANSPORT_ERRORS as error:
+            raise BodyFailed from error
+
+    async def _fetch(
+        self, method: bytes, url: Url, headers: HeaderMap, body: bytes | None
+    ) -> h11.Response:
+        try:
+            self._connection = await HttpConnection.open(
+                url, self._ssl_context or default_ssl_context()
+            )
+            await self._connection.send_request(method, url, headers, body)
+            return await self._connection.receive_head()
+        except _TRANSPORT_ERRORS as error:
+            raise RequestFailed.sending(str(url)) from error
+
+    @staticmethod
+    def _redirect_target(head: ResponseHead) -> Url | None:
+        """Where a redirect response points, or None if it is the final response."""
+        if head.status not in _REDIRECT_STATUSES:
+            return None
+        location = head.headers.get("location")
+        if location is None:
+            return None
+        try:
+            return head.url.join(location.decode())
+        except (UnicodeDecodeError, InvalidUrl):
+            return None  # an unusable Location: the 3xx itself is the answer
+        except UnsupportedScheme as error:
+            raise RequestFailed.building(error.url) from None

@@ -1,0 +1,110 @@
+"""HTTP payloads: ``http/request`` and the ``http/request/bodyDelta`` notification.
+
+Names follow the reference's Rust types, because its ``-32602`` messages name
+them (``invalid type: null, expected struct HttpRequestParams``,
+``invalid type: integer `5`, expected struct HttpHeader``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from .wire import Params, Payload
+
+__all__ = [
+    "HttpHeader",
+    "HttpRequestBodyDeltaNotification",
+    "HttpRequestParams",
+    "HttpRequestResponse",
+]
+
+U64 = Annotated[int, msgspec.Meta(ge=0, extra={"rust": "u64"})]
+U16 = Annotated[int, msgspec.Meta(ge=0, le=65535, extra={"rust": "u16"})]
+
+RequestId = Annotated[
+    str,
+    msgspec.Meta(
+        description="The client's id for this request; routes `http/request/bodyDelta` frames."
+    ),
+]
+
+
+class HttpHeader(Params):
+    """One header line; names are case-insensitive, values are kept as given."""
+
+    name: Annotated[str, msgspec.Meta(description="A token; sent lowercased.")]
+    value: Annotated[
+        str, msgspec.Meta(description="No control characters except tab (UTF-8 is sent as is).")
+    ]
+
+
+class HttpRequestParams(Params):
+    """``http/request``: make an HTTP(S) request from the server's side.
+
+    Redirects are followed (at most 10). Non-2xx statuses are results, not errors.
+    """
+
+    method: Annotated[
+        str, msgspec.Meta(description="A token, case-sensitive, sent as is (`get` stays `get`).")
+    ]
+    url: Annotated[str, msgspec.Meta(description="An absolute `http` or `https` URL.")]
+    request_id: RequestId
+    headers: Annotated[
+        list[HttpHeader],
+        msgspec.Meta(
+            description="In order; a repeated name is sent as several lines (grouped, "
+            "as the reference does). `accept: */*` and `host` are added unless given."
+        ),
+    ] = msgspec.field(default_factory=list)
+    body_base64: Annotated[
+        bytes | None, msgspec.Meta(description="The request body; null or absent: none.")
+    ] = None
+    timeout_ms: Annotated[
+        U64 | None,
+        msgspec.Meta(
+            description="A deadline for the whole exchange, body included; null: none. "
+            "0 fails at once."
+        ),
+    ] = None
+    stream_response: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Answer once the headers are in and send the body as "
+            "`http/request/bodyDelta` notifications."
+        ),
+    ] = False
+
+
+class HttpRequestResponse(Payload):
+    """The final response (after redirects)."""
+
+    status: Annotated[U16, msgspec.Meta(description="The HTTP status code.")]
+    headers: Annotated[
+        list[HttpHeader],
+        msgspec.Meta(
+            description="Lowercased names, repeats kept (grouped by name); values that "
+            "are not visible ASCII are dropped."
+        ),
+    ]
+    body_base64: Annotated[
+        bytes, msgspec.Meta(description="The whole body; empty when `streamResponse` is true.")
+    ]
+
+
+class HttpRequestBodyDeltaNotification(Payload):
+    """``http/request/bodyDelta``: one piece of a streamed response body.
+
+    The last frame has ``done: true`` and an empty delta; ``error`` says why a
+    body ended early (``error decoding response body``).
+    """
+
+    request_id: RequestId
+    seq: Annotated[int, msgspec.Meta(description="1, 2, 3, … per request.")]
+    delta_base64: Annotated[bytes, msgspec.Meta(description="The next body bytes; may be empty.")]
+    done: Annotated[bool, msgspec.Meta(description="The last frame of this body.")]
+    error: Annotated[
+        str | None,
+        msgspec.Meta(description="Why the body ended early (only on the last frame); else null."),
+    ]

@@ -1,0 +1,224 @@
+"""The ``http/request`` handler: the HTTP runner mapped onto JSON-RPC.
+
+Buffered (``streamResponse: false``): the body is read whole, up to
+``max_body_bytes``, and returned in the result. Streamed: the result comes
+back once the final response's headers are in, with an empty body; the body
+follows as ``http/request/bodyDelta`` notifications, numbered from 1, the last
+one ``done: true`` (with ``error`` if the body broke off). The frames are sent
+only after the result, and the body task lives in the connection's nursery, so
+it is cancelled when the connection goes away.
+
+``timeoutMs`` is one deadline for the whole exchange: connect, redirects,
+headers and body, streamed bodies included. Until the headers are in, running
+out of it fails the request (``error sending request``); afterwards it fails
+the body (``error decoding response body``).
+
+Unlike the reference, a request never holds up other requests on its
+connection (DESIGN.md §1.1.1).
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from typing import Final
+
+import trio
+
+from ..http import (
+    BodyFailed,
+    BodyTooLarge,
+    HttpError,
+    HttpExchange,
+    HttpRequest,
+    InvalidHeaderName,
+    InvalidHeaderValue,
+    InvalidMethod,
+    InvalidUrl,
+    RequestFailed,
+    ResponseHead,
+    UnsupportedScheme,
+    is_visible_ascii,
+)
+from ..protocol.errors import RpcError
+from ..protocol.http import (
+    HttpHeader,
+    HttpRequestBodyDeltaNotification,
+    HttpRequestParams,
+    HttpRequestResponse,
+)
+from .config import ServerConfig
+from .connection import RequestContext
+from .session import Session
+
+__all__ = ["BODY_DELTA", "HttpApi"]
+
+BODY_DELTA: Final = "http/request/bodyDelta"
+
+_ACTIVE_STREAMS: Final = "http/request active streams"
+"""Key of the per-connection set of streamed request ids in ``RequestContext.state``."""
+
+
+class HttpApi:
+    """``http/request`` for one server.
+
+    ``max_body_bytes`` caps buffered bodies (streamed ones are not held, so
+    they are not capped). ``ssl_context`` replaces the system trust store, e.g.
+    with one that also trusts a test CA.
+    """
+
+    def __init__(self, *, max_body_bytes: int, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.ssl_context = ssl_context
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> HttpApi:
+        """``max_http_body_bytes``, and the system store plus ``http_ca_file`` if given."""
+        context = None
+        if config.http_ca_file is not None:
+            context = ssl.create_default_context()
+            context.load_verify_locations(config.http_ca_file)
+        return cls(max_body_bytes=config.max_http_body_bytes, ssl_context=context)
+
+    async def request(
+        self, session: Session, params: HttpRequestParams, context: RequestContext
+    ) -> HttpRequestResponse:
+        deadline = math.inf
+        if params.timeout_ms is not None:
+            deadline = trio.current_time() + params.timeout_ms / 1000
+        active: set[str] = context.state.setdefault(_ACTIVE_STREAMS, set())
+        request_id = params.request_id
+        if params.stream_response and request_id in active:
+            raise RpcError.invalid_params(
+                f"http/request streamResponse requestId `{request_id}` is already active"
+            )
+        request = _build(params)
+        if not params.stream_response:
+            return await self._buffered(request, deadline)
+        active.add(request_id)
+        try:
+            head: ResponseHead = await context.nursery.start(
+                self._stream, request, request_id, deadline, context, active
+            )
+        except BaseException:
+            active.discard(request_id)
+            raise
+        return _result(head, b"")
+
+    async def _buffered(self, request: HttpRequest, deadline: float) -> HttpRequestResponse:
+        head: ResponseHead | None = None
+        exchange = HttpExchange(request, ssl_context=self.ssl_context)
+        with trio.CancelScope(deadline=deadline):
+            async with exchange:
+                try:
+                    head = await exchange.send()
+                    body = await _read_all(exchange, self.max_body_bytes)
+                except HttpError as error:
+                    raise _failure(error) from None
+                return _result(head, body)
+        # The deadline ran out.
+        if head is None:
+            raise _failure(RequestFailed.sending(str(exchange.url)))
+        raise _failure(BodyFailed())
+
+    async def _stream(
+        self,
+        request: HttpRequest,
+        request_id: str,
+        deadline: float,
+        context: RequestContext,
+        active: set[str],
+        *,
+        task_status: trio.TaskStatus[ResponseHead],
+    ) -> None:
+        """Fetch the head (then ``started``), and send the body as frames."""
+        seq = 0
+        error: str | None = None
+        started = False
+        exchange = HttpExchange(request, ssl_context=self.ssl_context)
+        try:
+            with trio.CancelScope(deadline=deadline) as scope:
+                async with exchange:
+                    try:
+                        head = await exchange.send()
+                    except RequestFailed as failure:
+                        raise _failure(failure) from None
+                    task_status.started(head)
+                    started = True
+                    await context.replied.wait()
+                    try:
+                        while chunk := await exchange.receive_some():
+                            seq += 1
+                            await context.send_notification(
+                                BODY_DELTA, _delta(request_id, seq, chunk)
+                            )
+                    except BodyFailed as failure:
+                        error = str(failure)
+            if scope.cancelled_caught:
+                if not started:
+                    raise _failure(RequestFailed.sending(str(exchange.url)))
+                error = str(BodyFailed())
+            await context.replied.wait()  # the deadline may have cut the wait short
+        finally:
+            active.discard(request_id)  # free before `done` is seen: the id may be reused
+        await context.send_notification(
+            BODY_DELTA, _delta(request_id, seq + 1, b"", done=True, error=error)
+        )
+
+
+def _build(params: HttpRequestParams) -> HttpRequest:
+    """Validate the request; ``-32602`` with the reference's wording."""
+    try:
+        return HttpRequest.build(
+            params.method,
+            params.url,
+            [(header.name, header.value) for header in params.headers],
+            params.body_base64,
+        )
+    except InvalidMethod as error:
+        raise RpcError.invalid_params(f"http/request method is invalid: {error}") from None
+    except InvalidUrl as error:
+        raise RpcError.invalid_params(f"http/request url is invalid: {error}") from None
+    except UnsupportedScheme as error:
+        raise RpcError.invalid_params(
+            f"http/request only supports http and https URLs, got {error.scheme}"
+        ) from None
+    except InvalidHeaderName as error:
+        raise RpcError.invalid_params(f"http/request header name is invalid: {error}") from None
+    except InvalidHeaderValue as error:
+        raise RpcError.invalid_params(
+            f"http/request header value is invalid for {error.name}: {error}"
+        ) from None
+
+
+def _failure(error: HttpError) -> RpcError:
+    """``-32603`` for a request or body that failed."""
+    if isinstance(error, BodyFailed | BodyTooLarge):
+        return RpcError.internal(f"failed to read http/request response body: {error}")
+    return RpcError.internal(f"http/request failed: {error}")
+
+
+async def _read_all(exchange: HttpExchange, limit: int) -> bytes:
+    body = bytearray()
+    while chunk := await exchange.receive_some():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+    return bytes(body)
+
+
+def _result(head: ResponseHead, body: bytes) -> HttpRequestResponse:
+    headers = [
+        HttpHeader(name=name, value=value.decode())
+        for name, value in head.headers
+        if is_visible_ascii(value)
+    ]
+    return HttpRequestResponse(status=head.status, headers=headers, body_base64=body)
+
+
+def _delta(
+    request_id: str, seq: int, chunk: bytes, *, done: bool = False, error: str | None = None
+) -> HttpRequestBodyDeltaNotification:
+    return HttpRequestBodyDeltaNotification(
+        request_id=request_id, seq=seq, delta_base64=chunk, done=done, error=error
+    )
