@@ -4,6 +4,7 @@ from .client import Client, connect
 from .errors import ClientError, Disconnected, RemoteError
 from .events import Closed, Exited, Failed, Gap, Output, ProcessEvent
 from .fs import FileNotFound, RemoteFileSystem
+from .http import HttpBodyStream, HttpResponse, HttpStreamError, RemoteHttp
 from .process import ProcessResult, RemoteProcess
 from .stdio import connect_stdio
 
@@ -16,11 +17,15 @@ __all__ = [
     "Failed",
     "FileNotFound",
     "Gap",
+    "HttpBodyStream",
+    "HttpResponse",
+    "HttpStreamError",
     "Output",
     "ProcessEvent",
     "ProcessResult",
     "RemoteError",
     "RemoteFileSystem",
+    "RemoteHttp",
     "RemoteProcess",
     "connect",
     "connect_stdio",

@@ -21,6 +21,7 @@ import trio_websocket
 
 from ..protocol import jsonrpc
 from ..protocol import process as p
+from ..protocol.http import HttpRequestBodyDeltaNotification
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Params
 from ..transport import MessageTransport, TransportClosed, WebSocketTransport
@@ -28,6 +29,7 @@ from ..transport.websocket import RECEIVE_BUFFER_BYTES
 from .errors import Disconnected, RemoteError
 from .events import Closed, Exited, Output, ProcessEventStream
 from .fs import RemoteFileSystem
+from .http import HttpBodyStream, RemoteHttp, fail_streams
 from .process import RemoteProcess
 from .unwrap import unwrap_exception_groups
 
@@ -53,6 +55,7 @@ _encoder: Final = msgspec.json.Encoder()
 _output_decoder: Final = msgspec.json.Decoder(p.ExecOutputDeltaNotification)
 _exited_decoder: Final = msgspec.json.Decoder(p.ExecExitedNotification)
 _closed_decoder: Final = msgspec.json.Decoder(p.ExecClosedNotification)
+_body_delta_decoder: Final = msgspec.json.Decoder(HttpRequestBodyDeltaNotification)
 
 
 Dialer = Callable[[], Awaitable[MessageTransport]]
@@ -89,6 +92,9 @@ class Client:
         self.session_id = ""
         self.resumes = 0
         """How many times the session was resumed on a new connection."""
+        self._http_streams: dict[str, HttpBodyStream] = {}
+        self.http = RemoteHttp(self)
+        """HTTP requests made by the server: ``await client.http.request("GET", url)``."""
         self.fs = RemoteFileSystem(self)
         """The server's file system: ``await client.fs.read_file(path)`` and the other ``fs/*``."""
 
@@ -150,6 +156,7 @@ class Client:
         for pending in self._pending.values():
             pending.error = self._outage
             pending.done.set()
+        fail_streams(list(self._http_streams.values()), reason)  # they die with the connection
         self._transport_lost.set()
 
     def _disconnect(self, reason: str) -> None:
@@ -162,6 +169,7 @@ class Client:
             pending.done.set()
         for stream in self._streams.values():
             stream.fail(reason)
+        fail_streams(list(self._http_streams.values()), reason)
         self._reconnected.set()
 
     async def _read_loop(self, transport: MessageTransport) -> None:
@@ -255,6 +263,21 @@ class Client:
             if target is not None:
                 target.feed(closed.seq, Closed(closed.seq))
                 self._streams.pop(closed.process_id, None)
+        elif method == "http/request/bodyDelta":
+            delta = _body_delta_decoder.decode(params)
+            body = self._http_streams.get(delta.request_id)
+            if body is not None:
+                body.feed(delta)
+
+    def _open_http_stream(self, request_id: str) -> HttpBodyStream:
+        """Route ``request_id``'s body frames to a new stream (before the request is sent)."""
+        stream = HttpBodyStream(request_id, self)
+        self._http_streams[request_id] = stream
+        return stream
+
+    def _forget_http_stream(self, stream: HttpBodyStream) -> None:
+        if self._http_streams.get(stream.request_id) is stream:
+            del self._http_streams[stream.request_id]
 
     async def _handshake(self, resume_session_id: str | None) -> None:
         """``initialize`` (resuming if asked) then ``initialized``; clears an outage."""
