@@ -83,8 +83,12 @@ async def open_execsrv(
 
 
 @asynccontextmanager
-async def open_codex(*extra_args: str) -> AsyncIterator[RunningServer]:
+async def open_codex(
+    *extra_args: str, env: Mapping[str, str] | None = None
+) -> AsyncIterator[RunningServer]:
     """Run ``codex exec-server`` on an ephemeral loopback port, with a fresh CODEX_HOME.
+
+    ``env`` adds to (and overrides) the inherited environment.
 
     Skips the test when the binary is not configured (outside ``nox -s interop``).
     CODEX_HOME lives under ``.interop/`` rather than /tmp: codex refuses to set up
@@ -99,8 +103,8 @@ async def open_codex(*extra_args: str) -> AsyncIterator[RunningServer]:
     codex_home = tempfile.mkdtemp(prefix="home-", dir=homes)
     try:
         argv = [binary, "exec-server", "--listen", LISTEN_ANY_PORT, *extra_args]
-        env = {**os.environ, "CODEX_HOME": codex_home}
-        async with _open_server(argv, kind="codex", env=env, cwd=ROOT) as server:
+        full_env = {**os.environ, **(env or {}), "CODEX_HOME": codex_home}
+        async with _open_server(argv, kind="codex", env=full_env, cwd=ROOT) as server:
             yield server
     finally:
         shutil.rmtree(codex_home, ignore_errors=True)
