@@ -322,7 +322,11 @@ class Client:
         """
         process_id = process_id if process_id is not None else f"proc-{next(self._process_ids)}"
         handle = RemoteProcess(self, process_id)
-        self._streams[process_id] = handle.stream
+        # Route events before the reply (output may precede it), but never take the
+        # route of a live process with the same id: the server refuses the duplicate.
+        live = self._streams.get(process_id)
+        if live is None:
+            self._streams[process_id] = handle.stream
         params = p.ExecParams(
             process_id=process_id,
             argv=list(argv),
@@ -338,9 +342,10 @@ class Client:
         try:
             await self.call("process/start", params, p.ExecResponse)
         except BaseException:
-            if self._streams.get(process_id) is handle.stream:
+            if live is None and self._streams.get(process_id) is handle.stream:
                 del self._streams[process_id]
             raise
+        self._streams[process_id] = handle.stream
         return handle
 
     async def read_process(

@@ -279,3 +279,17 @@ async def test_cancellation_inside_connect_is_prompt(server: execsrv.ExecServer)
 async def _still_serving(url: str) -> None:
     async with execsrv.connect(url) as client:
         assert await client.list_processes() == []
+
+
+async def test_a_refused_duplicate_id_leaves_the_live_process_alone(
+    client: execsrv.Client,
+) -> None:
+    with trio.fail_after(10):
+        live = await client.start_process(
+            ["sh", "-c", "read x; echo got $x"], env=CHILD_ENV, process_id="dup", pipe_stdin=True
+        )
+        with pytest.raises(RemoteError, match="process dup already exists"):
+            await client.start_process(["true"], env=CHILD_ENV, process_id="dup")
+        await live.write(b"it\n")
+        result = await live.communicate()  # its events still reach its stream
+        assert bytes(result.stdout) == b"got it\n"
