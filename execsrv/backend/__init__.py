@@ -1,0 +1,28 @@
+"""One interface, two places to run: :class:`LocalBackend` and :class:`RemoteBackend`.
+
+Code written against :class:`ExecBackend` (a test harness, project-doc
+discovery) runs unchanged in this process or on an exec-server::
+
+    async with LocalBackend.open() as backend:
+        proc = await backend.start(["make", "check"], cwd="/src", env=ENV)
+        result = await proc.communicate()
+
+    async with execsrv.connect(url) as client:
+        backend = RemoteBackend(client)
+        ...
+"""
+
+from .base import ExecBackend, ExitStatus, ProcessEvents, ProcessHandle
+from .local import LocalBackend, LocalProcess
+from .remote import RemoteBackend, RemoteProcessHandle
+
+__all__ = [
+    "ExecBackend",
+    "ExitStatus",
+    "LocalBackend",
+    "LocalProcess",
+    "ProcessEvents",
+    "ProcessHandle",
+    "RemoteBackend",
+    "RemoteProcessHandle",
+]

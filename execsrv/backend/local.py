@@ -1,0 +1,146 @@
+"""Processes (and files) in this very process: no server, no wire.
+
+The same machinery as the server's: :func:`~execsrv.process.spawn_child` and
+a :class:`~execsrv.process.ManagedProcess` per child, supervised in the
+backend's own nursery, with its notifications fed straight into the event
+stream instead of onto a connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+import trio
+
+from ..client.errors import RemoteError
+from ..client.events import CATCH_UP_BYTES, Closed, Exited, Output, ProcessEventStream
+from ..process import ManagedProcess, ProcessLimits, build_child_env, spawn_child
+from ..protocol import process as p
+from ..protocol.errors import RpcError
+from ..protocol.wire import Payload
+from .base import ExecBackend, ProcessEvents, ProcessHandle
+
+__all__ = ["LocalBackend", "LocalProcess"]
+
+DEFAULT_PTY_SIZE = (24, 80)
+
+
+class LocalProcess(ProcessHandle):
+    def __init__(self, process_id: str, events: ProcessEvents) -> None:
+        super().__init__(process_id, events)
+        self._managed: ManagedProcess | None = None
+
+    @property
+    def managed(self) -> ManagedProcess:
+        assert self._managed is not None
+        return self._managed
+
+    async def write(self, data: bytes) -> p.WriteStatus:
+        status = self.managed.write(data)
+        if status == "accepted":
+            await self.managed.wait_stdin_room()  # backpressure, as process/write
+        return status
+
+    async def close_stdin(self) -> p.WriteStatus:
+        return self.managed.close_stdin()
+
+    async def signal(self, signal: p.SignalName) -> None:
+        self.managed.send_signal(signal)
+
+    async def resize(self, rows: int, cols: int) -> None:
+        if not self.managed.resize(rows, cols):
+            raise RemoteError(-32600, f"process {self.process_id} is not a tty")
+
+    async def terminate(self) -> bool:
+        return self.managed.kill()
+
+
+class LocalBackend(ExecBackend):
+    """Runs processes as children of this process; get one from :meth:`open`.
+
+    Leaving :meth:`open`'s block terminates every process group still running
+    (SIGTERM, ``limits.kill_grace_seconds``, SIGKILL) and reaps every child.
+    """
+
+    def __init__(self, nursery: trio.Nursery, limits: ProcessLimits) -> None:
+        self._nursery = nursery
+        self._limits = limits
+        self._processes: dict[str, LocalProcess] = {}
+        self._ids = itertools.count(1)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, limits: ProcessLimits | None = None) -> AsyncIterator[LocalBackend]:
+        async with trio.open_nursery() as nursery:
+            yield cls(nursery, limits or ProcessLimits())
+            nursery.cancel_scope.cancel()
+
+    async def start(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str] | None = None,
+        env_policy: p.EnvPolicy | None = None,
+        tty: bool = False,
+        pipe_stdin: bool = False,
+        pty_size: tuple[int, int] | None = None,
+        timeout_ms: int | None = None,
+        process_id: str | None = None,
+    ) -> LocalProcess:
+        argv = list(argv)
+        if not argv:
+            raise RemoteError(-32602, "argv must not be empty")
+        process_id = process_id if process_id is not None else f"proc-{next(self._ids)}"
+        if process_id in self._processes:
+            raise RemoteError(-32600, f"process {process_id} already exists")
+        rows, cols = pty_size or DEFAULT_PTY_SIZE
+        try:
+            child = await spawn_child(
+                argv,
+                cwd=cwd,
+                env=build_child_env(env or {}, env_policy),
+                tty=tty,
+                pipe_stdin=pipe_stdin,
+                arg0=None,
+                pty_rows=rows,
+                pty_cols=cols,
+            )
+        except RpcError as error:
+            raise RemoteError(error.code, error.message) from None
+
+        async def read_after(after_seq: int) -> p.ReadResponse:
+            return handle.managed.snapshot(after_seq, CATCH_UP_BYTES)
+
+        stream = ProcessEventStream(read_after)
+        handle = LocalProcess(process_id, ProcessEvents(stream))
+
+        async def sink(method: str, params: Payload) -> None:
+            match params:
+                case p.ExecOutputDeltaNotification(seq=seq, stream=name, chunk=chunk):
+                    stream.feed(seq, Output(seq, name, chunk))
+                case p.ExecExitedNotification(seq=seq, exit_code=code, signal=signal):
+                    stream.feed(seq, Exited(seq, code, signal))
+                case p.ExecClosedNotification(seq=seq):
+                    stream.feed(seq, Closed(seq))
+
+        handle._managed = ManagedProcess(
+            process_id,
+            argv,
+            child,
+            tty=tty,
+            pipe_stdin=pipe_stdin,
+            timeout_ms=timeout_ms,
+            sink=sink,
+            limits=self._limits,
+        )
+        self._processes[process_id] = handle
+
+        def forget() -> None:
+            if self._processes.get(process_id) is handle:
+                del self._processes[process_id]
+
+        self._nursery.start_soon(handle.managed.supervise, forget)
+        return handle
