@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 MAX_REDIRECTS: Final = 10
-READ_SIZE: Final = 256 * 1024
+READ_SIZE: Final = 1024 * 1024
 """Bytes asked of the socket per read; one read's body bytes become one piece."""
 MAX_HEAD_BYTES: Final = 1 << 20
 """Largest response head (status line and headers) accepted."""
@@ -160,6 +160,9 @@ class HttpConnection:
         self._stream = stream
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         self.state = _State.IDLE
+        self._method = b""
+        self._unread: int | None = None  # content-length bytes still to come (fast path)
+        self._early = b""  # body bytes that arrived with the head
 
     @classmethod
     async def open(cls, url: Url, ssl_context: ssl.SSLContext) -> HttpConnection:
@@ -208,6 +211,7 @@ class HttpConnection:
             headers=[(name.encode(), value.strip(b" \t")) for name, value in wire],
         )
         self._h11.send(event)  # the bytes are the same head in h11's order: not used
+        self._method = method
         framed = self._h11.send(h11.Data(data=body)) if body else b""
         framed = (framed or b"") + (self._h11.send(h11.EndOfMessage()) or b"")
         self.state = _State.WAITING
@@ -221,12 +225,31 @@ class HttpConnection:
             event = await self._next_event()
             if isinstance(event, h11.Response):
                 self.state = _State.BODY
+                self._unread = self._content_length(event)
+                if self._unread is not None:
+                    self._early = self._h11.trailing_data[0]
                 return event
             if not isinstance(event, h11.InformationalResponse):
                 raise h11.RemoteProtocolError("server closed the connection without a response")
 
+    def _content_length(self, response: h11.Response) -> int | None:
+        """The body length when it is framed by ``content-length`` alone, else None.
+
+        Such a body is read straight from the stream, bypassing h11's receive
+        buffer (two copies of every byte); h11 still parses everything else.
+        The connection is never reused, so h11 need not see the body.
+        """
+        if self._method == b"HEAD" or response.status_code in (204, 304):
+            return None
+        lengths = [value for name, value in response.headers if name == b"content-length"]
+        if any(name == b"transfer-encoding" for name, _ in response.headers) or not lengths:
+            return None
+        return int(lengths[0])  # h11 has checked that it is one valid number
+
     async def receive_some(self) -> bytes:
         """The body bytes of one read (several h11 events); ``b""`` once complete."""
+        if self._unread is not None:
+            return await self._receive_counted()
         pieces: list[bytes] = []
         while self.state is _State.BODY:
             event = self._h11.next_event()
@@ -241,6 +264,24 @@ class HttpConnection:
             else:
                 raise h11.RemoteProtocolError("connection closed in the middle of the body")
         return b"".join(pieces)
+
+    async def _receive_counted(self) -> bytes:
+        assert self._unread is not None
+        if self.state is not _State.BODY:
+            return b""
+        if self._early:
+            data, self._early = self._early, b""
+        elif self._unread:
+            data = bytes(await self._stream.receive_some(min(READ_SIZE, self._unread)))
+            if not data:
+                raise h11.RemoteProtocolError("connection closed in the middle of the body")
+        else:
+            data = b""
+        data = data[: self._unread]
+        self._unread -= len(data)
+        if not self._unread:
+            self.state = _State.DONE
+        return data
 
     async def aclose(self) -> None:
         """Close at once (no TLS close_notify wait); idempotent."""
