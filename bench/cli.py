@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import servers, workloads
+from .httpdl import http_download
 from .ownclient import own_client_throughput
 from .workloads import QUICK, Sizes
 
@@ -68,6 +69,7 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
     "client": [Repeated("own_client", own_client_throughput, ("execsrv",))],
     "resume": [Fresh("resume", workloads.resume_latency)],
     "detached": [Fresh("detached", workloads.detached_sessions)],
+    "http": [Repeated("http_download", http_download)],
 }
 
 Results = dict[str, dict[str, dict[str, object]]]
@@ -224,6 +226,18 @@ def rows_for(sizes: Sizes) -> list[Row]:
             "KB/sess",
             1.024,
         ),
+        Row(
+            f"10 http/request stream {sizes.http_bytes >> 20} MiB (best of "
+            f"{sizes.throughput_repeats})",
+            "http_download",
+            "mb_per_s",
+            "MB/s",
+            1,
+            ">=",
+            1.0,
+        ),
+        Row("10  server CPU", "http_download", "server_cpu_pct", "%"),
+        Row("10  load generator CPU", "http_download", "loadgen_cpu_pct", "%"),
     ]
 
 

@@ -36,6 +36,7 @@ class Sizes:
     client_bytes: int = 200 * 1024 * 1024
     resume_iterations: int = 30
     detached_sessions: int = 500
+    http_bytes: int = 100 * 1024 * 1024
     latency_rounds: int = 10
     """Latency samples are taken in this many rounds, alternating the servers."""
     throughput_repeats: int = 3
@@ -55,6 +56,7 @@ QUICK = Sizes(
     client_bytes=50 * 1024 * 1024,
     resume_iterations=10,
     detached_sessions=100,
+    http_bytes=25 * 1024 * 1024,
     latency_rounds=5,
     throughput_repeats=2,
 )
