@@ -9,10 +9,11 @@ discovery) runs unchanged in this process or on an exec-server::
 
     async with execsrv.connect(url) as client:
         backend = RemoteBackend(client)
-        ...
+        docs = await discover_project_docs(backend, "/src/pkg")  # AGENTS.md, root first
 """
 
-from .base import ExecBackend, ExitStatus, ProcessEvents, ProcessHandle
+from .base import ExecBackend, ExitStatus, PathArg, ProcessEvents, ProcessHandle
+from .docs import ProjectDoc, discover_project_docs, find_repository_root
 from .local import LocalBackend, LocalProcess
 from .remote import RemoteBackend, RemoteProcessHandle
 
@@ -21,8 +22,12 @@ __all__ = [
     "ExitStatus",
     "LocalBackend",
     "LocalProcess",
+    "PathArg",
     "ProcessEvents",
     "ProcessHandle",
+    "ProjectDoc",
     "RemoteBackend",
     "RemoteProcessHandle",
+    "discover_project_docs",
+    "find_repository_root",
 ]

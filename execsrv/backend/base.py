@@ -11,6 +11,7 @@ produces exactly what execsrv's server would send).
 from __future__ import annotations
 
 import abc
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ import trio
 
 from ..client.errors import Disconnected
 from ..client.events import Closed, Exited, Failed, Gap, Output, ProcessEvent
+from ..client.fs import DirectoryEntry, FileMetadata
 from ..client.process import ProcessResult
 from ..protocol.process import EnvPolicy, SignalName, WriteStatus
 
-__all__ = ["ExecBackend", "ExitStatus", "ProcessEvents", "ProcessHandle"]
+__all__ = ["ExecBackend", "ExitStatus", "PathArg", "ProcessEvents", "ProcessHandle"]
+
+PathArg = str | os.PathLike[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +162,15 @@ class ProcessHandle(abc.ABC):
 
 
 class ExecBackend(abc.ABC):
-    """Run processes (and, see below, work with files) somewhere."""
+    """Run processes and work with files somewhere.
+
+    File paths are absolute (normalised lexically, symlinks not resolved) on the
+    backend's machine. Errors are the ``fs/*`` methods' errors on both backends:
+    :class:`~execsrv.FileNotFound` (``-32004``) when a path or a parent is missing,
+    else :class:`~execsrv.RemoteError` with the protocol's code and message
+    (``-32600`` for invalid input or permission denied, ``-32603`` for other OS
+    errors, ``-32602`` for a relative path).
+    """
 
     @abc.abstractmethod
     async def start(
@@ -180,3 +192,34 @@ class ExecBackend(abc.ABC):
         otherwise (as ``process/start``). Raises ``RemoteError`` (-32603 with
         the OS error text) if it cannot be started.
         """
+
+    # -- files ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def read_file(self, path: PathArg) -> bytes:
+        """The whole file (more than 512 MiB is refused with ``-32600``)."""
+
+    @abc.abstractmethod
+    async def write_file(self, path: PathArg, data: bytes) -> None:
+        """Create or truncate ``path`` (its parent must exist)."""
+
+    @abc.abstractmethod
+    async def get_metadata(self, path: PathArg) -> FileMetadata:
+        """Type flags (following symlinks), ``is_symlink`` (not following), times, size."""
+
+    @abc.abstractmethod
+    async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
+        """The entries in the OS's order, without ``.``/``..`` or dangling symlinks."""
+
+    @abc.abstractmethod
+    async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
+        """``mkdir``; ``recursive`` creates parents and accepts an existing directory."""
+
+    @abc.abstractmethod
+    async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
+        """Remove a file, a symlink (never its target) or a directory; ``force``: a
+        missing path is fine."""
+
+    @abc.abstractmethod
+    async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
+        """Copy a file, a symlink (as a symlink) or, with ``recursive``, a directory."""

@@ -9,22 +9,58 @@ stream instead of onto a connection.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Mapping, Sequence
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Final, TypeVar
 
 import trio
 
+from .. import fs
 from ..client.errors import RemoteError
 from ..client.events import CATCH_UP_BYTES, Closed, Exited, Output, ProcessEventStream
+from ..client.fs import DirectoryEntry, FileMetadata, FileNotFound
 from ..process import ManagedProcess, ProcessLimits, build_child_env, spawn_child
 from ..protocol import process as p
-from ..protocol.errors import RpcError
+from ..protocol.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    NOT_FOUND,
+    RpcError,
+    os_error_message,
+)
+from ..protocol.fs import absolute_path
 from ..protocol.wire import Payload
-from .base import ExecBackend, ProcessEvents, ProcessHandle
+from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle
 
-__all__ = ["LocalBackend", "LocalProcess"]
+__all__ = ["FS_WORKER_THREADS", "LocalBackend", "LocalProcess"]
 
-DEFAULT_PTY_SIZE = (24, 80)
+T = TypeVar("T")
+
+DEFAULT_PTY_SIZE: Final = (24, 80)
+
+FS_WORKER_THREADS: Final = 8
+"""File operations running at once; more wait for a worker thread."""
+
+_FS_CODES: Final = {
+    fs.ErrorKind.NOT_FOUND: NOT_FOUND,
+    fs.ErrorKind.INVALID_INPUT: INVALID_REQUEST,
+    fs.ErrorKind.OTHER: INTERNAL_ERROR,
+}
+
+
+def _fs_error(kind: fs.ErrorKind, message: str) -> RemoteError:
+    """The error a server would answer, as its client raises it."""
+    if kind is fs.ErrorKind.NOT_FOUND:
+        return FileNotFound(NOT_FOUND, message)
+    return RemoteError(_FS_CODES[kind], message)
+
+
+def _path(path: PathArg) -> str:
+    try:
+        return absolute_path(os.fspath(path))
+    except RpcError as error:
+        raise RemoteError(error.code, error.message) from None
 
 
 class LocalProcess(ProcessHandle):
@@ -58,7 +94,8 @@ class LocalProcess(ProcessHandle):
 
 
 class LocalBackend(ExecBackend):
-    """Runs processes as children of this process; get one from :meth:`open`.
+    """Runs processes as children of this process and file operations in worker
+    threads (:mod:`execsrv.fs`, as the server's ``fs/*``); get one from :meth:`open`.
 
     Leaving :meth:`open`'s block terminates every process group still running
     (SIGTERM, ``limits.kill_grace_seconds``, SIGKILL) and reaps every child.
@@ -67,6 +104,7 @@ class LocalBackend(ExecBackend):
     def __init__(self, nursery: trio.Nursery, limits: ProcessLimits) -> None:
         self._nursery = nursery
         self._limits = limits
+        self._fs_threads = trio.CapacityLimiter(FS_WORKER_THREADS)
         self._processes: dict[str, LocalProcess] = {}
         self._ids = itertools.count(1)
 
@@ -144,3 +182,60 @@ class LocalBackend(ExecBackend):
 
         self._nursery.start_soon(handle.managed.supervise, forget)
         return handle
+
+    # -- files ----------------------------------------------------------------
+
+    async def _fs(self, function: Callable[[], T], *, changes: bool) -> T:
+        """Run ``function`` in a worker thread; reads are abandoned on cancel, changes
+        are waited for (nothing half-done behind the caller's back)."""
+        try:
+            return await trio.to_thread.run_sync(
+                function, limiter=self._fs_threads, abandon_on_cancel=not changes
+            )
+        except fs.FsError as error:
+            raise _fs_error(error.kind, error.message) from None
+        except OSError as error:
+            raise _fs_error(fs.kind_of(error), os_error_message(error)) from None
+
+    async def read_file(self, path: PathArg) -> bytes:
+        checked = _path(path)
+        return await self._fs(lambda: fs.read_file(checked), changes=False)
+
+    async def write_file(self, path: PathArg, data: bytes) -> None:
+        checked = _path(path)
+        await self._fs(lambda: fs.write_file(checked, data), changes=True)
+
+    async def get_metadata(self, path: PathArg) -> FileMetadata:
+        checked = _path(path)
+        m = await self._fs(lambda: fs.get_metadata(checked), changes=False)
+        return FileMetadata(
+            is_directory=m.is_directory,
+            is_file=m.is_file,
+            is_symlink=m.is_symlink,
+            created_at_ms=m.created_at_ms,
+            modified_at_ms=m.modified_at_ms,
+            size=m.size,
+        )
+
+    async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
+        checked = _path(path)
+        entries = await self._fs(lambda: fs.read_directory(checked), changes=False)
+        return [
+            DirectoryEntry(file_name=e.file_name, is_directory=e.is_directory, is_file=e.is_file)
+            for e in entries
+        ]
+
+    async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
+        checked = _path(path)
+        await self._fs(lambda: fs.create_directory(checked, recursive=recursive), changes=True)
+
+    async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
+        checked = _path(path)
+        await self._fs(lambda: fs.remove(checked, recursive=recursive, force=force), changes=True)
+
+    async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
+        checked_source, checked_destination = _path(source), _path(destination)
+        await self._fs(
+            lambda: fs.copy(checked_source, checked_destination, recursive=recursive),
+            changes=True,
+        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..client import Client, RemoteProcess
+from ..client.fs import DirectoryEntry, FileMetadata
 from ..protocol import process as p
-from .base import ExecBackend, ProcessEvents, ProcessHandle
+from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle
 
 __all__ = ["RemoteBackend", "RemoteProcessHandle"]
 
@@ -33,7 +34,8 @@ class RemoteProcessHandle(ProcessHandle):
 
 
 class RemoteBackend(ExecBackend):
-    """Runs processes in ``client``'s session; its lifetime is the client's."""
+    """Processes in ``client``'s session and files on its server (``client.fs``);
+    its lifetime is the client's."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -63,3 +65,24 @@ class RemoteBackend(ExecBackend):
             timeout_ms=timeout_ms,
         )
         return RemoteProcessHandle(process)
+
+    async def read_file(self, path: PathArg) -> bytes:
+        return await self.client.fs.read_file(path)
+
+    async def write_file(self, path: PathArg, data: bytes) -> None:
+        await self.client.fs.write_file(path, data)
+
+    async def get_metadata(self, path: PathArg) -> FileMetadata:
+        return await self.client.fs.get_metadata(path)
+
+    async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
+        return await self.client.fs.read_directory(path)
+
+    async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
+        await self.client.fs.create_directory(path, recursive=recursive)
+
+    async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
+        await self.client.fs.remove(path, recursive=recursive, force=force)
+
+    async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
+        await self.client.fs.copy(source, destination, recursive=recursive)
