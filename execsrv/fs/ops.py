@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from dataclasses import dataclass
 from typing import Final
@@ -225,9 +224,71 @@ def remove(path: str, *, recursive: bool, force: bool) -> None:
     if not stat.S_ISDIR(info.st_mode):
         os.unlink(path)
     elif recursive:
-        shutil.rmtree(path)
+        _remove_tree(path)
     else:
         os.rmdir(path)
+
+
+_DIRECTORY_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_tree(path: str) -> None:
+    """Rust's ``remove_dir_all``: never follows a symlink, at any depth.
+
+    Directories are opened relative to their parent without following
+    symlinks, so a directory swapped for a symlink meanwhile is not entered.
+    It walks back up through ``..`` and checks it arrives where it came from,
+    so only one directory is open at a time, however deep the tree (Python's
+    ``shutil.rmtree`` recurses and fails past about 1000 levels).
+    """
+    fd = os.open(path, _DIRECTORY_FLAGS)
+    try:
+        pending = _clear_directory(fd)
+        ancestors: list[tuple[tuple[int, int], list[str], str]] = []
+        while True:
+            if pending:
+                name = pending.pop()
+                try:
+                    child = os.open(name, _DIRECTORY_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    continue  # removed by someone else meanwhile
+                info = os.fstat(fd)
+                ancestors.append(((info.st_dev, info.st_ino), pending, name))
+                os.close(fd)
+                fd = child
+                pending = _clear_directory(fd)
+                continue
+            if not ancestors:
+                break
+            identity, pending, name = ancestors.pop()
+            parent = os.open("..", _DIRECTORY_FLAGS, dir_fd=fd)
+            info = os.fstat(parent)
+            os.close(fd)
+            fd = parent
+            if (info.st_dev, info.st_ino) != identity:
+                raise FsError(ErrorKind.OTHER, f"directory moved during removal: {path}")
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+def _clear_directory(fd: int) -> list[str]:
+    """Unlink everything in the directory but its subdirectories; return their names."""
+    subdirectories: list[str] = []
+    with os.scandir(fd) as iterator:
+        for entry in iterator:
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append(entry.name)
+                continue
+            try:
+                os.unlink(entry.name, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+    return subdirectories
 
 
 def copy(source: str, destination: str, *, recursive: bool) -> None:

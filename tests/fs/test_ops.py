@@ -350,6 +350,16 @@ def test_remove_a_missing_path(tree: Path) -> None:
             fs.remove(str(tree / "file" / "x"), recursive=True, force=force)
 
 
+def test_remove_a_very_deep_tree(tmp_path: Path) -> None:
+    """Deeper than Python's recursion limit (shutil.rmtree fails here)."""
+    deep = tmp_path.joinpath("top", *["d"] * 1500)
+    fs.create_directory(str(deep), recursive=True)
+    (deep / "leaf").write_bytes(b"x")
+    (deep.parent / "link").symlink_to(tmp_path)  # not followed
+    fs.remove(str(tmp_path / "top"), recursive=True, force=False)
+    assert os.listdir(tmp_path) == []
+
+
 def test_remove_a_large_tree(tmp_path: Path) -> None:
     root = tmp_path / "big"
     for i in range(50):
