@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import servers, workloads
+from .fsread import fs_read
 from .httpdl import http_download
 from .ownclient import own_client_throughput
 from .workloads import QUICK, Sizes
@@ -70,6 +71,7 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
     "resume": [Fresh("resume", workloads.resume_latency)],
     "detached": [Fresh("detached", workloads.detached_sessions)],
     "http": [Repeated("http_download", http_download)],
+    "fs": [Repeated("fs_read", fs_read)],
 }
 
 Results = dict[str, dict[str, dict[str, object]]]
@@ -238,6 +240,15 @@ def rows_for(sizes: Sizes) -> list[Row]:
         ),
         Row("10  server CPU", "http_download", "server_cpu_pct", "%"),
         Row("10  load generator CPU", "http_download", "loadgen_cpu_pct", "%"),
+        Row(
+            f"11 fs/readFile {sizes.fs_read_bytes >> 20} MiB x{sizes.fs_read_count} (best of "
+            f"{sizes.throughput_repeats})",
+            "fs_read",
+            "mb_per_s",
+            "MB/s",
+        ),
+        Row("11  per read", "fs_read", "ms_per_read", "ms"),
+        Row("11  server CPU", "fs_read", "server_cpu_pct", "%"),
     ]
 
 

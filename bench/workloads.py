@@ -37,6 +37,8 @@ class Sizes:
     resume_iterations: int = 30
     detached_sessions: int = 500
     http_bytes: int = 100 * 1024 * 1024
+    fs_read_bytes: int = 10 * 1024 * 1024
+    fs_read_count: int = 50
     latency_rounds: int = 10
     """Latency samples are taken in this many rounds, alternating the servers."""
     throughput_repeats: int = 3
@@ -57,6 +59,7 @@ QUICK = Sizes(
     resume_iterations=10,
     detached_sessions=100,
     http_bytes=25 * 1024 * 1024,
+    fs_read_count=15,
     latency_rounds=5,
     throughput_repeats=2,
 )
