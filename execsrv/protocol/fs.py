@@ -17,7 +17,7 @@ would run the operation in its sandbox helper (execsrv has none and refuses:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import msgspec
 
@@ -354,6 +354,12 @@ class FileSystemSandboxContext(Params, kw_only=True):
     ] = False
     use_legacy_landlock: Annotated[bool, msgspec.Meta(description="No effect in execsrv.")] = False
 
+    def check_params(self) -> None:
+        """What serde rejects while decoding: a bad ``permissions``, a relative ``cwd``."""
+        parse_permissions(self.permissions)
+        if self.cwd is not None:
+            absolute_path(self.cwd)
+
 
 Sandbox = Annotated[
     FileSystemSandboxContext | None,
@@ -361,7 +367,19 @@ Sandbox = Annotated[
 ]
 
 
-class FsReadFileParams(Params):
+class _FsParams(Params):
+    _PATHS: ClassVar[tuple[str, ...]] = ("path",)
+
+    def check_params(self) -> None:
+        """``-32602`` for a path that is not absolute or a bad ``sandbox`` (see ParamsDecoder)."""
+        for name in self._PATHS:
+            absolute_path(getattr(self, name))
+        sandbox: FileSystemSandboxContext | None = getattr(self, "sandbox", None)
+        if sandbox is not None:
+            sandbox.check_params()
+
+
+class FsReadFileParams(_FsParams):
     """``fs/readFile``: the whole file (at most 512 MiB)."""
 
     path: AbsolutePath
@@ -372,7 +390,7 @@ class FsReadFileResponse(Payload):
     data_base64: Annotated[bytes, msgspec.Meta(description="The file's bytes.")]
 
 
-class FsWriteFileParams(Params):
+class FsWriteFileParams(_FsParams):
     """``fs/writeFile``: create or truncate a file (parents are not created)."""
 
     path: AbsolutePath
@@ -385,7 +403,7 @@ class FsWriteFileParams(Params):
     sandbox: Sandbox = None
 
 
-class FsCreateDirectoryParams(Params):
+class FsCreateDirectoryParams(_FsParams):
     """``fs/createDirectory``."""
 
     path: AbsolutePath
@@ -398,7 +416,7 @@ class FsCreateDirectoryParams(Params):
     sandbox: Sandbox = None
 
 
-class FsGetMetadataParams(Params):
+class FsGetMetadataParams(_FsParams):
     """``fs/getMetadata``."""
 
     path: AbsolutePath
@@ -426,7 +444,7 @@ class FsGetMetadataResponse(Payload):
     ] = None
 
 
-class FsReadDirectoryParams(Params):
+class FsReadDirectoryParams(_FsParams):
     """``fs/readDirectory``."""
 
     path: AbsolutePath
@@ -451,7 +469,7 @@ class FsReadDirectoryResponse(Payload):
     ]
 
 
-class FsRemoveParams(Params):
+class FsRemoveParams(_FsParams):
     """``fs/remove``: never follows a symlink (the link itself is removed)."""
 
     path: AbsolutePath
@@ -466,9 +484,10 @@ class FsRemoveParams(Params):
     sandbox: Sandbox = None
 
 
-class FsCopyParams(Params):
+class FsCopyParams(_FsParams):
     """``fs/copy``: a symlink is copied as a symlink; directories merge."""
 
+    _PATHS: ClassVar[tuple[str, ...]] = ("source_path", "destination_path")
     source_path: AbsolutePath
     destination_path: AbsolutePath
     recursive: Annotated[

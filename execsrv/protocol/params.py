@@ -4,7 +4,11 @@ The reference decodes params with serde: an absent or ``null`` ``params`` is
 JSON ``null``, unknown fields are ignored, and a failure is ``-32602`` with
 serde's message (``missing field `clientName```, ``invalid type: integer `5`,
 expected a string``). :class:`ParamsDecoder` builds one msgspec decoder per
-type and translates msgspec's messages into serde's wording.
+type and translates msgspec's messages into serde's wording. A params type
+may also define ``check_params()``, raising ``-32602`` for what serde rejects
+while decoding but a msgspec type cannot say (``AbsolutePathBuf deserialized
+without a base path``); it runs right after decoding, so before the handshake
+state is checked, as in the reference.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class ParamsDecoder(Generic[T]):
                 return self._decoder.decode(b"{}")
             raise RpcError.invalid_params(f"invalid type: null, expected {_expected(self._info)}")
         try:
-            return self._decoder.decode(raw)
+            params = self._decoder.decode(raw)
         except msgspec.ValidationError as error:
             try:
                 message = self._serde_message(raw, str(error))
@@ -55,6 +59,10 @@ class ParamsDecoder(Generic[T]):
             raise RpcError.invalid_params(message) from None
         except RecursionError:
             raise RpcError.invalid_params("recursion limit exceeded") from None
+        check = getattr(params, "check_params", None)
+        if check is not None:
+            check()  # what serde rejects while decoding and msgspec cannot express
+        return params
 
     def _serde_message(self, raw: Raw, message: str) -> str:
         value = msgspec.json.decode(raw)

@@ -1,9 +1,11 @@
-"""``fs/*`` handlers: check params as the reference does, run the operation in a thread.
+"""``fs/*`` handlers: the reference's checks, then the operation in a worker thread.
 
-The checks come in the reference's order: everything it rejects while
-decoding params (``-32602``: paths, the ``sandbox`` field) before anything its
-handler rejects (``-32600``: base64 of ``fs/writeFile``, then a restricted
-sandbox profile, which execsrv refuses). The operation itself runs in a worker
+The checks come in the reference's order. What it rejects while decoding
+params (``-32602``: paths, the ``sandbox`` field) is rejected while decoding
+here too (the params types' ``check_params``), before the handshake state is
+looked at. The handlers then normalise the paths and reject what the
+reference's handler rejects (``-32600``: the base64 of ``fs/writeFile``, then
+a restricted sandbox profile, which execsrv refuses). The operation runs in a worker
 thread under the server's :class:`trio.CapacityLimiter`, so a huge file or
 directory never blocks the event loop; its errors map as in the reference:
 not found → ``-32004``, invalid input or permission denied → ``-32600``,
@@ -43,7 +45,7 @@ _CODES: Final = {
 
 
 def _check_sandbox(sandbox: f.FileSystemSandboxContext | None) -> f.PermissionProfile | None:
-    """The ``sandbox`` field's ``-32602`` checks; returns its decoded permissions."""
+    """The ``sandbox`` field's decoded permissions (its ``-32602`` checks again)."""
     if sandbox is None:
         return None
     profile = f.parse_permissions(sandbox.permissions)

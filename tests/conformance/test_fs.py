@@ -230,6 +230,41 @@ async def test_invalid_params(wire: WireClient, method: str, params: Any, messag
     assert await rpc(wire, method, params) == {"error": error(-32602, message)}
 
 
+VALID = {
+    "fs/readFile": {"path": NOWHERE},
+    "fs/writeFile": {"path": NOWHERE, "dataBase64": ""},
+    "fs/createDirectory": {"path": NOWHERE},
+    "fs/getMetadata": {"path": NOWHERE},
+    "fs/readDirectory": {"path": NOWHERE},
+    "fs/remove": {"path": NOWHERE},
+    "fs/copy": COPY,
+}
+
+
+@pytest.mark.parametrize("method", list(VALID))
+async def test_before_the_handshake(raw: WireClient, method: str) -> None:
+    before = "client must call initialize before using filesystem methods"
+    assert await rpc(raw, method, VALID[method]) == {"error": error(-32600, before)}
+    assert "result" in await rpc(raw, "initialize", {"clientName": "conformance"})
+    after = "client must send initialized before using filesystem methods"
+    assert await rpc(raw, method, VALID[method]) == {"error": error(-32600, after)}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"path": "rel"}, NOT_ABSOLUTE),
+        ({"path": NOWHERE, "sandbox": sandbox(5)}, PROFILE_MISMATCH),
+        ({"path": NOWHERE, "sandbox": sandbox({"type": "disabled"}, cwd="rel")}, NOT_ABSOLUTE),
+    ],
+)
+async def test_paths_and_sandbox_are_checked_before_the_handshake_state(
+    raw: WireClient, params: dict[str, Any], message: str
+) -> None:
+    """They are part of decoding the params (serde), which comes first."""
+    assert await rpc(raw, "fs/getMetadata", params) == {"error": error(-32602, message)}
+
+
 async def test_params_as_a_sequence(
     wire: WireClient, kind: ServerKind, request: pytest.FixtureRequest, tree: Path
 ) -> None:
