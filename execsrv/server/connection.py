@@ -133,13 +133,14 @@ class Connection:
         task switch fewer per reply); otherwise it joins the writer's queue.
         Either way a slow peer makes this wait: backpressure, not memory.
         """
-        if self._unsent == 0 and self._direct_scope is not None:
+        connection_scope = self._direct_scope
+        if self._unsent == 0 and connection_scope is not None:
             self._unsent += 1
             try:
                 await self._transport.send_messages([_encoder.encode(message)])
             except TransportClosed as error:
                 self.close_reason = error.reason
-                self._direct_scope.cancel()
+                connection_scope.cancel()
             finally:
                 self._unsent -= 1
             return
