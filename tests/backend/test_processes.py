@@ -125,10 +125,12 @@ async def test_pty_size_and_resize(backend: ExecBackend) -> None:
         proc = await backend.start(
             ["sh", "-c", script], cwd="/", env=CHILD_ENV, tty=True, pty_size=(10, 40)
         )
-        first = await proc.events.__anext__()
-        assert isinstance(first, Output)
-        assert first.stream == "pty"
-        assert first.data == b"10 40\r\n"
+        seen = b""
+        while b"10 40\r\n" not in seen:  # the first `stty size`, however it is chunked
+            event = await proc.events.__anext__()
+            assert isinstance(event, Output)
+            assert event.stream == "pty"
+            seen += event.data
         await proc.resize(20, 50)
         await proc.write(b"\n")
         result = await proc.communicate()
