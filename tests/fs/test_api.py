@@ -96,7 +96,7 @@ async def test_large_files_both_ways(client: execsrv.Client, tmp_path: Path) -> 
 
 
 async def test_a_directory_with_many_entries(client: execsrv.Client, tmp_path: Path) -> None:
-    count = 20_000
+    count = 5000
     for i in range(count):
         os.close(os.open(tmp_path / f"entry-{i}", os.O_CREAT | os.O_WRONLY, 0o644))
     with trio.fail_after(WAIT):
