@@ -18,7 +18,8 @@ import trio
 
 from .logs import configure_logging
 from .remote_cli import add_remote_commands, run_remote_command
-from .server import ExecServer, ServerConfig, parse_listen, serve
+from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
+from .server.security import normalize_origin
 
 __all__ = ["main"]
 
@@ -37,6 +38,26 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
+
+
+def _origin(text: str) -> str:
+    try:
+        return normalize_origin(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+class _AppendTuple(argparse.Action):
+    """Like ``append``, into a tuple (``ServerConfig`` is frozen and hashable)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, (*getattr(namespace, self.dest, ()), values))
 
 
 def _ca_file(path: str) -> str:
@@ -157,6 +178,66 @@ def build_parser() -> argparse.ArgumentParser:
         help="PEM CA certificates http/request trusts for https besides the system "
         "store (default: the system store only; SSL_CERT_FILE replaces it)",
     )
+    security = serve_parser.add_argument_group(
+        "security",
+        "The server listens on loopback by default. A non-loopback --listen needs "
+        "--auth-token-file (or --insecure-no-auth). Refused websocket handshakes get "
+        "HTTP 401 (token), 403 (Origin) or 503 (connection limit) before any JSON-RPC.",
+    )
+    security.add_argument(
+        "--auth-token-file",
+        default=DEFAULTS.auth_token_file,
+        metavar="FILE",
+        help="require `Authorization: Bearer <token>` on the websocket handshake, the token "
+        "being this file's content without surrounding whitespace (read once at startup; "
+        "an empty file is an error). Clients: execsrv.connect(url, token=...) or "
+        "EXECSRV_TOKEN. Not used over stdio",
+    )
+    security.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=DEFAULTS.insecure_no_auth,
+        help="allow a non-loopback --listen without --auth-token-file: anyone who can "
+        "reach the port can run commands as this user",
+    )
+    security.add_argument(
+        "--allow-origin",
+        action=_AppendTuple,
+        type=_origin,
+        default=DEFAULTS.allow_origin,
+        metavar="ORIGIN",
+        help="let browsers from ORIGIN (scheme://host[:port], matched exactly, case "
+        "aside) connect; repeatable; `*` allows every origin. A handshake with any other "
+        "Origin header gets HTTP 403; clients that send no Origin (non-browsers) are "
+        "not affected (default: none)",
+    )
+    security.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=DEFAULTS.max_connections,
+        metavar="N",
+        help="websocket connections at once; beyond it the handshake gets HTTP 503 "
+        f"(default {DEFAULTS.max_connections})",
+    )
+    security.add_argument(
+        "--max-sessions",
+        type=_positive_int,
+        default=DEFAULTS.max_sessions,
+        metavar="N",
+        help="live sessions, attached or detached within --session-ttl; an initialize "
+        "creating one more answers -32600 `session limit reached (N)` "
+        f"(default {DEFAULTS.max_sessions})",
+    )
+    security.add_argument(
+        "--max-processes-per-session",
+        type=_positive_int,
+        default=DEFAULTS.max_processes_per_session,
+        metavar="N",
+        help="running processes per session (started and not yet closed; exited ones "
+        "kept readable for --exited-retention do not count); process/start beyond it "
+        f"answers -32600 `process limit reached (N)` (default "
+        f"{DEFAULTS.max_processes_per_session})",
+    )
     add_remote_commands(commands)
     return parser
 
@@ -191,8 +272,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "serve":
         return run_remote_command(args)
     configure_logging(args.log_level)
-    trio.run(_serve_until_signalled, server_config(args))
-    return 0
+    refused: list[BaseException] = []
+    try:
+        trio.run(_serve_until_signalled, server_config(args))
+    except* ConfigError as group:  # a bare ConfigError arrives wrapped, too
+        refused.extend(_leaves(group))
+    for error in refused:  # before binding: nothing was printed on stdout
+        print(f"execsrv serve: error: {error}", file=sys.stderr)
+    return 2 if refused else 0
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [
+        leaf
+        for error in group.exceptions
+        for leaf in (_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
+    ]
 
 
 if __name__ == "__main__":

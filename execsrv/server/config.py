@@ -38,3 +38,17 @@ class ServerConfig:
     http_ca_file: str | None = None
     """``--http-ca-file``: PEM file of CA certificates ``http/request`` trusts for https,
     besides the system store (which ``SSL_CERT_FILE``/``SSL_CERT_DIR`` can replace)."""
+    auth_token_file: str | None = None
+    """``--auth-token-file``: file holding the bearer token websocket clients must send
+    (read once at startup); None: no token is asked for."""
+    insecure_no_auth: bool = False
+    """``--insecure-no-auth``: allow a non-loopback ``listen`` without a token."""
+    allow_origin: tuple[str, ...] = ()
+    """``--allow-origin`` (repeatable): browser origins (``scheme://host[:port]``, or
+    ``*`` for any) allowed to connect; a handshake with any other ``Origin`` gets 403."""
+    max_connections: int = 1024
+    """``--max-connections``: websocket connections at once; beyond it, HTTP 503."""
+    max_sessions: int = 1024
+    """``--max-sessions``: live sessions (attached or detached within their TTL)."""
+    max_processes_per_session: int = 1024
+    """``--max-processes-per-session``: running (not yet closed) processes per session."""

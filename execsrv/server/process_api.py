@@ -7,14 +7,17 @@ in the process's lane may go (see :mod:`.lanes`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from ..process import ManagedProcess, ProcessLimits, build_child_env, spawn_child
 from ..protocol import process as p
 from ..protocol.errors import RpcError
-from .session import STARTING, Session
+from .session import STARTING, Session, short_id
 
 __all__ = ["ProcessApi"]
+
+log = logging.getLogger("execsrv.process")
 
 TookEffect = Callable[[], None]
 
@@ -25,8 +28,10 @@ _U64_MAX = 2**64 - 1
 class ProcessApi:
     """The process methods of one server, with its limits."""
 
-    def __init__(self, limits: ProcessLimits) -> None:
+    def __init__(self, limits: ProcessLimits, *, max_processes: int | None = None) -> None:
         self._limits = limits
+        self._max_processes = max_processes
+        """Per session: running processes, i.e. starting or not yet ``closed``."""
 
     @staticmethod
     def _lookup(session: Session, process_id: str) -> ManagedProcess:
@@ -46,6 +51,7 @@ class ProcessApi:
         process_id = params.process_id
         if process_id in session.processes:
             raise RpcError.invalid_request(f"process {process_id} already exists")
+        self._check_process_limit(session)
         session.processes[process_id] = STARTING
         try:
             size = params.pty_size
@@ -81,6 +87,21 @@ class ProcessApi:
         session.nursery.start_soon(managed.supervise, forget)
         took_effect()
         return p.ExecResponse(process_id=process_id)
+
+    def _check_process_limit(self, session: Session) -> None:
+        """Count what holds a child or its pipes: exited-and-closed entries kept only
+        for reading (``--exited-retention``) do not count."""
+        limit = self._max_processes
+        if limit is None:
+            return
+        running = sum(
+            1
+            for entry in session.processes.values()
+            if not (isinstance(entry, ManagedProcess) and entry.closed)
+        )
+        if running >= limit:
+            log.info("process limit reached", extra={"session": short_id(session.id)})
+            raise RpcError.invalid_request(f"process limit reached ({limit})")
 
     async def read(self, session: Session, params: p.ReadParams) -> p.ReadResponse:
         managed = self._lookup(session, params.process_id)

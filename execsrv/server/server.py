@@ -35,6 +35,7 @@ from .connection import Connection, Handler, WithContext
 from .fs_api import FS_WORKER_THREADS, FsApi
 from .http_api import HttpApi
 from .process_api import ProcessApi
+from .security import HandshakePolicy, Rejection, is_loopback, require_auth_off_loopback
 from .session import SessionRegistry
 
 __all__ = ["ExecServer", "ListenAddress", "open_server", "parse_listen", "serve"]
@@ -81,11 +82,21 @@ class ExecServer:
     ``port`` and ``url`` are set once a websocket listener is up.
     """
 
-    def __init__(self, config: ServerConfig, registry: SessionRegistry) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        registry: SessionRegistry,
+        *,
+        policy: HandshakePolicy | None = None,
+    ) -> None:
         self.config = config
         self.registry = registry
+        self.policy = policy if policy is not None else HandshakePolicy.from_config(config)
+        """Who may open a websocket (Origin, bearer token); fixed at startup."""
         self.url: str | None = None
         self.port: int | None = None
+        self.connection_count = 0
+        """Websocket connections accepted and not yet ended (``--max-connections``)."""
         self._accept_scope = trio.CancelScope()
         self._connections: trio.Nursery | None = None
         api = ProcessApi(
@@ -93,7 +104,8 @@ class ExecServer:
                 retained_output_bytes=config.retention_bytes,
                 exited_retention_seconds=config.exited_retention,
                 kill_grace_seconds=config.kill_grace,
-            )
+            ),
+            max_processes=config.max_processes_per_session,
         )
         self.handlers: dict[str, Handler] = {
             "process/start": api.start,
@@ -130,8 +142,13 @@ class ExecServer:
         *,
         task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED,
     ) -> NoReturn:
-        """Accept websocket connections until cancelled; ``started`` once listening."""
+        """Accept websocket connections until cancelled; ``started`` once listening.
+
+        Raises :class:`~.security.ConfigError`, before binding, for a non-loopback
+        ``host`` without a token (unless ``insecure_no_auth``).
+        """
         assert self._connections is not None
+        require_auth_off_loopback(host, port, self.config)
         with self._accept_scope:
             async with trio.open_nursery() as accept:
                 ws_server = await accept.start(
@@ -151,11 +168,29 @@ class ExecServer:
                 shown = f"[{host}]" if ":" in host else host
                 self.url = f"ws://{shown}:{self.port}"
                 log.info("listening on %s", self.url)
+                if not is_loopback(host) and not self.policy.requires_token:
+                    log.warning(
+                        "no authentication on a non-loopback address (--insecure-no-auth): "
+                        "anyone who can reach %s can run commands",
+                        self.url,
+                    )
                 task_status.started(self)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _handle_websocket(self, request: trio_websocket.WebSocketRequest) -> None:
-        """One websocket peer; a failure here is logged, never fatal to the server."""
+        """One websocket peer; a failure here is logged, never fatal to the server.
+
+        Origin (403), token (401) and connection limit (503) are checked on the
+        upgrade request, before it is accepted and before any JSON-RPC.
+        """
+        rejection = self.policy.check(request.headers)
+        limit = self.config.max_connections
+        if rejection is None and self.connection_count >= limit:
+            rejection = Rejection(503, f"too many connections (limit {limit})")
+        if rejection is not None:
+            await self._reject(request, rejection)
+            return
+        self.connection_count += 1
         try:
             websocket = await request.accept()
             transport = WebSocketTransport(websocket, role="websocket")
@@ -173,6 +208,32 @@ class ExecServer:
             pass
         except Exception:
             log.exception("connection failed")
+        finally:
+            self.connection_count -= 1
+
+    async def _reject(self, request: trio_websocket.WebSocketRequest, rejection: Rejection) -> None:
+        """Answer the upgrade request with an HTTP error; the offered token is never logged."""
+        remote = request.remote
+        extra: dict[str, object] = {
+            "peer": f"{remote.address}:{remote.port}"
+            if isinstance(remote, trio_websocket.Endpoint)
+            else str(remote),
+            "status": rejection.status,
+        }
+        if rejection.status == 403:
+            origins = [value for name, value in request.headers if name.lower() == b"origin"]
+            extra["origin"] = repr(b", ".join(origins).decode("latin-1")[:200])
+        log.warning("handshake refused: %s", rejection.message, extra=extra)
+        try:
+            await request.reject(
+                rejection.status, extra_headers=rejection.headers, body=rejection.body
+            )
+        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, OSError):
+            pass  # the peer left first
+        finally:
+            # trio-websocket 0.12 leaves the socket (and its reader task) open after
+            # a rejection until the peer hangs up: a refused peer must not hold it.
+            await trio.aclose_forcefully(request._connection._stream)
 
     async def _keep_alive(
         self,
@@ -240,10 +301,14 @@ async def open_server(config: ServerConfig | None = None) -> AsyncIterator[ExecS
     phases and returns only when every child process is reaped.
     """
     config = config or ServerConfig()
+    policy = HandshakePolicy.from_config(config)  # ConfigError before anything starts
     async with trio.open_nursery() as root:
         holding: trio.Nursery = await root.start(_open_nursery)
         connections: trio.Nursery = await root.start(_open_nursery)
-        server = ExecServer(config, SessionRegistry(holding, ttl=config.session_ttl))
+        registry = SessionRegistry(
+            holding, ttl=config.session_ttl, max_sessions=config.max_sessions
+        )
+        server = ExecServer(config, registry, policy=policy)
         server._connections = connections
         try:
             yield server
@@ -274,11 +339,17 @@ async def serve(
     ``await nursery.start(partial(execsrv.serve, config=config))``.
     ``listen`` defaults to ``config.listen``; given, it replaces it.
     Cancellation shuts down in two phases; every child is gone when this returns.
+
+    Raises :class:`~.security.ConfigError` before binding when the config is
+    refused (a non-loopback listen without a token, an unreadable or empty
+    token file, a malformed ``allow_origin``).
     """
     config = config or ServerConfig()
     if listen is not None:
         config = replace(config, listen=listen)
     address = parse_listen(config.listen)
+    if not address.stdio:
+        require_auth_off_loopback(address.host, address.port, config)
     async with open_server(config) as server:
         if address.stdio:
             await server.serve_stdio(task_status=task_status)

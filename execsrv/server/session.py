@@ -18,6 +18,7 @@ from typing import Protocol
 import trio
 
 from ..process import ManagedProcess
+from ..protocol.errors import RpcError
 from ..protocol.wire import Payload
 from .lanes import Lanes
 
@@ -117,6 +118,11 @@ class Session:
         return self.ended.is_set() or trio.current_time() >= self._scope.deadline
 
     @property
+    def ending(self) -> bool:
+        """Closed or expired: it no longer counts as a live session."""
+        return self.expired or self._scope.cancel_called
+
+    @property
     def expired_by_ttl(self) -> bool:
         return self._attachment is None and trio.current_time() >= self._scope.deadline
 
@@ -132,15 +138,30 @@ class Session:
 class SessionRegistry:
     """All sessions of a server, held by tasks in the holding nursery."""
 
-    def __init__(self, holding_nursery: trio.Nursery, *, ttl: float) -> None:
+    def __init__(
+        self, holding_nursery: trio.Nursery, *, ttl: float, max_sessions: int | None = None
+    ) -> None:
         self._holding = holding_nursery
         self._ttl = ttl
+        self._max_sessions = max_sessions
         self._sessions: dict[str, Session] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def live_count(self) -> int:
+        """Sessions that count against the limit: not closed, not past their TTL.
+
+        Sessions still tearing down their processes are not counted.
+        """
+        return sum(1 for session in self._sessions.values() if not session.ending)
+
     async def create(self) -> Session:
+        """A new session; ``session limit reached (N)`` (-32600) beyond ``max_sessions``."""
+        limit = self._max_sessions
+        if limit is not None and self.live_count() >= limit:
+            log.warning("session limit reached", extra={"limit": limit})
+            raise RpcError.invalid_request(f"session limit reached ({limit})")
         session = Session(str(uuid.uuid4()), ttl=self._ttl)
         self._sessions[session.id] = session
         await self._holding.start(self._hold, session)
