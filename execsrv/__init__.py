@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import (
+        AuthenticationFailed,
         Client,
         ClientError,
         Closed,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
         Failed,
         FileNotFound,
         Gap,
+        HandshakeRejected,
         Output,
         ProcessEvent,
         ProcessResult,
@@ -26,21 +28,25 @@ if TYPE_CHECKING:
         RemoteProcess,
         connect,
         connect_stdio,
+        token_from_env,
     )
-    from .server import ExecServer, ServerConfig, open_server, serve
+    from .server import ConfigError, ExecServer, ServerConfig, open_server, serve
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthenticationFailed",
     "Client",
     "ClientError",
     "Closed",
+    "ConfigError",
     "Disconnected",
     "ExecServer",
     "Exited",
     "Failed",
     "FileNotFound",
     "Gap",
+    "HandshakeRejected",
     "Output",
     "ProcessEvent",
     "ProcessResult",
@@ -52,9 +58,10 @@ __all__ = [
     "connect_stdio",
     "open_server",
     "serve",
+    "token_from_env",
 ]
 
-_SERVER_NAMES = frozenset({"ExecServer", "ServerConfig", "open_server", "serve"})
+_SERVER_NAMES = frozenset({"ConfigError", "ExecServer", "ServerConfig", "open_server", "serve"})
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,8 @@
 """The trio client for execsrv and codex exec-servers."""
 
+from .auth import TOKEN_ENV, token_from_env
 from .client import Client, connect
-from .errors import ClientError, Disconnected, RemoteError
+from .errors import AuthenticationFailed, ClientError, Disconnected, HandshakeRejected, RemoteError
 from .events import Closed, Exited, Failed, Gap, Output, ProcessEvent
 from .fs import FileNotFound, RemoteFileSystem
 from .http import HttpBodyStream, HttpResponse, HttpStreamError, RemoteHttp
@@ -9,6 +10,8 @@ from .process import ProcessResult, RemoteProcess
 from .stdio import connect_stdio
 
 __all__ = [
+    "TOKEN_ENV",
+    "AuthenticationFailed",
     "Client",
     "ClientError",
     "Closed",
@@ -17,6 +20,7 @@ __all__ = [
     "Failed",
     "FileNotFound",
     "Gap",
+    "HandshakeRejected",
     "HttpBodyStream",
     "HttpResponse",
     "HttpStreamError",
@@ -29,4 +33,5 @@ __all__ = [
     "RemoteProcess",
     "connect",
     "connect_stdio",
+    "token_from_env",
 ]

@@ -26,7 +26,9 @@ from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Params
 from ..transport import MessageTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import RECEIVE_BUFFER_BYTES
-from .errors import Disconnected, RemoteError
+from .auth import authorization_header
+from .dial import dial_websocket
+from .errors import AuthenticationFailed, Disconnected, RemoteError
 from .events import Closed, Exited, Output, ProcessEventStream
 from .fs import RemoteFileSystem
 from .http import HttpBodyStream, RemoteHttp, fail_streams
@@ -210,6 +212,8 @@ class Client:
                     break
                 except RemoteError as error:  # e.g. the session expired: final
                     raise Disconnected(f"could not resume session: {error.message}") from None
+                except AuthenticationFailed:  # the same credentials cannot succeed later
+                    raise
                 except (Disconnected, trio.TooSlowError) as error:
                     last_error = str(error)
                 await trio.sleep(delay)
@@ -400,6 +404,7 @@ async def connect(
     client_name: str = "execsrv-client",
     resume_session_id: str | None = None,
     auto_resume: bool = False,
+    token: str | None = None,
 ) -> AsyncIterator[Client]:
     """Connect to an exec-server over websocket and complete the handshake.
 
@@ -413,17 +418,27 @@ async def connect(
     once (or a :class:`~.events.Gap` where retention already dropped output).
     Without it, the first drop is final.
 
+    ``token`` is sent as ``Authorization: Bearer <token>`` on the websocket
+    handshake (servers started with ``--auth-token-file``); command-line tools
+    take it from ``$EXECSRV_TOKEN`` with :func:`~.auth.token_from_env`.
+
     Raises:
+        AuthenticationFailed: the server answered the handshake with HTTP 401
+            (missing or wrong token) or 403 (``Origin`` not allowed).
+        HandshakeRejected: another HTTP refusal, e.g. 503 at its connection limit.
         Disconnected: could not connect, or the handshake failed on the wire.
+        ValueError: ``token`` is not printable ASCII without spaces.
         RemoteError: the server refused ``initialize`` (e.g. unknown session id).
     """
+    headers = [] if token is None else [authorization_header(token)]
     async with trio.open_nursery() as nursery:
 
         async def dial() -> MessageTransport:
             try:
-                websocket = await trio_websocket.connect_websocket_url(
+                websocket = await dial_websocket(
                     nursery,
                     url,
+                    extra_headers=headers,
                     max_message_size=MAX_INBOUND_MESSAGE,
                     receive_buffer_size=RECEIVE_BUFFER_BYTES,
                 )

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ClientError", "Disconnected", "RemoteError"]
+__all__ = [
+    "AuthenticationFailed",
+    "ClientError",
+    "Disconnected",
+    "HandshakeRejected",
+    "RemoteError",
+]
 
 
 class ClientError(Exception):
@@ -31,3 +37,25 @@ class Disconnected(ClientError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"exec-server transport disconnected: {reason}")
         self.reason = reason
+
+
+class HandshakeRejected(Disconnected):
+    """The server answered the websocket handshake with an HTTP error.
+
+    ``status`` is the HTTP status (e.g. 503 when the server is at its connection
+    limit) and ``body`` the server's short explanation.
+    """
+
+    def __init__(self, url: str, status: int, body: str) -> None:
+        detail = f": {body}" if body else ""
+        super().__init__(f"{url} refused the websocket handshake with HTTP {status}{detail}")
+        self.url = url
+        self.status = status
+        self.body = body
+
+
+class AuthenticationFailed(HandshakeRejected):
+    """HTTP 401 (missing or wrong bearer token) or 403 (``Origin`` not allowed).
+
+    Retrying with the same credentials cannot succeed, so ``auto_resume`` stops.
+    """
