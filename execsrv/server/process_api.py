@@ -108,29 +108,35 @@ class ProcessApi:
         wait_ms = min(params.wait_ms or 0, _U64_MAX)
         return await managed.read(params.after_seq or 0, params.max_bytes, wait_ms)
 
-    async def write(
-        self, session: Session, params: p.WriteParams, took_effect: TookEffect
-    ) -> p.WriteResponse:
-        entry = session.processes.get(params.process_id)
+    @staticmethod
+    def _stdin_target(session: Session, process_id: str) -> ManagedProcess | p.WriteResponse:
+        """The process to write to, or the status the reference answers instead."""
+        entry = session.processes.get(process_id)
         if entry is None:
             return p.WriteResponse(status="unknownProcess")
         if not isinstance(entry, ManagedProcess):
             return p.WriteResponse(status="starting")
-        status = entry.write(params.chunk)
+        return entry
+
+    async def write(
+        self, session: Session, params: p.WriteParams, took_effect: TookEffect
+    ) -> p.WriteResponse:
+        target = self._stdin_target(session, params.process_id)
+        if isinstance(target, p.WriteResponse):
+            return target
+        status = target.write(params.chunk)
         took_effect()
         if status == "accepted":
-            await entry.wait_stdin_room()
+            await target.wait_stdin_room()
         return p.WriteResponse(status=status)
 
     async def close_stdin(
         self, session: Session, params: p.CloseStdinParams, took_effect: TookEffect
     ) -> p.WriteResponse:
-        entry = session.processes.get(params.process_id)
-        if entry is None:
-            return p.WriteResponse(status="unknownProcess")
-        if not isinstance(entry, ManagedProcess):
-            return p.WriteResponse(status="starting")
-        return p.WriteResponse(status=entry.close_stdin())
+        target = self._stdin_target(session, params.process_id)
+        if isinstance(target, p.WriteResponse):
+            return target
+        return p.WriteResponse(status=target.close_stdin())
 
     async def terminate(
         self, session: Session, params: p.TerminateParams, took_effect: TookEffect
