@@ -42,6 +42,7 @@ from .client import (
     RemoteProcess,
     connect,
 )
+from .client.auth import TOKEN_ENV, token_from_env
 from .protocol.process import EnvPolicy, SignalName
 from .terminal import preserve_blocking, raw_mode, terminal_size
 
@@ -56,9 +57,6 @@ __all__ = [
 
 EXIT_FAILURE: Final = 255
 """Our exit status when execsrv itself fails (as ssh)."""
-
-TOKEN_ENV: Final = "EXECSRV_TOKEN"
-"""Default environment variable holding the bearer token for the server."""
 
 STDIN_CHUNK_BYTES: Final = 64 * 1024
 
@@ -118,6 +116,8 @@ class RemoteCommand:
     env: dict[str, str] = field(default_factory=dict)
     tty: bool = False
     forward_stdin: bool = False
+    token: str | None = None
+    """Sent as ``Authorization: Bearer`` (servers run with ``--auth-token-file``)."""
     signals: Mapping[int, SignalName] = field(default_factory=lambda: dict(EXEC_SIGNALS))
 
 
@@ -249,7 +249,7 @@ async def _run(command: RemoteCommand, *, raw: bool) -> int:
                 window_changes = stack.enter_context(trio.open_signal_receiver(signal.SIGWINCH))
             size = terminal_size(0, 1, 2) if command.tty else None
             client = await stack.enter_async_context(
-                connect(command.url, client_name="execsrv-cli")
+                connect(command.url, client_name="execsrv-cli", token=command.token)
             )
             proc = await _start(client, command, size)
             attached = _Attached(proc, stdout, stderr, raw=raw, signals=command.signals)
@@ -267,6 +267,8 @@ def run_remote(command: RemoteCommand, *, prog: str) -> int:
                 return trio.run(partial(_run, command, raw=raw))
         except ClientError as error:
             message = error.message if isinstance(error, RemoteError) else str(error)
+        except ValueError as error:  # a token no header can carry
+            message = str(error)
         except KeyboardInterrupt:  # before our signal handling was in place
             return 128 + signal.SIGINT
     print(f"{prog}: {message}", file=sys.stderr)  # after the terminal is restored
@@ -291,6 +293,13 @@ def _add_common(parser: argparse.ArgumentParser, *, cwd_help: str) -> None:
         metavar="NAME=VALUE",
         help="set a variable for the remote command (repeatable); it starts from the "
         "server's environment without names matching *KEY*, *SECRET* or *TOKEN*",
+    )
+    parser.add_argument(
+        "--token-env",
+        default=TOKEN_ENV,
+        metavar="VAR",
+        help="send the bearer token in environment variable VAR, if set, for servers "
+        f"run with --auth-token-file (default {TOKEN_ENV})",
     )
 
 
@@ -330,6 +339,7 @@ def run_remote_command(args: argparse.Namespace) -> int:
     """Run the parsed ``exec`` or ``shell`` command; return the exit status."""
     prog = f"execsrv {args.command}"
     env = dict(args.env)
+    token = token_from_env(args.token_env)
     if args.command == "shell":
         if not os.isatty(0):
             print(f"{prog}: stdin is not a terminal", file=sys.stderr)
@@ -342,6 +352,7 @@ def run_remote_command(args: argparse.Namespace) -> int:
             env=env,
             tty=True,
             forward_stdin=True,
+            token=token,
             signals=SHELL_SIGNALS,
         )
     else:
@@ -352,5 +363,6 @@ def run_remote_command(args: argparse.Namespace) -> int:
             env=env,
             tty=args.tty,
             forward_stdin=args.stdin,
+            token=token,
         )
     return run_remote(command, prog=prog)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 import trio
@@ -17,7 +19,9 @@ from ..servers import ROOT
 EXEC = [sys.executable, "-m", "execsrv", "exec"]
 
 
-async def run_exec(url: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+async def run_exec(
+    url: str, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     with trio.fail_after(20):
         return await trio.run_process(
             [*EXEC, url, *args],
@@ -26,6 +30,7 @@ async def run_exec(url: str, *args: str, stdin: bytes = b"") -> subprocess.Compl
             capture_stdout=True,
             capture_stderr=True,
             check=False,
+            env=env,
         )
 
 
@@ -126,3 +131,31 @@ async def test_local_sigterm_is_forwarded(url: str) -> None:
 )
 def test_exit_status_mapping(code: int, name: str | None, status: int) -> None:
     assert exit_status(code, name) == status
+
+
+async def test_token_from_the_environment(nursery: trio.Nursery, tmp_path) -> None:
+    (tmp_path / "token").write_text("s3cret-token-of-at-least-32-characters\n")
+    (tmp_path / "token").chmod(0o600)
+    config = execsrv.ServerConfig(auth_token_file=str(tmp_path / "token"))
+    server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
+    base = {k: v for k, v in os.environ.items() if k != "EXECSRV_TOKEN"}
+    refused = await run_exec(server.url, "--", "true", env=base)
+    assert refused.returncode == EXIT_FAILURE
+    assert b"401" in refused.stderr
+    allowed = await run_exec(
+        server.url,
+        "--",
+        "echo",
+        "in",
+        env={**base, "EXECSRV_TOKEN": "s3cret-token-of-at-least-32-characters"},
+    )
+    assert (allowed.returncode, allowed.stdout) == (0, b"in\n")
+    other = await run_exec(
+        server.url,
+        "--token-env",
+        "MY_TOKEN",
+        "--",
+        "true",
+        env={**base, "MY_TOKEN": "s3cret-token-of-at-least-32-characters"},
+    )
+    assert other.returncode == 0, other.stderr
