@@ -212,6 +212,10 @@ class ManagedProcess:
             return "accepted"
         return status
 
+    def write_would_wait(self, size: int) -> bool:
+        """Whether a ``size``-byte :meth:`write` would be followed by a wait for room."""
+        return self._stdin is not None and self._stdin.would_wait(size)
+
     async def wait_stdin_room(self) -> None:
         if self._stdin is not None:
             await self._stdin.wait_room()

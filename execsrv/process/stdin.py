@@ -76,6 +76,10 @@ class StdinQueue:
         self._wake()
         return "accepted"
 
+    def would_wait(self, size: int) -> bool:
+        """Whether queueing ``size`` more bytes would make :meth:`wait_room` wait."""
+        return self._queued_bytes + size > STDIN_BUFFER_BYTES and not self.closed
+
     async def wait_room(self) -> None:
         """Return once at most :data:`STDIN_BUFFER_BYTES` are queued (or stdin is gone)."""
         while self._queued_bytes > STDIN_BUFFER_BYTES and not self.closed:

@@ -20,9 +20,11 @@ from typing import Any, Final
 import msgspec
 import trio
 
+from ..process import ManagedProcess
 from ..protocol import jsonrpc
 from ..protocol.errors import INTERNAL_ERROR, RpcError, method_family
 from ..protocol.methods import METHODS, MethodSpec
+from ..protocol.process import WriteParams
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
 from ..transport import MessageTransport, TransportClosed
@@ -48,7 +50,9 @@ IMMEDIATE_METHODS: Final = frozenset(
     {"process/terminate", "process/signal", "process/resize", "process/closeStdin", "process/list"}
 )
 """Methods whose handlers never block: the reader answers them itself when their
-process's lane is free (so arrival order still holds), without a task per request."""
+process's lane is free (so arrival order still holds), without a task per request.
+So do ``process/read`` without ``waitMs`` and ``process/write`` with room in the
+stdin queue."""
 
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
@@ -78,6 +82,11 @@ class WithContext:
 
 
 Handler = Callable[..., Awaitable[Payload]] | WithContext
+
+
+def _write_would_wait(session: Session, params: WriteParams) -> bool:
+    entry = session.processes.get(params.process_id)
+    return isinstance(entry, ManagedProcess) and entry.write_would_wait(len(params.chunk))
 
 
 class CloseConnection(Exception):
@@ -271,8 +280,10 @@ class Connection:
                 barrier = session.lanes.barrier(process_id)
         await self._in_flight.acquire()
         run = partial(self._run_request, request.id, spec, session, params, ticket, barrier)
-        immediate = spec.name in IMMEDIATE_METHODS or (
-            spec.name == "process/read" and not params.wait_ms
+        immediate = (
+            spec.name in IMMEDIATE_METHODS
+            or (spec.name == "process/read" and not params.wait_ms)
+            or (spec.name == "process/write" and not _write_would_wait(session, params))
         )
         if immediate and barrier is None and (ticket is None or ticket.ready):
             await run()  # never waits: answer inline, saving a task switch
