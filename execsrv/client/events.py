@@ -180,8 +180,12 @@ class ProcessEventStream:
         as the exit while one is expected) or output evicted by retention,
         reported as a :class:`Gap`.
         """
-        self._behind = False
-        response = await self._read_after(self._expected - 1)
+        self._behind = False  # buffer live events that arrive during the read
+        try:
+            response = await self._read_after(self._expected - 1)
+        except BaseException:
+            self._behind = True  # cancelled or failed: the next attempt reads again
+            raise
         chunks = [c for c in response.chunks if c.seq >= self._expected]
         # Every seq up to `end` is accounted for by this read: returned, terminal, or gone.
         end = chunks[-1].seq if chunks else response.next_seq - 1
