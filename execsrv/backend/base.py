@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import trio
 
 from ..client.errors import Disconnected
-from ..client.events import Closed, Exited, Failed, Gap, Output, ProcessEvent
+from ..client.events import Exited, Failed, ProcessEvent
 from ..client.fs import DirectoryEntry, FileMetadata
-from ..client.process import ProcessResult
+from ..client.process import ProcessResult, collect_result
 from ..protocol.process import EnvPolicy, SignalName, WriteStatus
 
 __all__ = ["ExecBackend", "ExitStatus", "PathArg", "ProcessEvents", "ProcessHandle"]
@@ -143,22 +143,7 @@ class ProcessHandle(abc.ABC):
 
     async def communicate(self) -> ProcessResult:
         """Consume :attr:`events` to the end; return the output and the exit status."""
-        result = ProcessResult()
-        async for event in self.events:
-            match event:
-                case Output(stream="stderr", data=data):
-                    result.stderr += data
-                case Output(data=data):
-                    result.stdout += data
-                case Exited(exit_code=code, signal=signal):
-                    result.exit_code, result.signal = code, signal
-                case Gap():
-                    result.gaps.append(event)
-                case Failed(reason=reason):
-                    raise Disconnected(reason)
-                case Closed():
-                    break
-        return result
+        return await collect_result(self.events)
 
 
 class ExecBackend(abc.ABC):

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING
 
 from ..protocol import process as p
 from .errors import Disconnected
-from .events import CATCH_UP_BYTES, Closed, Exited, Failed, Gap, Output, ProcessEventStream
+from .events import (
+    CATCH_UP_BYTES,
+    Closed,
+    Exited,
+    Failed,
+    Gap,
+    Output,
+    ProcessEvent,
+    ProcessEventStream,
+)
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["ProcessResult", "RemoteProcess"]
+__all__ = ["ProcessResult", "RemoteProcess", "collect_result"]
 
 
 class ProcessResult:
@@ -77,19 +87,27 @@ class RemoteProcess:
 
         Raises ``Disconnected`` if the connection is lost first.
         """
-        result = ProcessResult()
-        async for event in self.stream:
-            match event:
-                case Output(stream="stderr", data=data):
-                    result.stderr += data
-                case Output(data=data):
-                    result.stdout += data
-                case Exited(exit_code=code, signal=signal):
-                    result.exit_code, result.signal = code, signal
-                case Failed(reason=reason):
-                    raise Disconnected(reason)
-                case Gap():
-                    result.gaps.append(event)
-                case Closed():
-                    break
-        return result
+        return await collect_result(self.stream)
+
+
+async def collect_result(events: AsyncIterable[ProcessEvent]) -> ProcessResult:
+    """Consume ``events`` up to ``Closed``: output by stream, exit status, gaps.
+
+    Raises ``Disconnected`` on a ``Failed`` event.
+    """
+    result = ProcessResult()
+    async for event in events:
+        match event:
+            case Output(stream="stderr", data=data):
+                result.stderr += data
+            case Output(data=data):
+                result.stdout += data
+            case Exited(exit_code=code, signal=signal):
+                result.exit_code, result.signal = code, signal
+            case Gap():
+                result.gaps.append(event)
+            case Failed(reason=reason):
+                raise Disconnected(reason)
+            case Closed():
+                break
+    return result
