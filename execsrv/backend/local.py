@@ -20,7 +20,7 @@ from .. import fs
 from ..client.errors import RemoteError
 from ..client.events import CATCH_UP_BYTES, Closed, Exited, Output, ProcessEventStream
 from ..client.fs import DirectoryEntry, FileMetadata, FileNotFound
-from ..process import ManagedProcess, ProcessLimits, build_child_env, spawn_child
+from ..process import ManagedProcess, ProcessLimits
 from ..protocol import process as p
 from ..protocol.errors import (
     INTERNAL_ERROR,
@@ -37,7 +37,6 @@ __all__ = ["FS_WORKER_THREADS", "LocalBackend", "LocalProcess"]
 
 T = TypeVar("T")
 
-DEFAULT_PTY_SIZE: Final = (24, 80)
 
 FS_WORKER_THREADS: Final = 8
 """File operations running at once; more wait for a worker thread."""
@@ -134,20 +133,6 @@ class LocalBackend(ExecBackend):
         process_id = process_id if process_id is not None else f"proc-{next(self._ids)}"
         if process_id in self._processes:
             raise RemoteError(-32600, f"process {process_id} already exists")
-        rows, cols = pty_size or DEFAULT_PTY_SIZE
-        try:
-            child = await spawn_child(
-                argv,
-                cwd=cwd,
-                env=build_child_env(env or {}, env_policy),
-                tty=tty,
-                pipe_stdin=pipe_stdin,
-                arg0=None,
-                pty_rows=rows,
-                pty_cols=cols,
-            )
-        except RpcError as error:
-            raise RemoteError(error.code, error.message) from None
 
         async def read_after(after_seq: int) -> p.ReadResponse:
             return handle.managed.snapshot(after_seq, CATCH_UP_BYTES)
@@ -164,16 +149,23 @@ class LocalBackend(ExecBackend):
                 case p.ExecClosedNotification(seq=seq):
                     stream.feed(seq, Closed(seq))
 
-        handle._managed = ManagedProcess(
-            process_id,
-            argv,
-            child,
-            tty=tty,
-            pipe_stdin=pipe_stdin,
-            timeout_ms=timeout_ms,
-            sink=sink,
-            limits=self._limits,
-        )
+        try:
+            handle._managed = await ManagedProcess.spawn(
+                process_id,
+                argv,
+                cwd=cwd,
+                env=env or {},
+                env_policy=env_policy,
+                tty=tty,
+                pipe_stdin=pipe_stdin,
+                arg0=None,
+                pty_size=pty_size,
+                timeout_ms=timeout_ms,
+                sink=sink,
+                limits=self._limits,
+            )
+        except RpcError as error:
+            raise RemoteError(error.code, error.message) from None
         self._processes[process_id] = handle
 
         def forget() -> None:

@@ -14,13 +14,14 @@ import contextlib
 import errno
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import trio
 
 from ..protocol.process import (
+    EnvPolicy,
     ExecClosedNotification,
     ExecExitedNotification,
     ExecOutputDeltaNotification,
@@ -32,7 +33,8 @@ from ..protocol.process import (
     WriteStatus,
 )
 from ..protocol.wire import Payload
-from .spawn import SpawnedChild, set_pty_size
+from .env import build_child_env
+from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
 
 __all__ = ["READ_CHUNK_BYTES", "ManagedProcess", "NotificationSink", "ProcessLimits"]
@@ -50,6 +52,12 @@ SIGNALS: Final[dict[SignalName, signal.Signals]] = {
     "user1": signal.SIGUSR1,
     "user2": signal.SIGUSR2,
 }
+
+DEFAULT_PTY_SIZE: Final = (24, 80)
+"""Rows and columns of a PTY started without ``ptySize`` (the reference's size)."""
+
+_MAX_MS: Final = 2**64 - 1
+"""Durations are u64 milliseconds on the wire; larger ints would overflow a float."""
 
 NotificationSink = Callable[[str, Payload], Awaitable[None]]
 """Where a process sends its notifications (method, params); may block for backpressure."""
@@ -106,6 +114,47 @@ class ManagedProcess:
             self._stdin = StdinQueue(child.pty_master, owns_stream=False)
         elif pipe_stdin and self._process.stdin is not None:
             self._stdin = StdinQueue(self._process.stdin, owns_stream=True)
+
+    @classmethod
+    async def spawn(
+        cls,
+        process_id: str,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        env_policy: EnvPolicy | None,
+        tty: bool,
+        pipe_stdin: bool,
+        arg0: str | None,
+        pty_size: tuple[int, int] | None,
+        timeout_ms: int | None,
+        sink: NotificationSink,
+        limits: ProcessLimits,
+    ) -> ManagedProcess:
+        """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it; the caller
+        starts :meth:`supervise`. Raises ``RpcError`` ``-32603`` if the spawn fails."""
+        rows, cols = pty_size or DEFAULT_PTY_SIZE
+        child = await spawn_child(
+            argv,
+            cwd=cwd,
+            env=build_child_env(env, env_policy),
+            tty=tty,
+            pipe_stdin=pipe_stdin,
+            arg0=arg0,
+            pty_rows=rows,
+            pty_cols=cols,
+        )
+        return cls(
+            process_id,
+            argv,
+            child,
+            tty=tty,
+            pipe_stdin=pipe_stdin,
+            timeout_ms=timeout_ms,
+            sink=sink,
+            limits=limits,
+        )
 
     # -- state ---------------------------------------------------------------
 
@@ -181,7 +230,7 @@ class ManagedProcess:
         Returns when a chunk after ``after_seq`` exists, the process is closed,
         an unseen exit event exists, or ``wait_ms`` has passed.
         """
-        deadline = trio.current_time() + wait_ms / 1000
+        deadline = trio.current_time() + _seconds(wait_ms)
         while True:
             changed = self._changed
             response = self.snapshot(after_seq, max_bytes)
@@ -350,7 +399,7 @@ class ManagedProcess:
 
     async def _enforce_timeout(self, timeout_ms: int) -> None:
         with self._timeout_scope:
-            await trio.sleep(timeout_ms / 1000)
+            await trio.sleep(_seconds(timeout_ms))
             await self._terminate_group()
 
     async def _terminate_group(self) -> None:
@@ -378,6 +427,10 @@ class ManagedProcess:
                 await trio.aclose_forcefully(stream)
         if self._child.pty_master is not None:
             await trio.aclose_forcefully(self._child.pty_master)
+
+
+def _seconds(milliseconds: int) -> float:
+    return min(milliseconds, _MAX_MS) / 1000
 
 
 def _seq_of(chunk: ProcessOutputChunk) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..process import ManagedProcess, ProcessLimits, build_child_env, spawn_child
+from ..process import ManagedProcess, ProcessLimits
 from ..protocol import process as p
 from ..protocol.errors import RpcError
 from .session import STARTING, Session, short_id
@@ -20,9 +20,6 @@ __all__ = ["ProcessApi"]
 log = logging.getLogger("execsrv.process")
 
 TookEffect = Callable[[], None]
-
-_U64_MAX = 2**64 - 1
-"""msgspec cannot bound a u64 field; clamp durations so huge ints never overflow float maths."""
 
 
 class ProcessApi:
@@ -53,31 +50,25 @@ class ProcessApi:
             raise RpcError.invalid_request(f"process {process_id} already exists")
         self._check_process_limit(session)
         session.processes[process_id] = STARTING
+        size = params.pty_size
         try:
-            size = params.pty_size
-            child = await spawn_child(
+            managed = await ManagedProcess.spawn(
+                process_id,
                 params.argv,
                 cwd=params.cwd,
-                env=build_child_env(params.env, params.env_policy),
+                env=params.env,
+                env_policy=params.env_policy,
                 tty=params.tty,
                 pipe_stdin=params.pipe_stdin,
                 arg0=params.arg0,
-                pty_rows=size.rows if size else 24,
-                pty_cols=size.cols if size else 80,
+                pty_size=(size.rows, size.cols) if size else None,
+                timeout_ms=params.timeout_ms,
+                sink=session.notify,
+                limits=self._limits,
             )
         except BaseException:
             del session.processes[process_id]
             raise
-        managed = ManagedProcess(
-            process_id,
-            params.argv,
-            child,
-            tty=params.tty,
-            pipe_stdin=params.pipe_stdin,
-            timeout_ms=None if params.timeout_ms is None else min(params.timeout_ms, _U64_MAX),
-            sink=session.notify,
-            limits=self._limits,
-        )
         session.processes[process_id] = managed
 
         def forget() -> None:
@@ -105,8 +96,7 @@ class ProcessApi:
 
     async def read(self, session: Session, params: p.ReadParams) -> p.ReadResponse:
         managed = self._lookup(session, params.process_id)
-        wait_ms = min(params.wait_ms or 0, _U64_MAX)
-        return await managed.read(params.after_seq or 0, params.max_bytes, wait_ms)
+        return await managed.read(params.after_seq or 0, params.max_bytes, params.wait_ms or 0)
 
     @staticmethod
     def _stdin_target(session: Session, process_id: str) -> ManagedProcess | p.WriteResponse:
