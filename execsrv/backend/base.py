@@ -20,13 +20,24 @@ import trio
 
 from ..client.errors import Disconnected
 from ..client.events import Exited, Failed, ProcessEvent
-from ..client.fs import DirectoryEntry, FileMetadata
+from ..client.fs import DirectoryEntry, FileMetadata, client_error
 from ..client.process import ProcessResult, collect_result
+from ..protocol.errors import RpcError
+from ..protocol.fs import absolute_path
 from ..protocol.process import EnvPolicy, SignalName, WriteStatus
 
 __all__ = ["ExecBackend", "ExitStatus", "PathArg", "ProcessEvents", "ProcessHandle"]
 
 PathArg = str | os.PathLike[str]
+
+
+def absolute(path: PathArg) -> str:
+    """``path`` normalised lexically (``//a/./b/..`` is ``/a``); a relative path is
+    refused with the server's ``-32602``, as a client would see it."""
+    try:
+        return absolute_path(os.fspath(path))
+    except RpcError as error:
+        raise client_error(error.code, error.message) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,13 @@ docs of a local checkout or of one on an exec-server's machine.
 from __future__ import annotations
 
 import logging
-import os
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..client.errors import RemoteError
 from ..client.fs import FileNotFound
-from ..protocol.errors import RpcError
-from ..protocol.fs import absolute_path
-from .base import ExecBackend, PathArg
+from .base import ExecBackend, PathArg, absolute
 
 __all__ = ["ProjectDoc", "discover_project_docs", "find_repository_root"]
 
@@ -40,14 +37,6 @@ async def _exists(backend: ExecBackend, path: str) -> bool:
     return True
 
 
-def _absolute(path: PathArg) -> str:
-    """``path`` normalised lexically (``//a/./b/..`` is ``/a``); relative is refused."""
-    try:
-        return absolute_path(os.fspath(path))
-    except RpcError as error:
-        raise RemoteError(error.code, error.message) from None
-
-
 def _lineage(directory: str) -> list[str]:
     """``directory`` (absolute, normalised) and its parents up to ``/``, nearest first."""
     chain = [directory]
@@ -59,7 +48,7 @@ def _lineage(directory: str) -> list[str]:
 async def find_repository_root(backend: ExecBackend, cwd: PathArg) -> str | None:
     """The nearest directory at or above ``cwd`` holding a ``.git`` entry (a
     directory, or a file as in worktrees and submodules), or None."""
-    for directory in _lineage(_absolute(cwd)):
+    for directory in _lineage(absolute(cwd)):
         if await _exists(backend, posixpath.join(directory, REPOSITORY_MARKER)):
             return directory
     return None
@@ -93,7 +82,7 @@ async def discover_project_docs(
     Raises:
         RemoteError: ``cwd`` is not absolute (``-32602``), or the backend failed.
     """
-    directory = _absolute(cwd)
+    directory = absolute(cwd)
     root = await find_repository_root(backend, directory)
     lineage = _lineage(directory)
     searched = lineage[: lineage.index(root) + 1] if root is not None else [directory]

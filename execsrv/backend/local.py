@@ -9,57 +9,31 @@ stream instead of onto a connection.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import trio
 
 from .. import fs
 from ..client.errors import RemoteError
 from ..client.events import CATCH_UP_BYTES, Closed, Exited, Output, ProcessEventStream
-from ..client.fs import DirectoryEntry, FileMetadata, FileNotFound
+from ..client.fs import DirectoryEntry, FileMetadata, client_error
 from ..process import ManagedProcess, ProcessLimits
 from ..protocol import process as p
-from ..protocol.errors import (
-    INTERNAL_ERROR,
-    INVALID_REQUEST,
-    NOT_FOUND,
-    RpcError,
-    os_error_message,
-)
-from ..protocol.fs import absolute_path
+from ..protocol.errors import RpcError
 from ..protocol.wire import Payload
-from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle
+from ..server.fs_api import (
+    FS_WORKER_THREADS,
+    read_directory_entries,
+    read_metadata,
+    run_fs_operation,
+)
+from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle, absolute
 
 __all__ = ["FS_WORKER_THREADS", "LocalBackend", "LocalProcess"]
 
 T = TypeVar("T")
-
-
-FS_WORKER_THREADS: Final = 8
-"""File operations running at once; more wait for a worker thread."""
-
-_FS_CODES: Final = {
-    fs.ErrorKind.NOT_FOUND: NOT_FOUND,
-    fs.ErrorKind.INVALID_INPUT: INVALID_REQUEST,
-    fs.ErrorKind.OTHER: INTERNAL_ERROR,
-}
-
-
-def _fs_error(kind: fs.ErrorKind, message: str) -> RemoteError:
-    """The error a server would answer, as its client raises it."""
-    if kind is fs.ErrorKind.NOT_FOUND:
-        return FileNotFound(NOT_FOUND, message)
-    return RemoteError(_FS_CODES[kind], message)
-
-
-def _path(path: PathArg) -> str:
-    try:
-        return absolute_path(os.fspath(path))
-    except RpcError as error:
-        raise RemoteError(error.code, error.message) from None
 
 
 class LocalProcess(ProcessHandle):
@@ -165,7 +139,7 @@ class LocalBackend(ExecBackend):
                 limits=self._limits,
             )
         except RpcError as error:
-            raise RemoteError(error.code, error.message) from None
+            raise client_error(error.code, error.message) from None
         self._processes[process_id] = handle
 
         def forget() -> None:
@@ -178,55 +152,38 @@ class LocalBackend(ExecBackend):
     # -- files ----------------------------------------------------------------
 
     async def _fs(self, function: Callable[[], T], *, changes: bool) -> T:
-        """Run ``function`` in a worker thread; reads are abandoned on cancel, changes
-        are waited for (nothing half-done behind the caller's back)."""
+        """The server's fs path: a worker thread, the reference's error codes."""
         try:
-            return await trio.to_thread.run_sync(
-                function, limiter=self._fs_threads, abandon_on_cancel=not changes
-            )
-        except fs.FsError as error:
-            raise _fs_error(error.kind, error.message) from None
-        except OSError as error:
-            raise _fs_error(fs.kind_of(error), os_error_message(error)) from None
+            return await run_fs_operation(function, limiter=self._fs_threads, changes=changes)
+        except RpcError as error:
+            raise client_error(error.code, error.message) from None
 
     async def read_file(self, path: PathArg) -> bytes:
-        checked = _path(path)
+        checked = absolute(path)
         return await self._fs(lambda: fs.read_file(checked), changes=False)
 
     async def write_file(self, path: PathArg, data: bytes) -> None:
-        checked = _path(path)
+        checked = absolute(path)
         await self._fs(lambda: fs.write_file(checked, data), changes=True)
 
     async def get_metadata(self, path: PathArg) -> FileMetadata:
-        checked = _path(path)
-        m = await self._fs(lambda: fs.get_metadata(checked), changes=False)
-        return FileMetadata(
-            is_directory=m.is_directory,
-            is_file=m.is_file,
-            is_symlink=m.is_symlink,
-            created_at_ms=m.created_at_ms,
-            modified_at_ms=m.modified_at_ms,
-            size=m.size,
-        )
+        checked = absolute(path)
+        return await self._fs(lambda: read_metadata(checked), changes=False)
 
     async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
-        checked = _path(path)
-        entries = await self._fs(lambda: fs.read_directory(checked), changes=False)
-        return [
-            DirectoryEntry(file_name=e.file_name, is_directory=e.is_directory, is_file=e.is_file)
-            for e in entries
-        ]
+        checked = absolute(path)
+        return await self._fs(lambda: read_directory_entries(checked), changes=False)
 
     async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
-        checked = _path(path)
+        checked = absolute(path)
         await self._fs(lambda: fs.create_directory(checked, recursive=recursive), changes=True)
 
     async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
-        checked = _path(path)
+        checked = absolute(path)
         await self._fs(lambda: fs.remove(checked, recursive=recursive, force=force), changes=True)
 
     async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
-        checked_source, checked_destination = _path(source), _path(destination)
+        checked_source, checked_destination = absolute(source), absolute(destination)
         await self._fs(
             lambda: fs.copy(checked_source, checked_destination, recursive=recursive),
             changes=True,

@@ -22,7 +22,7 @@ from .errors import RemoteError
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["DirectoryEntry", "FileMetadata", "FileNotFound", "RemoteFileSystem"]
+__all__ = ["DirectoryEntry", "FileMetadata", "FileNotFound", "RemoteFileSystem", "client_error"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,13 @@ class FileNotFound(RemoteError):
     """The path (or a parent of it) does not exist on the server: code ``-32004``."""
 
 
+def client_error(code: int, message: str) -> RemoteError:
+    """The exception a client raises for a server error: :class:`FileNotFound` for -32004."""
+    if code == NOT_FOUND:
+        return FileNotFound(code, message)
+    return RemoteError(code, message)
+
+
 class RemoteFileSystem:
     """The server's file system; get it as ``client.fs``."""
 
@@ -50,9 +57,9 @@ class RemoteFileSystem:
         try:
             return await self._client.call(method, params, result_type)
         except RemoteError as error:
-            if error.code == NOT_FOUND and not isinstance(error, FileNotFound):
-                raise FileNotFound(error.code, error.message) from None
-            raise
+            if isinstance(error, FileNotFound):
+                raise
+            raise client_error(error.code, error.message) from None
 
     async def read_file(self, path: PathArg) -> bytes:
         """The whole file (servers refuse files over 512 MiB with ``-32600``)."""

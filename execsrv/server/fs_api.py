@@ -30,7 +30,13 @@ from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, NOT_FOUND, RpcErr
 from ..protocol.params import base64_error
 from .session import Session
 
-__all__ = ["FS_WORKER_THREADS", "FsApi"]
+__all__ = [
+    "FS_WORKER_THREADS",
+    "FsApi",
+    "read_directory_entries",
+    "read_metadata",
+    "run_fs_operation",
+]
 
 T = TypeVar("T")
 
@@ -77,7 +83,24 @@ def _decode_base64(text: str) -> bytes:
     return data
 
 
-def _metadata(path: str) -> f.FsGetMetadataResponse:
+async def run_fs_operation(
+    function: Callable[[], T], *, limiter: trio.CapacityLimiter, changes: bool
+) -> T:
+    """Run a blocking :mod:`execsrv.fs` operation in a worker thread; its errors
+    become the reference's ``RpcError``. Reads are abandoned on cancellation, changes
+    are waited for (nothing half-done behind the caller's back)."""
+    try:
+        return await trio.to_thread.run_sync(
+            function, limiter=limiter, abandon_on_cancel=not changes
+        )
+    except fs.FsError as error:
+        raise RpcError(_CODES[error.kind], error.message) from None
+    except OSError as error:
+        raise RpcError(_CODES[fs.kind_of(error)], os_error_message(error)) from None
+
+
+def read_metadata(path: str) -> f.FsGetMetadataResponse:
+    """Blocking ``fs/getMetadata`` result for ``path``."""
     m = fs.get_metadata(path)
     return f.FsGetMetadataResponse(
         is_directory=m.is_directory,
@@ -89,14 +112,14 @@ def _metadata(path: str) -> f.FsGetMetadataResponse:
     )
 
 
-def _directory(path: str) -> f.FsReadDirectoryResponse:
-    entries = [
+def read_directory_entries(path: str) -> list[f.FsReadDirectoryEntry]:
+    """Blocking ``fs/readDirectory`` entries for ``path``."""
+    return [
         f.FsReadDirectoryEntry(
             file_name=e.file_name, is_directory=e.is_directory, is_file=e.is_file
         )
         for e in fs.read_directory(path)
     ]
-    return f.FsReadDirectoryResponse(entries=entries)
 
 
 class FsApi:
@@ -106,14 +129,7 @@ class FsApi:
         self._limiter = limiter or trio.CapacityLimiter(FS_WORKER_THREADS)
 
     async def _run(self, function: Callable[[], T], *, changes: bool) -> T:
-        try:
-            return await trio.to_thread.run_sync(
-                function, limiter=self._limiter, abandon_on_cancel=not changes
-            )
-        except fs.FsError as error:
-            raise RpcError(_CODES[error.kind], error.message) from None
-        except OSError as error:
-            raise RpcError(_CODES[fs.kind_of(error)], os_error_message(error)) from None
+        return await run_fs_operation(function, limiter=self._limiter, changes=changes)
 
     async def read_file(self, session: Session, params: f.FsReadFileParams) -> f.FsReadFileResponse:
         path = f.absolute_path(params.path)
@@ -143,14 +159,15 @@ class FsApi:
     ) -> f.FsGetMetadataResponse:
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
-        return await self._run(lambda: _metadata(path), changes=False)
+        return await self._run(lambda: read_metadata(path), changes=False)
 
     async def read_directory(
         self, session: Session, params: f.FsReadDirectoryParams
     ) -> f.FsReadDirectoryResponse:
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
-        return await self._run(lambda: _directory(path), changes=False)
+        entries = await self._run(lambda: read_directory_entries(path), changes=False)
+        return f.FsReadDirectoryResponse(entries=entries)
 
     async def remove(self, session: Session, params: f.FsRemoveParams) -> f.EmptyResponse:
         path = f.absolute_path(params.path)
