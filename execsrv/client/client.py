@@ -35,7 +35,7 @@ from .http import HttpBodyStream, RemoteHttp, fail_streams
 from .process import RemoteProcess
 from .unwrap import unwrap_exception_groups
 
-__all__ = ["CONNECT_SECONDS", "Client", "connect"]
+__all__ = ["CONNECT_SECONDS", "Client", "connect", "running_client"]
 
 log = logging.getLogger("execsrv.client")
 
@@ -451,23 +451,39 @@ async def connect(
                 transport = await dial()
         except trio.TooSlowError:
             raise Disconnected(f"timed out connecting to {url}") from None
-        client = Client(transport, client_name=client_name)
-        nursery.start_soon(client._read_loop, transport)
-        nursery.start_soon(client._supervise, nursery, dial if auto_resume else None)
-        graceful = False
-        try:
+        async with running_client(
+            nursery, transport, client_name=client_name, dial=dial if auto_resume else None
+        ) as client:
             with trio.fail_after(CONNECT_SECONDS):
                 await client._handshake(resume_session_id)
             yield client
-            graceful = True
-        except Exception:
-            graceful = True  # the caller's error: the connection itself is fine
-            raise
-        finally:
-            client._disconnect("client closed")  # no re-dial from here on
-            with trio.CancelScope(shield=True):
-                if graceful:
-                    await client._transport.aclose()
-                else:  # cancelled: our reader is being cancelled too, so no handshake
-                    await client._transport.abort()
-            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def running_client(
+    nursery: trio.Nursery, transport: MessageTransport, *, client_name: str, dial: Dialer | None
+) -> AsyncIterator[Client]:
+    """A :class:`Client` on ``transport``, its reader and supervisor in ``nursery``.
+
+    Shared by :func:`connect` and ``connect_stdio``; the caller does the handshake.
+    On exit the client is disconnected for good, the transport closed (at once,
+    without a goodbye, when cancelled) and ``nursery`` cancelled.
+    """
+    client = Client(transport, client_name=client_name)
+    nursery.start_soon(client._read_loop, transport)
+    nursery.start_soon(client._supervise, nursery, dial)
+    graceful = False
+    try:
+        yield client
+        graceful = True
+    except Exception:
+        graceful = True  # the caller's error: the connection itself is fine
+        raise
+    finally:
+        client._disconnect("client closed")  # no re-dial from here on
+        with trio.CancelScope(shield=True):
+            if graceful:
+                await client._transport.aclose()
+            else:  # cancelled: our reader is being cancelled too, so no handshake
+                await client._transport.abort()
+        nursery.cancel_scope.cancel()

@@ -25,7 +25,7 @@ from typing import Final
 import trio
 
 from ..transport import LineTransport, TransportClosed
-from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client
+from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client, running_client
 from .errors import Disconnected
 from .unwrap import unwrap_exception_groups
 
@@ -194,10 +194,10 @@ async def connect_stdio(
             stderr = _StderrTail()
             nursery.start_soon(stderr.drain, process.stderr)
             transport = _CommandTransport(process, stderr, command)
-            client = Client(transport, client_name=client_name)
-            nursery.start_soon(client._read_loop, transport)
-            nursery.start_soon(client._supervise, nursery, None)
-            try:
+            # Closing the transport is stdin EOF: an execsrv stdio server stops.
+            async with running_client(
+                nursery, transport, client_name=client_name, dial=None
+            ) as client:
                 try:
                     with trio.fail_after(CONNECT_SECONDS):
                         await client._handshake(None)
@@ -206,11 +206,6 @@ async def connect_stdio(
                         f"timed out waiting for the initialize handshake of `{command}`"
                     ) from None
                 yield client
-            finally:
-                client._disconnect("client closed")
-                with trio.CancelScope(shield=True):
-                    await transport.aclose()  # stdin EOF: an execsrv stdio server stops
-                nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
             await _terminate_group(process, kill_grace)
