@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 
 import msgspec
 
-from .servers import Server, cpu_seconds
+from .servers import CpuWatch, Server
 from .workloads import Sizes
 from .wsclient import WsClient
 
@@ -43,14 +42,11 @@ def fs_read(server: Server, sizes: Sizes) -> dict[str, object]:
                     raise RuntimeError(f"fs/readFile returned {got} of {size} bytes")
 
             read()  # warm-up: page cache, first-use allocations
-            server_cpu0 = cpu_seconds(server.pid)
-            own_cpu0 = time.process_time()
-            t0 = time.perf_counter()
+            watch = CpuWatch(server.pid)
             for _ in range(count):
                 read()
-            wall = time.perf_counter() - t0
-            own_cpu = time.process_time() - own_cpu0
-            server_cpu = cpu_seconds(server.pid) - server_cpu0
+            watch.stop()
+            wall = watch.seconds
         finally:
             client.close()
     return {
@@ -59,6 +55,5 @@ def fs_read(server: Server, sizes: Sizes) -> dict[str, object]:
         "seconds": wall,
         "mb_per_s": size * count / wall / 1e6,
         "ms_per_read": wall / count * 1e3,
-        "server_cpu_pct": 100 * server_cpu / wall,
-        "loadgen_cpu_pct": 100 * own_cpu / wall,
+        **watch.percents(),
     }

@@ -11,7 +11,6 @@ The load generator's CPU therefore includes the HTTP server thread.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from .servers import Server, cpu_seconds
+from .servers import CpuWatch, Server
 from .workloads import Sizes
 from .wsclient import WsClient
 
@@ -97,9 +96,7 @@ def http_download(server: Server, sizes: Sizes) -> dict[str, object]:
                 "streamResponse": True,
             }
             request_id, payload = client.request_bytes("http/request", params)
-            server_cpu0 = cpu_seconds(server.pid)
-            own_cpu0 = time.process_time()
-            t0 = time.perf_counter()
+            watch = CpuWatch(server.pid)
             client.send_raw(payload)
             received = frames = 0
             next_seq = 1
@@ -120,9 +117,8 @@ def http_download(server: Server, sizes: Sizes) -> dict[str, object]:
                         if m.params.error is not None:
                             raise RuntimeError(f"body failed: {m.params.error}")
                         done = True
-            wall = time.perf_counter() - t0
-            own_cpu = time.process_time() - own_cpu0
-            server_cpu = cpu_seconds(server.pid) - server_cpu0
+            watch.stop()
+            wall = watch.seconds
         finally:
             client.close()
     if received != total:
@@ -133,6 +129,5 @@ def http_download(server: Server, sizes: Sizes) -> dict[str, object]:
         "mb_per_s": received / wall / 1e6,
         "frames": frames,
         "avg_frame_kb": received / max(frames, 1) / 1024,
-        "server_cpu_pct": 100 * server_cpu / wall,
-        "loadgen_cpu_pct": 100 * own_cpu / wall,
+        **watch.percents(),
     }

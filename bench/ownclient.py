@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import trio
 
-from .servers import Server, cpu_seconds
+from .servers import CpuWatch, Server
 from .workloads import ENV, Sizes
 
 
@@ -30,13 +28,10 @@ async def _receive(url: str, total: int) -> tuple[int, int]:
 
 def own_client_throughput(server: Server, sizes: Sizes) -> dict[str, object]:
     total = sizes.client_bytes
-    server_cpu0 = cpu_seconds(server.pid)
-    own_cpu0 = time.process_time()
-    t0 = time.perf_counter()
+    watch = CpuWatch(server.pid)
     received, events = trio.run(_receive, server.url, total)
-    wall = time.perf_counter() - t0
-    own_cpu = time.process_time() - own_cpu0
-    server_cpu = cpu_seconds(server.pid) - server_cpu0
+    watch.stop()
+    wall = watch.seconds
     if received != total:
         raise RuntimeError(f"received {received} of {total} bytes")
     return {
@@ -44,6 +39,5 @@ def own_client_throughput(server: Server, sizes: Sizes) -> dict[str, object]:
         "seconds": wall,
         "mb_per_s": received / wall / 1e6,
         "events": events,
-        "client_cpu_pct": 100 * own_cpu / wall,
-        "server_cpu_pct": 100 * server_cpu / wall,
+        **watch.percents(own="client_cpu_pct"),
     }

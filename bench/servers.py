@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +127,29 @@ def cpu_seconds(pid: int) -> float:
         stat = f.read()
     fields = stat[stat.rindex(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class CpuWatch:
+    """Wall time, this process's CPU and the server's CPU, from creation to :meth:`stop`."""
+
+    def __init__(self, server_pid: int) -> None:
+        self._pid = server_pid
+        self._server0 = cpu_seconds(server_pid)
+        self._own0 = time.process_time()
+        self.start = time.perf_counter()
+        self.seconds = self.own_cpu = self.server_cpu = 0.0
+
+    def stop(self) -> None:
+        self.seconds = time.perf_counter() - self.start
+        self.own_cpu = time.process_time() - self._own0
+        self.server_cpu = cpu_seconds(self._pid) - self._server0
+
+    def percents(self, own: str = "loadgen_cpu_pct") -> dict[str, float]:
+        """``server_cpu_pct`` and ``own`` (this process's CPU) as % of the wall time."""
+        return {
+            "server_cpu_pct": 100 * self.server_cpu / self.seconds,
+            own: 100 * self.own_cpu / self.seconds,
+        }
 
 
 def memory_kb(pid: int) -> dict[str, int]:

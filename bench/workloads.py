@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .servers import Server, cpu_seconds, memory_kb
+from .servers import CpuWatch, Server, memory_kb
 from .wsclient import SocketMode, WsClient
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -251,9 +251,7 @@ def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
         request_id, payload = client.request_bytes(
             "process/start", _start_params(process_id, ["head", "-c", str(total), "/dev/zero"])
         )
-        server_cpu0 = cpu_seconds(server.pid)
-        own_cpu0 = time.process_time()
-        t0 = time.perf_counter()
+        watch = CpuWatch(server.pid)
         client.send_raw(payload)
         received = 0
         messages = 0
@@ -267,9 +265,8 @@ def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
                     closed = True
                 elif m.id == request_id and m.error:
                     raise RuntimeError(f"process/start failed: {bytes(m.error)!r}")
-        wall = time.perf_counter() - t0
-        own_cpu = time.process_time() - own_cpu0
-        server_cpu = cpu_seconds(server.pid) - server_cpu0
+        watch.stop()
+        wall = watch.seconds
         if received != total:
             raise RuntimeError(f"received {received} of {total} bytes")
         return {
@@ -277,8 +274,7 @@ def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
             "seconds": wall,
             "mb_per_s": received / wall / 1e6,
             "messages": messages,
-            "server_cpu_pct": 100 * server_cpu / wall,
-            "loadgen_cpu_pct": 100 * own_cpu / wall,
+            **watch.percents(),
         }
     finally:
         client.close()
@@ -303,14 +299,12 @@ def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
         for i in range(count):
             argv = ["head", "-c", str(each), "/dev/zero"]
             payloads.append(client.request_bytes("process/start", _start_params(f"f{i}", argv))[1])
-        server_cpu0 = cpu_seconds(server.pid)
-        own_cpu0 = time.process_time()
-        t0 = time.perf_counter()
+        watch = CpuWatch(server.pid)
         client.send_many(payloads)
         received = 0
         closed = 0
         peak_rss = 0
-        next_sample = t0
+        next_sample = watch.start
         while closed < count:
             for m in client.recv():
                 if m.method == "process/output":
@@ -323,9 +317,8 @@ def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
             if now >= next_sample:  # VmHWM is the real peak; this is a cross-check
                 peak_rss = max(peak_rss, memory_kb(server.pid)["VmRSS"])
                 next_sample = now + 0.02
-        wall = time.perf_counter() - t0
-        own_cpu = time.process_time() - own_cpu0
-        server_cpu = cpu_seconds(server.pid) - server_cpu0
+        watch.stop()
+        wall = watch.seconds
         after = memory_kb(server.pid)
         if received != count * each:
             raise RuntimeError(f"received {received} of {count * each} bytes")
@@ -337,8 +330,7 @@ def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
             "peak_rss_kb": after["VmHWM"],
             "peak_rss_sampled_kb": peak_rss,
             "rss_after_kb": after["VmRSS"],
-            "server_cpu_pct": 100 * server_cpu / wall,
-            "loadgen_cpu_pct": 100 * own_cpu / wall,
+            **watch.percents(),
         }
     finally:
         client.close()
