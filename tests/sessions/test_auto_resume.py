@@ -16,6 +16,7 @@ import pytest
 import trio
 
 import execsrv
+from execsrv import RemoteProcess
 
 from ..conftest import CHILD_ENV
 from ..proxy import Proxy, open_proxy
@@ -44,6 +45,22 @@ class Feeder:
         self._ack_buffer = b""
 
 
+async def start_echoer(client: execsrv.Client, tmp_path: Path) -> tuple[RemoteProcess, Feeder]:
+    """Start the echoing child on two fresh FIFOs; returns it and its feeder.
+
+    Opening a FIFO waits for the child to open the other end: call it under a deadline.
+    """
+    feed_path, ack_path = tmp_path / "feed", tmp_path / "ack"
+    os.mkfifo(feed_path)
+    os.mkfifo(ack_path)
+    proc = await client.start_process(
+        ["sh", "-c", SCRIPT, "sh", str(ack_path), str(feed_path)], env=CHILD_ENV
+    )
+    acks = await trio.open_file(ack_path, "rb", buffering=0)
+    feed = await trio.open_file(feed_path, "wb", buffering=0)
+    return proc, Feeder(feed, acks)
+
+
 async def cut_and_feed(proxy: Proxy, feeder: Feeder) -> None:
     """Disconnect the client, produce a batch while it cannot come back, let it back."""
     proxy.hold()
@@ -56,21 +73,13 @@ async def test_stream_survives_three_disconnects_without_loss_or_duplicates(
     server: execsrv.ExecServer, tmp_path: Path
 ) -> None:
     assert server.port is not None
-    feed_path, ack_path = tmp_path / "feed", tmp_path / "ack"
-    os.mkfifo(feed_path)
-    os.mkfifo(ack_path)
     expected = b"".join(b"line %d\n" % n for n in range(BATCH * BATCHES))
     async with (
         open_proxy(server.port) as proxy,
         execsrv.connect(proxy.url, auto_resume=True) as client,
     ):
-        proc = await client.start_process(
-            ["sh", "-c", SCRIPT, "sh", str(ack_path), str(feed_path)], env=CHILD_ENV
-        )
         with trio.fail_after(60):
-            acks = await trio.open_file(ack_path, "rb", buffering=0)
-            feed = await trio.open_file(feed_path, "wb", buffering=0)
-            feeder = Feeder(feed, acks)
+            proc, feeder = await start_echoer(client, tmp_path)
             await feeder.batch()
             received = bytearray()
             seqs: list[int] = []
@@ -85,7 +94,7 @@ async def test_stream_survives_three_disconnects_without_loss_or_duplicates(
                             elif feeder.sent < BATCH * BATCHES:
                                 await feeder.batch()
                             else:
-                                await feed.aclose()
+                                await feeder.feed.aclose()
                     case execsrv.Exited(seq=seq, exit_code=code):
                         assert code == 0
                         seqs.append(seq)
@@ -93,7 +102,7 @@ async def test_stream_survives_three_disconnects_without_loss_or_duplicates(
                         seqs.append(seq)
                     case _:
                         pytest.fail(f"unexpected event {event!r}")
-            await acks.aclose()
+            await feeder.acks.aclose()
         assert bytes(received) == expected
         assert seqs == list(range(1, len(seqs) + 1))
         assert client.resumes == 3
@@ -105,28 +114,20 @@ async def test_output_dropped_while_disconnected_shows_as_a_gap(
 ) -> None:
     config = execsrv.ServerConfig(retention_bytes=4096, kill_grace=0.5)
     server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
-    feed_path, ack_path = tmp_path / "feed", tmp_path / "ack"
-    os.mkfifo(feed_path)
-    os.mkfifo(ack_path)
     async with (
         open_proxy(server.port) as proxy,
         execsrv.connect(proxy.url, auto_resume=True) as client,
     ):
-        proc = await client.start_process(
-            ["sh", "-c", SCRIPT, "sh", str(ack_path), str(feed_path)], env=CHILD_ENV
-        )
         with trio.fail_after(60):
-            acks = await trio.open_file(ack_path, "rb", buffering=0)
-            feed = await trio.open_file(feed_path, "wb", buffering=0)
-            feeder = Feeder(feed, acks)
+            proc, feeder = await start_echoer(client, tmp_path)
             proxy.hold()
             assert proxy.sever() == 1
             for _ in range(20):  # ~2.5 KB per 20 acknowledged batches while cut off
                 await feeder.batch(25)
             proxy.release()
-            await feed.aclose()
+            await feeder.feed.aclose()
             events = [event async for event in proc.stream]
-            await acks.aclose()
+            await feeder.acks.aclose()
     gaps = [e for e in events if isinstance(e, execsrv.Gap)]
     assert len(gaps) == 1
     assert gaps[0].first == 1
