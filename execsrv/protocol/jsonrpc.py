@@ -15,6 +15,8 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
+from .json_numbers import I64_MAX, I64_MIN, NUMBER_OUT_OF_RANGE, is_beyond_f64
+
 __all__ = [
     "ErrorObject",
     "ErrorResponse",
@@ -38,9 +40,8 @@ RequestId = int | str
 PARSE_ERROR_ID: Final = -1
 """The id the reference puts on its reply to a message it could not parse."""
 
-_I64_MIN: Final = -(2**63)
-_I64_MAX: Final = 2**63 - 1
 _NO_VARIANT: Final = "data did not match any variant of untagged enum JSONRPCMessage"
+_MSGSPEC_OUT_OF_RANGE: Final = ("Number out of range", "Integer value out of range")
 
 
 class ErrorObject(msgspec.Struct, omit_defaults=True):
@@ -124,7 +125,7 @@ def _valid_id(value: object) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return _I64_MIN <= value <= _I64_MAX
+        return I64_MIN <= value <= I64_MAX
     return isinstance(value, str)
 
 
@@ -162,8 +163,10 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
     """
     try:
         envelope = _envelope_decoder.decode(frame)
-    except msgspec.ValidationError:
-        return MalformedMessage(_NO_VARIANT)
+    except msgspec.ValidationError as error:
+        # Not an object, or a number beyond f64 (1e400) in a member msgspec reads.
+        out_of_range = str(error).startswith(_MSGSPEC_OUT_OF_RANGE)
+        return MalformedMessage(NUMBER_OUT_OF_RANGE if out_of_range else _NO_VARIANT)
     except msgspec.DecodeError as error:
         return MalformedMessage(str(error))
     except UnicodeError as error:  # invalid UTF-8 in a string, or a str with lone surrogates
@@ -177,6 +180,8 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
             bytes(frame).decode()
         except UnicodeDecodeError as error:
             return MalformedMessage(f"invalid unicode code point (byte {error.start})")
+    if isinstance(envelope.id, int) and is_beyond_f64(envelope.id):
+        return MalformedMessage(NUMBER_OUT_OF_RANGE)  # msgspec reads it; serde_json cannot
     return classify(envelope)
 
 

@@ -22,7 +22,7 @@ import trio
 
 from ..process import ManagedProcess
 from ..protocol import jsonrpc
-from ..protocol.errors import INTERNAL_ERROR, RpcError, method_family
+from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError, method_family
 from ..protocol.methods import METHODS, MethodSpec
 from ..protocol.process import WriteParams
 from ..protocol.session import InitializeParams, InitializeResponse
@@ -269,6 +269,9 @@ class Connection:
             session = self._require_session(spec)
         except RpcError as error:
             await self._reply_error(request.id, error)
+            return
+        except MalformedParams as error:  # the reference could not parse the message at all
+            await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             return
         ticket: Ticket | None = None
         barrier: trio.Event | None = None

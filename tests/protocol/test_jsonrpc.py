@@ -70,6 +70,19 @@ def test_request_with_unusable_id_falls_through_to_notification(id_json: bytes) 
 
 
 @pytest.mark.parametrize(
+    "id_json", [b"1e400", b"-1e400", b"1" + b"0" * 400, b"9" * 5000, b"2" + b"0" * 308]
+)
+def test_id_beyond_f64_is_a_number_out_of_range(id_json: bytes) -> None:
+    """serde_json cannot read the message at all, so it is not even a notification."""
+    message = decode_message(b'{"id":' + id_json + b',"method":"process/read"}')
+    assert message == MalformedMessage("number out of range")
+
+
+def test_number_beyond_f64_in_method_is_out_of_range() -> None:
+    assert decode_message(b'{"method":1e400}') == MalformedMessage("number out of range")
+
+
+@pytest.mark.parametrize(
     ("params_json", "expected"),
     [
         (None, None),  # absent
