@@ -86,6 +86,29 @@ async def test_numbers_beyond_f64_get_a_parse_error_and_the_connection_stays(
         await _still_serving(server.url)
 
 
+async def test_repeated_envelope_members_are_refused_as_the_reference_does(
+    server: execsrv.ExecServer,
+) -> None:
+    """Not the last value wins: a repeated member fails the shape that declares it."""
+    assert server.url is not None
+    with trio.fail_after(10):
+        async with open_wire(server.url) as wire:
+            await wire.handshake()
+            await wire.send('{"id":1,"method":"process/list","method":"process/read"}')
+            reply = await wire.recv()
+            assert reply["id"] == -1
+            assert reply["error"]["message"].endswith(
+                ": data did not match any variant of untagged enum JSONRPCMessage"
+            )
+            assert (await wire.request("process/list", {}))["result"] == {"processes": []}
+            # A repeated id leaves a notification, and process/list is not one.
+            await wire.send('{"id":1,"id":2,"method":"process/list"}')
+            code, _reason = await wire.wait_closed()
+            assert code == 1008
+            assert wire.responses == {}
+        await _still_serving(server.url)
+
+
 @pytest.mark.parametrize("field", ["timeoutMs", "waitMs"])
 async def test_huge_durations_do_not_kill_the_server(
     server: execsrv.ExecServer, field: str

@@ -158,6 +158,19 @@ async def test_numbers_beyond_f64_get_a_parse_error_and_the_server_goes_on() -> 
             assert "Traceback" not in server.stderr_text()
 
 
+async def test_a_repeated_member_is_a_parse_error_over_stdio() -> None:
+    with trio.fail_after(20):
+        async with open_stdio_server() as server:
+            await server.handshake()
+            await server.send_raw(b'{"id":1,"method":"process/list","params":{},"params":{}}\n')
+            reply = await server.recv()
+            assert reply["id"] == -1
+            assert reply["error"]["message"] == STDIO_PREFIX + (
+                "data did not match any variant of untagged enum JSONRPCMessage"
+            )
+            await _assert_still_serving(server, 2)
+
+
 TOO_LARGE = {
     "error": {"code": -32600, "message": STDIO_PREFIX + "message exceeds the limit of 1000 bytes"},
     "id": -1,
