@@ -140,3 +140,27 @@ def test_any_split_of_the_stream_gives_the_same_lines(
         previous = cut
     assert out == lines
     assert framer.pending == b""
+
+
+@given(
+    lines=st.lists(
+        st.binary(min_size=1, max_size=100).map(lambda b: b.replace(b"\n", b"").strip() or b"x"),
+        max_size=20,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=10),
+)
+def test_any_split_gives_each_over_long_line_once_in_its_place(
+    lines: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(line + b"\n" for line in lines)
+    framer = LineFramer(64)
+    out: list[bytes | MessageTooLarge] = []
+    previous = 0
+    for cut in [*sorted(c % (len(stream) + 1) for c in cuts), len(stream)]:
+        out += framer.receive_data(stream[previous:cut])
+        previous = cut
+    expected = [
+        line if len(line) <= 64 else "message exceeds the limit of 64 bytes" for line in lines
+    ]
+    assert too_large(out) == expected
+    assert framer.pending == b""
