@@ -2,7 +2,7 @@
 
 serde_json (without ``arbitrary_precision``) reads an integer in the i64 or
 u64 range as an integer and every other number as an f64; a number beyond the
-f64 range (``1e400``, or an integer of 309 digits or more) fails the whole
+f64 range (``1e400``, or an integer above about ``1.8e308``) fails the whole
 message with ``number out of range``. msgspec reads integers exactly, so
 these rules are applied here, after decoding.
 """
