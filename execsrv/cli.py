@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=DEFAULTS.max_message_bytes,
         metavar="BYTES",
-        help="largest inbound JSON-RPC message; a larger one closes the connection "
-        f"(default {DEFAULTS.max_message_bytes})",
+        help="largest inbound JSON-RPC message; a larger one closes a websocket, and "
+        f"over stdio gets a parse error (default {DEFAULTS.max_message_bytes})",
     )
     serve_parser.add_argument(
         "--kill-grace",

@@ -24,6 +24,7 @@ from typing import Final
 
 import trio
 
+from ..protocol.framing import MessageTooLarge
 from ..transport import LineTransport, TransportClosed
 from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client, running_client
 from .errors import Disconnected
@@ -111,10 +112,13 @@ class _CommandTransport:
         return f"{status}; stderr: {tail}" if tail else status
 
     async def receive_message(self) -> bytes:
+        """The next line; a line over the limit ends the transport (its reply is lost)."""
         try:
             return await self._lines.receive_message()
         except TransportClosed as error:
             raise TransportClosed(await self._explain(error.reason)) from None
+        except MessageTooLarge as error:
+            raise TransportClosed(await self._explain(str(error))) from None
 
     async def send_messages(self, messages: list[bytes]) -> None:
         try:

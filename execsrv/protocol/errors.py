@@ -17,6 +17,7 @@ __all__ = [
     "METHOD_NOT_FOUND",
     "MUSL_STRERROR",
     "NOT_FOUND",
+    "MalformedParams",
     "RpcError",
     "method_family",
     "os_error_message",
@@ -59,6 +60,16 @@ class RpcError(Exception):
 
     def __repr__(self) -> str:
         return f"RpcError({self.code}, {self.message!r})"
+
+
+class MalformedParams(Exception):
+    """Params the reference cannot even read as JSON (``number out of range``).
+
+    serde_json parses the whole message before any params are decoded, so it
+    fails the message as a whole: the reply is the parse error (``-32600``
+    with id ``-1``, see :func:`execsrv.protocol.jsonrpc.parse_error`), not a
+    ``-32602`` for the request, and the connection stays usable.
+    """
 
 
 def method_family(method: str) -> str:

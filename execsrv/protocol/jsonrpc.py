@@ -9,11 +9,16 @@ float, ``null`` or beyond i64 is read as a *notification*.
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
+
+from .json_numbers import I64_MAX, I64_MIN, NUMBER_OUT_OF_RANGE, is_beyond_f64
 
 __all__ = [
     "ErrorObject",
@@ -38,9 +43,17 @@ RequestId = int | str
 PARSE_ERROR_ID: Final = -1
 """The id the reference puts on its reply to a message it could not parse."""
 
-_I64_MIN: Final = -(2**63)
-_I64_MAX: Final = 2**63 - 1
 _NO_VARIANT: Final = "data did not match any variant of untagged enum JSONRPCMessage"
+_MSGSPEC_OUT_OF_RANGE: Final = ("Number out of range", "Integer value out of range")
+
+# The fields of each variant's Rust struct; unknown members are ignored by all.
+_REQUEST_MEMBERS: Final = frozenset({"id", "method", "params", "trace"})
+_NOTIFICATION_MEMBERS: Final = frozenset({"method", "params"})
+_RESPONSE_MEMBERS: Final = frozenset({"id", "result"})
+_ERROR_MEMBERS: Final = frozenset({"error", "id"})
+_ENVELOPE_MEMBERS: Final = _REQUEST_MEMBERS | _RESPONSE_MEMBERS | _ERROR_MEMBERS
+_MEMBER_NAME_TEXT: Final = re.compile(f'"({"|".join(sorted(_ENVELOPE_MEMBERS))})"')
+_MEMBER_NAME_BYTES: Final = re.compile(_MEMBER_NAME_TEXT.pattern.encode())
 
 
 class ErrorObject(msgspec.Struct, omit_defaults=True):
@@ -124,7 +137,7 @@ def _valid_id(value: object) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return _I64_MIN <= value <= _I64_MAX
+        return I64_MIN <= value <= I64_MAX
     return isinstance(value, str)
 
 
@@ -134,17 +147,55 @@ def _params(raw: Raw | UnsetType) -> Raw | None:
     return raw
 
 
-def classify(envelope: _Envelope) -> Message | MalformedMessage:
-    """Pick the first envelope variant the message fits, as the reference does."""
+def _object_keys(pairs: list[tuple[str, object]]) -> list[str]:
+    return [key for key, _ in pairs]
+
+
+def _ignore(_text: str) -> None:
+    return None
+
+
+def _repeated_members(frame: bytes | str) -> frozenset[str]:
+    """The envelope members that ``frame`` (a JSON object) gives more than once.
+
+    msgspec keeps the last value of a repeated key. A cheap scan comes first: only
+    a frame that names a member twice anywhere (or has a ``\\u`` escape, which
+    could spell one) is read again with :mod:`json`, which sees the repeats.
+    """
+    if isinstance(frame, str):
+        names: list[str] | list[bytes] = _MEMBER_NAME_TEXT.findall(frame)
+        escaped = "\\" in frame and "\\u" in frame  # a lone "\\" is the fast search
+    else:
+        names = _MEMBER_NAME_BYTES.findall(frame)
+        escaped = b"\\" in frame and b"\\u" in frame
+    if not escaped and len(names) == len(set(names)):
+        return frozenset()
+    # The last object the hook sees is the top level; numbers stay unconverted.
+    keys = json.loads(frame, object_pairs_hook=_object_keys, parse_int=_ignore, parse_float=_ignore)
+    return frozenset(k for k, n in Counter(keys).items() if n > 1 and k in _ENVELOPE_MEMBERS)
+
+
+def classify(
+    envelope: _Envelope, repeated: frozenset[str] = frozenset()
+) -> Message | MalformedMessage:
+    """Pick the first envelope variant the message fits, as the reference does.
+
+    ``repeated`` names the members the message gives more than once: serde
+    rejects a repeated field, so a variant that declares one does not fit.
+    """
     id_ok = _valid_id(envelope.id)
     method_ok = isinstance(envelope.method, str)
-    if id_ok and method_ok:
+    if id_ok and method_ok and repeated.isdisjoint(_REQUEST_MEMBERS):
         return IncomingRequest(envelope.id, envelope.method, _params(envelope.params))
-    if method_ok:
+    if method_ok and repeated.isdisjoint(_NOTIFICATION_MEMBERS):
         return IncomingNotification(envelope.method, _params(envelope.params))
-    if id_ok and not isinstance(envelope.result, UnsetType):
+    if (
+        id_ok
+        and not isinstance(envelope.result, UnsetType)
+        and repeated.isdisjoint(_RESPONSE_MEMBERS)
+    ):
         return IncomingResponse(envelope.id, envelope.result)
-    if id_ok and not isinstance(envelope.error, UnsetType):
+    if id_ok and not isinstance(envelope.error, UnsetType) and repeated.isdisjoint(_ERROR_MEMBERS):
         try:
             error = msgspec.convert(envelope.error, ErrorObject)
         except msgspec.ValidationError:
@@ -162,8 +213,10 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
     """
     try:
         envelope = _envelope_decoder.decode(frame)
-    except msgspec.ValidationError:
-        return MalformedMessage(_NO_VARIANT)
+    except msgspec.ValidationError as error:
+        # Not an object, or a number beyond f64 (1e400) in a member msgspec reads.
+        out_of_range = str(error).startswith(_MSGSPEC_OUT_OF_RANGE)
+        return MalformedMessage(NUMBER_OUT_OF_RANGE if out_of_range else _NO_VARIANT)
     except msgspec.DecodeError as error:
         return MalformedMessage(str(error))
     except UnicodeError as error:  # invalid UTF-8 in a string, or a str with lone surrogates
@@ -177,7 +230,13 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
             bytes(frame).decode()
         except UnicodeDecodeError as error:
             return MalformedMessage(f"invalid unicode code point (byte {error.start})")
-    return classify(envelope)
+    if isinstance(envelope.id, int) and is_beyond_f64(envelope.id):
+        return MalformedMessage(NUMBER_OUT_OF_RANGE)  # msgspec reads it; serde_json cannot
+    try:
+        repeated = _repeated_members(frame)
+    except RecursionError:
+        return MalformedMessage("recursion limit exceeded")
+    return classify(envelope, repeated)
 
 
 def parse_error(detail: str, source: str) -> ErrorResponse:

@@ -8,7 +8,9 @@ type and translates msgspec's messages into serde's wording. A params type
 may also define ``check_params()``, raising ``-32602`` for what serde rejects
 while decoding but a msgspec type cannot say (``AbsolutePathBuf deserialized
 without a base path``); it runs right after decoding, so before the handshake
-state is checked, as in the reference.
+state is checked, as in the reference. Numbers follow serde_json (see
+:mod:`.json_numbers`): an integer beyond u64 is a float, and one beyond f64
+raises :class:`MalformedParams`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from typing import Any, Final, Generic, TypeVar
 import msgspec
 from msgspec import Raw, inspect
 
-from .errors import RpcError
+from .errors import MalformedParams, RpcError
+from .json_numbers import (
+    NUMBER_OUT_OF_RANGE,
+    contains_number_beyond_f64,
+    is_beyond_f64,
+    is_serde_integer,
+    serde_float,
+)
 
 __all__ = ["ParamsDecoder", "base64_error"]
 
@@ -43,6 +52,7 @@ class ParamsDecoder(Generic[T]):
         assert isinstance(info, inspect.StructType)
         self._info: inspect.StructType = info
         self._all_optional = all(not f.required for f in self._info.fields)
+        self._int_fields = _int_fields(info)
 
     def decode(self, raw: Raw | None) -> T:
         if raw is None:
@@ -52,20 +62,54 @@ class ParamsDecoder(Generic[T]):
         try:
             params = self._decoder.decode(raw)
         except msgspec.ValidationError as error:
-            try:
-                message = self._serde_message(raw, str(error))
-            except RecursionError:
-                message = str(error)
-            raise RpcError.invalid_params(message) from None
+            raise self._failure(raw, str(error)) from None
         except RecursionError:
             raise RpcError.invalid_params("recursion limit exceeded") from None
+        self._check_integers(params)
         check = getattr(params, "check_params", None)
         if check is not None:
             check()  # what serde rejects while decoding and msgspec cannot express
         return params
 
-    def _serde_message(self, raw: Raw, message: str) -> str:
-        value = msgspec.json.decode(raw)
+    def _check_integers(self, params: object) -> None:
+        """Integer fields beyond u64 or i64, which msgspec accepts and serde does not.
+
+        To serde_json such an integer is an f64: ``-32602 invalid type: floating
+        point`` (or, beyond f64, a message it cannot parse at all).
+        """
+        for path, info in self._int_fields:
+            value = params
+            for name in path:
+                value = getattr(value, name)
+                if value is None:  # an absent optional struct or integer
+                    break
+            if isinstance(value, int) and not is_serde_integer(value):
+                if is_beyond_f64(value):
+                    raise MalformedParams(NUMBER_OUT_OF_RANGE)
+                raise RpcError.invalid_params(
+                    f"invalid type: {_unexpected(value)}, expected {_expected(info)}"
+                )
+
+    def _failure(self, raw: Raw, message: str) -> RpcError | MalformedParams:
+        """What the reference reports for params msgspec rejected with ``message``.
+
+        A number serde_json cannot read anywhere in them fails the whole message
+        (:class:`MalformedParams`), whichever field msgspec stumbled on first.
+        """
+        try:
+            value = msgspec.json.decode(raw)
+        except msgspec.ValidationError:  # a float beyond f64, or an int beyond Python's limit
+            return MalformedParams(NUMBER_OUT_OF_RANGE)
+        except RecursionError:
+            return RpcError.invalid_params(message)
+        if contains_number_beyond_f64(value):
+            return MalformedParams(NUMBER_OUT_OF_RANGE)
+        try:
+            return RpcError.invalid_params(self._serde_message(value, message))
+        except RecursionError:
+            return RpcError.invalid_params(message)
+
+    def _serde_message(self, value: Any, message: str) -> str:
         match = _AT.search(message)
         path = match.group(1) if match else "$"
         text = message[: match.start()] if match else message
@@ -86,10 +130,23 @@ class ParamsDecoder(Generic[T]):
         if text.startswith("Invalid base64"):
             return _base64_message(found)
         if isinstance(found, int) and not isinstance(found, bool) and _is_int(info):
-            return f"invalid value: {_unexpected(found)}, expected {_expected(info)}"
+            kind = "value" if is_serde_integer(found) else "type"  # beyond u64: an f64 to serde
+            return f"invalid {kind}: {_unexpected(found)}, expected {_expected(info)}"
         if text.startswith("Expected"):
             return f"invalid type: {_unexpected(found)}, expected {_expected(info)}"
         return text
+
+
+def _int_fields(info: inspect.StructType) -> list[tuple[tuple[str, ...], inspect.Type]]:
+    """Attribute paths to the integer fields of a params struct and its nested structs."""
+    found: list[tuple[tuple[str, ...], inspect.Type]] = []
+    for field in info.fields:
+        inner = _unwrap(field.type)
+        if isinstance(inner, inspect.IntType):
+            found.append(((field.name,), field.type))
+        elif isinstance(inner, inspect.StructType) and inner is not info:
+            found.extend(((field.name, *path), t) for path, t in _int_fields(inner))
+    return found
 
 
 def _unwrap(info: inspect.Type) -> inspect.Type:
@@ -160,10 +217,12 @@ def _unexpected(value: Any) -> str:
             return "null"
         case bool():
             return f"boolean `{str(value).lower()}`"
-        case int():
+        case int() if is_serde_integer(value):
             return f"integer `{value}`"
+        case int():
+            return f"floating point `{serde_float(float(value))}`"
         case float():
-            return f"floating point `{value}`"
+            return f"floating point `{serde_float(value)}`"
         case str():
             return f'string "{value}"'
         case list():

@@ -23,7 +23,8 @@ class ServerConfig:
     exited_retention: float = 30.0
     """``--exited-retention``: how long a closed process stays readable."""
     max_message_bytes: int = 16 << 20
-    """``--max-message-bytes``: largest inbound message; larger closes the connection."""
+    """``--max-message-bytes``: largest inbound message; a larger one closes a websocket
+    (1009) and, over stdio, is answered with a parse error and skipped."""
     kill_grace: float = 2.0
     """``--kill-grace``: SIGTERM → SIGKILL grace for timeouts, expiry and shutdown."""
     ping_interval: float = 15.0

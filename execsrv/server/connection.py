@@ -22,7 +22,8 @@ import trio
 
 from ..process import ManagedProcess
 from ..protocol import jsonrpc
-from ..protocol.errors import INTERNAL_ERROR, RpcError, method_family
+from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError, method_family
+from ..protocol.framing import MessageTooLarge
 from ..protocol.methods import METHODS, MethodSpec
 from ..protocol.process import WriteParams
 from ..protocol.session import InitializeParams, InitializeResponse
@@ -228,7 +229,11 @@ class Connection:
 
     async def _read_loop(self, nursery: trio.Nursery) -> None:
         while True:
-            frame = await self._transport.receive_message()
+            try:
+                frame = await self._transport.receive_message()
+            except MessageTooLarge as error:  # stdio: the line was dropped, the next one is fine
+                await self._send(jsonrpc.parse_error(str(error), self._transport.description))
+                continue
             message = jsonrpc.decode_message(frame)
             match message:
                 case jsonrpc.MalformedMessage(detail=detail):
@@ -269,6 +274,9 @@ class Connection:
             session = self._require_session(spec)
         except RpcError as error:
             await self._reply_error(request.id, error)
+            return
+        except MalformedParams as error:  # the reference could not parse the message at all
+            await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             return
         ticket: Ticket | None = None
         barrier: trio.Event | None = None

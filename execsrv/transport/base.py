@@ -24,6 +24,9 @@ class MessageTransport(Protocol):
 
     ``receive_message`` and ``send_messages`` raise :class:`TransportClosed`
     when the transport ends; ``aclose`` is idempotent and never raises.
+    ``receive_message`` may also raise
+    :class:`~execsrv.protocol.framing.MessageTooLarge` for a message it
+    dropped (stdio), after which the transport is still usable.
     """
 
     description: str

@@ -18,8 +18,10 @@ READ_BYTES: Final = 256 * 1024
 class LineTransport:
     """A :class:`~execsrv.transport.base.MessageTransport` of one message per line.
 
-    Several queued messages go out in one write. An over-long line ends the
-    transport with :class:`TransportClosed` (the framing cannot resynchronise).
+    Several queued messages go out in one write. An over-long line raises
+    :class:`~execsrv.protocol.framing.MessageTooLarge` from
+    :meth:`receive_message` in its place; the rest of it is dropped and the
+    transport stays usable.
     """
 
     def __init__(
@@ -33,12 +35,13 @@ class LineTransport:
         self._receive = receive_stream
         self._send = send_stream
         self._framer = LineFramer(max_message_size)
-        self._ready: deque[bytes] = deque()
+        self._ready: deque[bytes | MessageTooLarge] = deque()
         self._end: str | None = None  # why input ended, once it has
         self.description = description
         self._send_lock = trio.StrictFIFOLock()
 
     async def receive_message(self) -> bytes:
+        """The next line; :class:`MessageTooLarge` for one over the limit."""
         while not self._ready:
             if self._end is not None:
                 raise TransportClosed(self._end)
@@ -52,13 +55,11 @@ class LineTransport:
                 if tail:
                     self._ready.append(tail)
                 continue
-            try:
-                self._ready.extend(self._framer.receive_data(bytes(data)))
-            except MessageTooLarge as error:
-                self._end = str(error)
-            if self._framer.error is not None:
-                self._end = str(self._framer.error)  # after the messages before it
-        return self._ready.popleft()
+            self._ready.extend(self._framer.receive_data(bytes(data)))
+        item = self._ready.popleft()
+        if isinstance(item, MessageTooLarge):
+            raise item
+        return item
 
     async def send_messages(self, messages: list[bytes]) -> None:
         """Write messages as lines; concurrent callers go in call order."""

@@ -47,13 +47,75 @@ async def test_bad_binary_frames_get_a_parse_error(
         await _still_serving(server.url)
 
 
+NUMBERS_BEYOND_F64 = [
+    b"1e400",
+    b"-1e400",
+    b"1" + b"0" * 400,  # msgspec reads it as an int; serde_json's f64 overflows
+    b"9" * 5_000_000,  # beyond Python's int digit limit too
+]
+
+
+@pytest.mark.parametrize("number", NUMBERS_BEYOND_F64, ids=["1e400", "-1e400", "1e400-int", "5M"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        b'{"id":7,"method":"process/read","params":{"processId":"p","waitMs":N}}',
+        b'{"id":7,"method":"process/read","params":{"processId":N}}',  # where a string goes
+        b'{"id":7,"method":"process/read","params":{"waitMs":N}}',  # beside a missing field
+        b'{"id":N,"method":"process/read","params":{"processId":"p"}}',
+    ],
+    ids=["u64-field", "string-field", "missing-field", "id"],
+)
+async def test_numbers_beyond_f64_get_a_parse_error_and_the_connection_stays(
+    server: execsrv.ExecServer, template: bytes, number: bytes
+) -> None:
+    """serde_json cannot read such a number: the reference's parse error, id ``-1``."""
+    assert server.url is not None
+    with trio.fail_after(10):
+        async with open_wire(server.url) as wire:
+            await wire.handshake()
+            await wire.send_binary(template.replace(b"N", number))
+            reply = await wire.recv()
+            local = wire.websocket.local
+            prefix = f"{PARSE_ERROR_PREFIX}{local.port}: "
+            assert reply == {
+                "error": {"code": -32600, "message": prefix + "number out of range"},
+                "id": -1,
+            }
+            assert (await wire.request("process/list", {}))["result"] == {"processes": []}
+        await _still_serving(server.url)
+
+
+async def test_repeated_envelope_members_are_refused_as_the_reference_does(
+    server: execsrv.ExecServer,
+) -> None:
+    """Not the last value wins: a repeated member fails the shape that declares it."""
+    assert server.url is not None
+    with trio.fail_after(10):
+        async with open_wire(server.url) as wire:
+            await wire.handshake()
+            await wire.send('{"id":1,"method":"process/list","method":"process/read"}')
+            reply = await wire.recv()
+            assert reply["id"] == -1
+            assert reply["error"]["message"].endswith(
+                ": data did not match any variant of untagged enum JSONRPCMessage"
+            )
+            assert (await wire.request("process/list", {}))["result"] == {"processes": []}
+            # A repeated id leaves a notification, and process/list is not one.
+            await wire.send('{"id":1,"id":2,"method":"process/list"}')
+            code, _reason = await wire.wait_closed()
+            assert code == 1008
+            assert wire.responses == {}
+        await _still_serving(server.url)
+
+
 @pytest.mark.parametrize("field", ["timeoutMs", "waitMs"])
 async def test_huge_durations_do_not_kill_the_server(
     server: execsrv.ExecServer, field: str
 ) -> None:
-    """``10**400`` ms once overflowed float maths in a process supervisor."""
+    """u64::MAX ms once overflowed float maths in a process supervisor."""
     assert server.url is not None
-    huge = "1" + "0" * 400
+    huge = str(2**64 - 1)
     with trio.fail_after(10):
         async with open_wire(server.url) as wire:
             await wire.handshake()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -69,26 +68,43 @@ def test_line_at_the_limit_passes() -> None:
     assert framer.receive_data(b"x" * 10 + b"\n") == [b"x" * 10]
 
 
-def test_over_long_line_raises() -> None:
+def too_large(items: list[bytes | MessageTooLarge]) -> list[bytes | str]:
+    """Lines as they are, an over-long line as its message (exceptions do not compare)."""
+    return [str(item) if isinstance(item, MessageTooLarge) else item for item in items]
+
+
+TOO_LARGE_10 = "message exceeds the limit of 10 bytes"
+
+
+def test_over_long_line_is_reported_in_its_place() -> None:
     framer = LineFramer(10)
-    with pytest.raises(MessageTooLarge):
-        framer.receive_data(b"x" * 11 + b"\n")
+    items = framer.receive_data(b"a\n" + b"x" * 11 + b"\nb\n")
+    assert too_large(items) == [b"a", TOO_LARGE_10, b"b"]
 
 
-def test_over_long_line_raises_before_its_newline_arrives() -> None:
+def test_over_long_line_is_reported_before_its_newline_arrives() -> None:
     """The buffer is bounded: an unterminated line cannot grow past the limit."""
     framer = LineFramer(10)
     assert framer.receive_data(b"x" * 6) == []
-    with pytest.raises(MessageTooLarge):
-        framer.receive_data(b"x" * 6)
+    assert too_large(framer.receive_data(b"x" * 6)) == [TOO_LARGE_10]
+    assert framer.pending == b""
 
 
-def test_over_long_line_in_one_huge_feed_raises_after_the_lines_before_it() -> None:
-    framer = LineFramer(100)
-    assert framer.receive_data(b"ok\n" + b"y" * 1000) == [b"ok"]
-    assert isinstance(framer.error, MessageTooLarge)
-    with pytest.raises(MessageTooLarge):
-        framer.receive_data(b"\n")
+def test_the_rest_of_an_over_long_line_is_dropped_up_to_its_newline() -> None:
+    framer = LineFramer(10)
+    assert too_large(framer.receive_data(b"ok\n" + b"y" * 1000)) == [b"ok", TOO_LARGE_10]
+    assert framer.receive_data(b"y" * 10_000) == []  # nothing is buffered while dropping
+    assert framer.pending == b""
+    assert framer.receive_data(b'y"}\n{"a":1}\n{"b"') == [b'{"a":1}']
+    assert framer.pending == b'{"b"'
+    assert too_large(framer.receive_data(b"z" * 20 + b"\nc\n")) == [TOO_LARGE_10, b"c"]
+
+
+def test_an_over_long_line_ending_in_the_next_feed_is_reported_once() -> None:
+    framer = LineFramer(10)
+    assert too_large(framer.receive_data(b"x" * 11)) == [TOO_LARGE_10]
+    assert framer.receive_data(b"x\n") == []
+    assert framer.receive_data(b"ok\n") == [b"ok"]
 
 
 def test_many_short_lines_in_one_feed_are_fine_beyond_the_limit() -> None:
@@ -123,4 +139,28 @@ def test_any_split_of_the_stream_gives_the_same_lines(
         out += framer.receive_data(stream[previous:cut])
         previous = cut
     assert out == lines
+    assert framer.pending == b""
+
+
+@given(
+    lines=st.lists(
+        st.binary(min_size=1, max_size=100).map(lambda b: b.replace(b"\n", b"").strip() or b"x"),
+        max_size=20,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=10),
+)
+def test_any_split_gives_each_over_long_line_once_in_its_place(
+    lines: list[bytes], cuts: list[int]
+) -> None:
+    stream = b"".join(line + b"\n" for line in lines)
+    framer = LineFramer(64)
+    out: list[bytes | MessageTooLarge] = []
+    previous = 0
+    for cut in [*sorted(c % (len(stream) + 1) for c in cuts), len(stream)]:
+        out += framer.receive_data(stream[previous:cut])
+        previous = cut
+    expected = [
+        line if len(line) <= 64 else "message exceeds the limit of 64 bytes" for line in lines
+    ]
+    assert too_large(out) == expected
     assert framer.pending == b""

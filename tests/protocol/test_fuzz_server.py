@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import execsrv
-from execsrv.protocol.errors import RpcError
+from execsrv.protocol.errors import MalformedParams, RpcError
 from execsrv.protocol.jsonrpc import (
     IncomingNotification,
     IncomingRequest,
@@ -182,9 +182,19 @@ class Oracle:
                     decoded = METHODS["initialize"].decoder.decode(params)
                 except RpcError:
                     return "reply"
+                except MalformedParams:
+                    return "parse-error"
                 if not self.initialize_started:
                     # A resume of an unknown session fails and resets the flag.
                     self.initialize_started = decoded.resume_session_id is None
+                return "reply"
+            case IncomingRequest(method=method, params=params) if method in METHODS:
+                try:
+                    METHODS[method].decoder.decode(params)
+                except MalformedParams:  # a number serde_json cannot read (10**400)
+                    return "parse-error"
+                except RpcError:
+                    pass
                 return "reply"
             case IncomingRequest():
                 return "reply"

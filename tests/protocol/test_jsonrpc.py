@@ -70,6 +70,63 @@ def test_request_with_unusable_id_falls_through_to_notification(id_json: bytes) 
 
 
 @pytest.mark.parametrize(
+    "id_json", [b"1e400", b"-1e400", b"1" + b"0" * 400, b"9" * 5000, b"2" + b"0" * 308]
+)
+def test_id_beyond_f64_is_a_number_out_of_range(id_json: bytes) -> None:
+    """serde_json cannot read the message at all, so it is not even a notification."""
+    message = decode_message(b'{"id":' + id_json + b',"method":"process/read"}')
+    assert message == MalformedMessage("number out of range")
+
+
+def test_number_beyond_f64_in_method_is_out_of_range() -> None:
+    assert decode_message(b'{"method":1e400}') == MalformedMessage("number out of range")
+
+
+# serde's derived structs reject a repeated field; the untagged union then tries the
+# next shape, for which the member may be unknown (ignored) or repeated too.
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (b'{"id":1,"method":"a","method":"b"}', MalformedMessage(NO_VARIANT)),
+        (b'{"id":1,"method":"m","params":{},"params":{}}', MalformedMessage(NO_VARIANT)),
+        (b'{"method":"initialized","params":1,"params":2}', MalformedMessage(NO_VARIANT)),
+        (b'{"id":1,"result":1,"result":2}', MalformedMessage(NO_VARIANT)),
+        (b'{"id":1,"id":1,"result":1}', MalformedMessage(NO_VARIANT)),
+        (
+            b'{"id":1,"error":{"code":1,"message":"x"},"error":{"code":2,"message":"y"}}',
+            MalformedMessage(NO_VARIANT),
+        ),
+        # not a request any more, but a notification (which has no id)
+        (b'{"id":1,"id":2,"method":"m"}', IncomingNotification("m", None)),
+        (b'{"id":1,"method":"m","trace":{},"trace":{}}', IncomingNotification("m", None)),
+        (b'{"id":1,"\\u0069d":2,"method":"m"}', IncomingNotification("m", None)),  # escaped
+        (b'{ "id" : 1 , "id" : 1 , "method" : "m" }', IncomingNotification("m", None)),
+        # members no shape knows may repeat; so may keys inside params
+        (b'{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"m"}', IncomingRequest(1, "m", None)),
+        (b'{"id":1,"method":"m","x":1,"x":{"id":1,"id":2}}', IncomingRequest(1, "m", None)),
+    ],
+)
+def test_repeated_envelope_members(frame: bytes, expected: object) -> None:
+    assert decode_message(frame) == expected
+    assert decode_message(frame.decode()) == expected
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"id":1,"method":"http/request","params":{"method":"GET","url":"u"}}',
+        b'{"id":1,"method":"m","params":{"id":1,"params":{"id":2,"id":3}}}',
+        b'{"id":1,"method":"m","params":["id","method","\\u0069d"]}',
+        b'{"id":"method","method":"params","params":"id"}',
+    ],
+)
+def test_member_names_inside_values_are_not_repeats(frame: bytes) -> None:
+    message = decode_message(frame)
+    assert isinstance(message, IncomingRequest)
+    assert message.params is not None
+
+
+@pytest.mark.parametrize(
     ("params_json", "expected"),
     [
         (None, None),  # absent

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from execsrv.protocol import process as p
-from execsrv.protocol.errors import INVALID_PARAMS, RpcError
+from execsrv.protocol.errors import INVALID_PARAMS, MalformedParams, RpcError
 from execsrv.protocol.methods import METHODS
 from execsrv.protocol.params import ParamsDecoder
 from execsrv.protocol.session import InitializeParams
@@ -230,6 +230,67 @@ def test_large_unsigned_values_decode() -> None:
     params = decode("process/read", b'{"processId":"p","afterSeq":18446744073709551615}')
     assert isinstance(params, p.ReadParams)
     assert params.after_seq == 2**64 - 1
+
+
+# serde_json reads an integer outside i64..u64 as a float: for a u64 field that is
+# "invalid type: floating point", printed by ryu (no "+" in the exponent).
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            b'{"processId":"p","afterSeq":18446744073709551616}',
+            "invalid type: floating point `1.8446744073709552e19`, expected u64",
+        ),
+        (
+            b'{"processId":"p","waitMs":100000000000000000000000000000}',
+            "invalid type: floating point `1e29`, expected u64",
+        ),
+        (
+            b'{"processId":"p","maxBytes":-9223372036854775809}',
+            "invalid type: floating point `-9.223372036854776e18`, expected usize",
+        ),
+        (
+            b'{"processId":18446744073709551616}',
+            "invalid type: floating point `1.8446744073709552e19`, expected a string",
+        ),
+        (
+            b'{"processId":9223372036854775808}',
+            "invalid type: integer `9223372036854775808`, expected a string",
+        ),
+        (
+            b'{"processId":"p","afterSeq":1e16}',
+            "invalid type: floating point `1e16`, expected u64",
+        ),
+    ],
+)
+def test_integers_beyond_u64_are_floats_as_in_serde_json(params: bytes, message: str) -> None:
+    assert error_of("process/read", params) == message
+
+
+def test_u64_beyond_range_in_a_u16_field() -> None:
+    params = b'{"processId":"p","rows":18446744073709551616,"cols":1}'
+    assert error_of("process/resize", params) == (
+        "invalid type: floating point `1.8446744073709552e19`, expected u16"
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        b'{"processId":"p","waitMs":1e400}',
+        b'{"processId":"p","waitMs":-1e400}',
+        b'{"processId":"p","afterSeq":' + b"9" * 5000 + b"}",
+        b'{"processId":"p","afterSeq":' + b"9" * 400 + b"}",  # an int msgspec reads, serde cannot
+        b'{"processId":1e400}',
+        b'{"afterSeq":1e400}',  # beside a missing field: the number wins, as in serde_json
+        b'{"processId":5,"other":[1,{"x":' + b"1" * 400 + b"}]}",
+    ],
+)
+def test_numbers_beyond_f64_make_the_message_malformed(params: bytes) -> None:
+    """serde_json cannot read them at all: the reference fails the whole message."""
+    with pytest.raises(MalformedParams) as caught:
+        decode("process/read", params)
+    assert str(caught.value) == "number out of range"
 
 
 def test_decoder_for_a_standalone_type() -> None:

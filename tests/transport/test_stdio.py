@@ -7,7 +7,7 @@ import base64
 import trio
 
 from ..conftest import CHILD_ENV
-from .stdio import open_stdio_server
+from .stdio import StdioServer, open_stdio_server
 
 STDIO_PREFIX = "failed to parse JSON-RPC message from exec-server stdio: "
 
@@ -134,15 +134,66 @@ async def test_unexpected_notification_ends_the_stdio_server() -> None:
             assert await server.process.wait() == 0
 
 
-async def test_over_long_line_ends_the_stdio_server_with_a_clear_log() -> None:
+async def _assert_still_serving(server: StdioServer, request_id: int) -> None:
+    reply = await server.request(request_id, "process/list", {})
+    assert reply == {"id": request_id, "result": {"processes": []}}
+
+
+async def test_numbers_beyond_f64_get_a_parse_error_and_the_server_goes_on() -> None:
+    """The reference's parse error (id -1), where the server once died with a traceback."""
+    with trio.fail_after(20):
+        async with open_stdio_server() as server:
+            await server.handshake()
+            for index, number in enumerate([b"1e400", b"1" + b"0" * 400, b"9" * 5_000_000]):
+                await server.send_raw(
+                    b'{"id":1,"method":"process/read","params":{"processId":"p","waitMs":'
+                    + number
+                    + b"}}\n"
+                )
+                assert await server.recv() == {
+                    "error": {"code": -32600, "message": STDIO_PREFIX + "number out of range"},
+                    "id": -1,
+                }
+                await _assert_still_serving(server, 10 + index)
+            assert "Traceback" not in server.stderr_text()
+
+
+async def test_a_repeated_member_is_a_parse_error_over_stdio() -> None:
+    with trio.fail_after(20):
+        async with open_stdio_server() as server:
+            await server.handshake()
+            await server.send_raw(b'{"id":1,"method":"process/list","params":{},"params":{}}\n')
+            reply = await server.recv()
+            assert reply["id"] == -1
+            assert reply["error"]["message"] == STDIO_PREFIX + (
+                "data did not match any variant of untagged enum JSONRPCMessage"
+            )
+            await _assert_still_serving(server, 2)
+
+
+TOO_LARGE = {
+    "error": {"code": -32600, "message": STDIO_PREFIX + "message exceeds the limit of 1000 bytes"},
+    "id": -1,
+}
+
+
+async def test_over_long_line_gets_a_parse_error_and_the_server_goes_on() -> None:
+    """The rest of the line is dropped; the next line is read as usual."""
     with trio.fail_after(20):
         async with open_stdio_server("--max-message-bytes", "1000") as server:
             await server.handshake()
-            await server.send_raw(b'{"id":1,"method":"' + b"x" * 2000)  # no newline yet
+            await server.send_raw(b'{"id":1,"method":"' + b"x" * 2000 + b'"}\n')
+            assert await server.recv() == TOO_LARGE
+            await _assert_still_serving(server, 2)
+            # Answered as soon as the limit is passed, before the line ends.
+            await server.send_raw(b'{"id":3,"method":"' + b"x" * 2000)
+            assert await server.recv() == TOO_LARGE
+            await server.send_raw(b"y" * 100_000)
+            await server.send_raw(b'"}\n{"id":4,"method":"process/list"}\n')
+            assert await server.response(4) == {"id": 4, "result": {"processes": []}}
+            await server.close_stdin()
             assert await server.process.wait() == 0
-            stderr = server.stderr_text()
-            assert "exceeds 1000" in stderr, stderr
-            assert "Traceback" not in stderr
+            assert "Traceback" not in server.stderr_text()
 
 
 async def test_requests_sent_just_before_eof_are_answered() -> None:
@@ -166,14 +217,15 @@ async def test_requests_sent_just_before_eof_are_answered() -> None:
             assert await server.process.wait() == 0
 
 
-async def test_messages_before_an_over_long_line_are_answered() -> None:
+async def test_messages_around_an_over_long_line_are_answered_in_order() -> None:
     with trio.fail_after(20):
         async with open_stdio_server("--max-message-bytes", "1000") as server:
             await server.send_raw(
                 b'{"id":1,"method":"initialize","params":{"clientName":"x"}}\n'
                 + b'{"id":2,"method":"'
                 + b"x" * 2000
-                + b'"}\n'
+                + b'"}\n{"id":3,"method":"no/such"}\n'
             )
             assert "sessionId" in (await server.response(1))["result"]
-            assert await server.process.wait() == 0
+            assert await server.recv() == TOO_LARGE
+            assert (await server.response(3))["error"]["code"] == -32601
