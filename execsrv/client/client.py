@@ -19,6 +19,7 @@ import msgspec
 import trio
 import trio_websocket
 
+from ..logs import clip
 from ..protocol import jsonrpc
 from ..protocol import process as p
 from ..protocol.http import HttpRequestBodyDeltaNotification
@@ -192,7 +193,7 @@ class Client:
             if dial is None or self._disconnected is not None:
                 self._disconnect(self._outage.reason)
                 return
-            log.info("connection lost (%s); resuming session", self._outage.reason)
+            log.info("connection lost (%s); resuming session", clip(self._outage.reason))
             try:
                 await self._resume(nursery, dial)
             except Disconnected as error:
@@ -248,7 +249,7 @@ class Client:
             case jsonrpc.IncomingNotification(method=method, params=params) if params:
                 self._route_notification(method, params)
             case _:
-                log.debug("ignored message from server: %r", message)
+                log.debug("ignored message from server: %s", clip(repr(message)))
 
     def _route_notification(self, method: str, params: msgspec.Raw) -> None:
         if method == "process/output":
