@@ -22,7 +22,7 @@ def response(chunks: list[tuple[int, bytes]], next_seq: int, **state: object) ->
 
 
 async def test_out_of_order_notifications_come_out_in_seq_order() -> None:
-    async def never(after: int) -> ReadResponse:
+    async def never(after: int, max_bytes: int) -> ReadResponse:
         raise AssertionError("no read expected")
 
     stream = ProcessEventStream(never)
@@ -37,7 +37,7 @@ async def test_a_cancelled_catch_up_is_retried_not_stalled() -> None:
     calls: list[int] = []
     first_read_started = trio.Event()
 
-    async def read_after(after: int) -> ReadResponse:
+    async def read_after(after: int, max_bytes: int) -> ReadResponse:
         calls.append(after)
         if len(calls) == 1:
             first_read_started.set()
