@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 import execsrv
 from execsrv import RemoteProcess
@@ -190,3 +191,51 @@ async def test_stream_completes_exactly_under_repeated_resets(
     assert received == STREAM
     assert client.resumes >= 1
     assert proxy.cuts_made >= 1 + len(HANDSHAKE_CUTS)
+
+
+async def until_cut_off(client: execsrv.Client) -> None:
+    """Make calls until one fails: the client has noticed that its connection is gone."""
+    while True:
+        try:
+            await client.list_processes()
+        except execsrv.Disconnected:
+            return
+
+
+async def test_a_stream_behind_when_its_process_closed_still_recovers(
+    server: execsrv.ExecServer, tmp_path: Path
+) -> None:
+    """The ``process/closed`` notification reaches a stream that is catching up (so it
+    is not queued); the connection then drops before the consumer has read: the next
+    resume must still recover that stream."""
+    assert server.port is not None
+    async with (
+        open_proxy(server.port) as proxy,
+        execsrv.connect(proxy.url, auto_resume=True) as client,
+    ):
+        with trio.fail_after(20):
+            proc, feeder = await start_echoer(client, tmp_path)
+            await feeder.batch()
+            assert proxy.sever() == 1  # the resume puts the stream behind (unread)
+            while client.resumes < 1:  # noqa: ASYNC110 (the client's supervisor)
+                await trio.sleep(0.01)
+            await feeder.feed.aclose()
+            while not (await client.read_process(proc.process_id, after_seq=0)).closed:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            await client.list_processes()  # replies after the closed notification
+            proxy.hold()
+            assert proxy.sever() == 1
+            await until_cut_off(client)
+            events: list[execsrv.ProcessEvent] = []
+
+            async def consume() -> None:
+                events.extend([event async for event in proc.stream])
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(consume)
+                await trio.testing.wait_all_tasks_blocked()  # its catch-up read failed
+                proxy.release()
+            await feeder.acks.aclose()
+    received = b"".join(event.data for event in events if isinstance(event, execsrv.Output))
+    assert received == b"".join(b"line %d\n" % n for n in range(BATCH))
+    assert isinstance(events[-1], execsrv.Closed)
