@@ -100,6 +100,7 @@ class ProcessEventStream:
         self._read_after = read_after
         self._on_complete = on_complete
         self.complete = False
+        """``Closed`` is queued for the consumer: every event has arrived."""
         self._read_bytes = CATCH_UP_BYTES
         self._expected = 1
         self._future: dict[int, Output | Exited | Closed | _Missing] = {}
