@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.max_sessions,
         metavar="N",
         help="live sessions, attached or detached within --session-ttl; an initialize "
-        "creating one more answers -32600 `session limit reached (N)` "
+        "creating one more first ends the longest-detached session without a running "
+        "process, else answers -32600 `session limit reached (N)` "
         f"(default {DEFAULTS.max_sessions})",
     )
     security.add_argument(

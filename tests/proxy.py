@@ -1,15 +1,19 @@
 """A TCP proxy on 127.0.0.1 that tests can sever, to force real disconnects.
 
 ``sever()`` aborts every proxied connection at once with a TCP reset (RST, no
-websocket close frame, no FIN), as a network failure would.
+websocket close frame, no FIN), as a network failure would. ``cut_after()`` resets
+each of the next connections once it has carried a given number of bytes, so a
+test can place a reset exactly (mid-frame, inside a handshake) without timing.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 
 import trio
@@ -17,11 +21,31 @@ import trio
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
+@dataclass(frozen=True)
+class Cut:
+    """Reset one connection once it has forwarded ``from_server`` bytes to the client,
+    or ``from_client`` bytes to the server (None: no limit that way)."""
+
+    from_server: int | None = None
+    from_client: int | None = None
+
+
+class _Budget:
+    """Bytes one direction of one connection may still forward (None: unlimited)."""
+
+    def __init__(self, left: int | None) -> None:
+        self.left = left
+
+
 class Proxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.port = 0
         self.connections = 0
+        self.cuts_made = 0
+        """Connections reset by a :class:`Cut` (their budget ran out)."""
+        self._cuts: deque[Cut] = deque()
+        self._then = Cut()
         self._scopes: set[trio.CancelScope] = set()
         self._open = trio.Event()
         self._open.set()
@@ -37,6 +61,11 @@ class Proxy:
             scope.cancel()
         return len(scopes)
 
+    def cut_after(self, *cuts: Cut, then: Cut | None = None) -> None:
+        """The next connections (in order of arrival) get these cuts, later ones ``then``."""
+        self._cuts.extend(cuts)
+        self._then = then or Cut()
+
     def hold(self) -> None:
         """Accept new connections but do not forward them until :meth:`release`."""
         if self._open.is_set():
@@ -47,17 +76,24 @@ class Proxy:
 
     async def _handle(self, downstream: trio.SocketStream) -> None:
         upstream: trio.SocketStream | None = None
+        budgets: list[_Budget] = []
         try:
             with trio.CancelScope() as scope:
                 self._scopes.add(scope)
                 await self._open.wait()
                 self.connections += 1
+                cut = self._cuts.popleft() if self._cuts else self._then
+                budgets = [_Budget(cut.from_client), _Budget(cut.from_server)]
                 upstream = await trio.open_tcp_stream("127.0.0.1", self.upstream_port)
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_pump, downstream, upstream, nursery.cancel_scope)
-                    nursery.start_soon(_pump, upstream, downstream, nursery.cancel_scope)
+                    for source, sink, budget in zip(
+                        (downstream, upstream), (upstream, downstream), budgets, strict=True
+                    ):
+                        nursery.start_soon(_pump, source, sink, nursery.cancel_scope, budget, scope)
         finally:
             self._scopes.discard(scope)
+            if any(budget.left == 0 for budget in budgets):
+                self.cuts_made += 1
             for stream in (downstream, upstream):
                 if stream is not None:
                     if scope.cancel_called:  # severed: reset, don't close politely
@@ -65,10 +101,24 @@ class Proxy:
                     await trio.aclose_forcefully(stream)
 
 
-async def _pump(source: trio.SocketStream, sink: trio.SocketStream, done: trio.CancelScope) -> None:
+async def _pump(
+    source: trio.SocketStream,
+    sink: trio.SocketStream,
+    done: trio.CancelScope,
+    budget: _Budget,
+    reset: trio.CancelScope,
+) -> None:
+    """Forward until EOF (then end the connection politely) or until ``budget`` is
+    spent (then reset it, after forwarding exactly the budgeted bytes)."""
     try:
         while data := await source.receive_some(65536):
+            if budget.left is not None:
+                data = data[: budget.left]
+                budget.left -= len(data)
             await sink.send_all(data)
+            if budget.left == 0:
+                reset.cancel()
+                return
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass
     done.cancel()

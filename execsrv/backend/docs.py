@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..client.errors import RemoteError
 from ..client.fs import FileNotFound
+from ..logs import clip
 from .base import ExecBackend, PathArg, absolute
 
 __all__ = ["ProjectDoc", "discover_project_docs", "find_repository_root"]
@@ -97,5 +98,7 @@ async def discover_project_docs(
             except FileNotFound:
                 continue
             except RemoteError as error:
-                log.warning("skipped unreadable project doc %s: %s", path, error.message)
+                log.warning(
+                    "skipped unreadable project doc %s: %s", clip(path), clip(error.message)
+                )
     return docs

@@ -17,7 +17,7 @@ import trio
 
 from .. import fs
 from ..client.errors import RemoteError
-from ..client.events import CATCH_UP_BYTES, Closed, Exited, Output, ProcessEventStream
+from ..client.events import Closed, Exited, Output, ProcessEventStream
 from ..client.fs import DirectoryEntry, FileMetadata, client_error
 from ..process import ManagedProcess, ProcessLimits
 from ..protocol import process as p
@@ -108,8 +108,8 @@ class LocalBackend(ExecBackend):
         if process_id in self._processes:
             raise RemoteError(-32600, f"process {process_id} already exists")
 
-        async def read_after(after_seq: int) -> p.ReadResponse:
-            return handle.managed.snapshot(after_seq, CATCH_UP_BYTES)
+        async def read_after(after_seq: int, max_bytes: int) -> p.ReadResponse:
+            return handle.managed.snapshot(after_seq, max_bytes)
 
         stream = ProcessEventStream(read_after)
         handle = LocalProcess(process_id, ProcessEvents(stream))

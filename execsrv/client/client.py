@@ -19,6 +19,7 @@ import msgspec
 import trio
 import trio_websocket
 
+from ..logs import clip
 from ..protocol import jsonrpc
 from ..protocol import process as p
 from ..protocol.http import HttpRequestBodyDeltaNotification
@@ -151,15 +152,18 @@ class Client:
         return msgspec.json.decode(pending.result, type=result_type)
 
     def _lose(self, transport: MessageTransport, reason: str) -> None:
-        """``transport`` is gone: fail the calls waiting on it."""
-        if transport is not self._transport or self._outage is not None:
+        """``transport`` is gone: fail the calls waiting on it (during a resume, the
+        handshake's own calls, so the next attempt starts at once)."""
+        if transport is not self._transport or self._transport_lost.is_set():
             return
-        self._outage = Disconnected(reason)
-        for pending in self._pending.values():
-            pending.error = self._outage
-            pending.done.set()
-        fail_streams(list(self._http_streams.values()), reason)  # they die with the connection
         self._transport_lost.set()
+        lost = Disconnected(reason)
+        for pending in self._pending.values():
+            pending.error = lost
+            pending.done.set()
+        if self._outage is None:
+            self._outage = lost
+            fail_streams(list(self._http_streams.values()), reason)  # they die with it
 
     def _disconnect(self, reason: str) -> None:
         """Give up: every later call raises, event streams end with ``Failed``."""
@@ -192,7 +196,7 @@ class Client:
             if dial is None or self._disconnected is not None:
                 self._disconnect(self._outage.reason)
                 return
-            log.info("connection lost (%s); resuming session", self._outage.reason)
+            log.info("connection lost (%s); resuming session", clip(self._outage.reason))
             try:
                 await self._resume(nursery, dial)
             except Disconnected as error:
@@ -248,7 +252,7 @@ class Client:
             case jsonrpc.IncomingNotification(method=method, params=params) if params:
                 self._route_notification(method, params)
             case _:
-                log.debug("ignored message from server: %r", message)
+                log.debug("ignored message from server: %s", clip(repr(message)))
 
     def _route_notification(self, method: str, params: msgspec.Raw) -> None:
         if method == "process/output":
@@ -266,12 +270,16 @@ class Client:
             target = self._streams.get(closed.process_id)
             if target is not None:
                 target.feed(closed.seq, Closed(closed.seq))
-                self._streams.pop(closed.process_id, None)
         elif method == "http/request/bodyDelta":
             delta = _body_delta_decoder.decode(params)
             body = self._http_streams.get(delta.request_id)
             if body is not None:
                 body.feed(delta)
+
+    def _forget_stream(self, process_id: str, stream: ProcessEventStream) -> None:
+        """``stream`` has all its events: stop routing to it and recovering it."""
+        if self._streams.get(process_id) is stream:
+            del self._streams[process_id]
 
     def _open_http_stream(self, request_id: str) -> HttpBodyStream:
         """Route ``request_id``'s body frames to a new stream (before the request is sent)."""
@@ -298,8 +306,9 @@ class Client:
         except TransportClosed as error:
             self._lose(transport, error.reason)
             raise Disconnected(error.reason) from None
-        if transport is self._transport:
-            self._outage = None
+        if transport is not self._transport or self._transport_lost.is_set():
+            raise Disconnected(self._outage.reason if self._outage else "connection lost")
+        self._outage = None
 
     # -- processes ------------------------------------------------------------
 
@@ -349,7 +358,8 @@ class Client:
             if live is None and self._streams.get(process_id) is handle.stream:
                 del self._streams[process_id]
             raise
-        self._streams[process_id] = handle.stream
+        if not handle.stream.complete:  # else it closed before the reply
+            self._streams[process_id] = handle.stream
         return handle
 
     async def read_process(

@@ -5,7 +5,8 @@ take down whichever nursery hosts that task (the client's own, on a re-dial)
 and leave the socket open. Here each dial runs its reader in a nursery of its
 own: a refusal becomes :class:`~.errors.HandshakeRejected` (or
 :class:`~.errors.AuthenticationFailed` for 401/403) raised by :func:`dial_websocket`,
-and the socket is closed whenever the handshake does not complete.
+and the socket is closed whenever the handshake does not complete, also when the
+connection is lost halfway through it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Final
 import trio
 import trio_websocket
 from trio_websocket._impl import _url_to_host
+from wsproto import ConnectionType, WSConnection
 
 from .errors import AuthenticationFailed, Disconnected, HandshakeRejected
 
@@ -74,20 +76,24 @@ async def _run_websocket(
     except OSError as error:
         raise Disconnected(f"could not connect to {url}: {error}") from None
     host_header = host if port in (80, 443) else f"{host}:{port}"
+    websocket = trio_websocket.WebSocketConnection(
+        stream,
+        WSConnection(ConnectionType.CLIENT),
+        host=host_header,
+        path=resource,
+        client_extra_headers=extra_headers,
+        max_message_size=max_message_size,
+        receive_buffer_size=receive_buffer_size,
+    )
     accepted = False
     try:
         async with trio.open_nursery() as reader:
-            websocket = await trio_websocket.wrap_client_stream(
-                reader,
-                stream,
-                host_header,
-                resource,
-                extra_headers=extra_headers,
-                max_message_size=max_message_size,
-                receive_buffer_size=receive_buffer_size,
-            )
-            accepted = True
-            task_status.started(websocket)
+            with trio.CancelScope() as handshake:
+                reader.start_soon(_read, websocket, handshake)
+                await websocket._open_handshake.wait()
+            accepted = not handshake.cancelled_caught
+            if accepted:
+                task_status.started(websocket)
     except BaseExceptionGroup as group:
         rejected = None if accepted else _first(group, trio_websocket.ConnectionRejected)
         if rejected is None:
@@ -96,6 +102,19 @@ async def _run_websocket(
     finally:
         if not accepted:
             await trio.aclose_forcefully(stream)
+    if not accepted:
+        raise Disconnected(
+            f"could not connect to {url}: connection lost in the websocket handshake"
+        )
+
+
+async def _read(websocket: trio_websocket.WebSocketConnection, handshake: trio.CancelScope) -> None:
+    """trio-websocket's reader; its end before the opening handshake completes (a reset
+    or EOF mid-handshake) cancels the wait for it, which trio-websocket 0.12 never ends."""
+    try:
+        await websocket._reader_task()
+    finally:
+        handshake.cancel()
 
 
 def _first(

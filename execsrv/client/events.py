@@ -17,7 +17,7 @@ from typing import Final
 import trio
 
 from ..protocol.process import OutputStream, ReadResponse
-from .errors import ClientError
+from .errors import ClientError, Disconnected
 
 __all__ = [
     "EVENT_BUFFER",
@@ -34,7 +34,10 @@ EVENT_BUFFER: Final = 1024
 """Events held for a consumer before the stream switches to catching up by reads."""
 
 CATCH_UP_BYTES: Final = 4 << 20
-"""``maxBytes`` of each catch-up read."""
+"""``maxBytes`` of a catch-up read; halved (down to :data:`MIN_CATCH_UP_BYTES`) each
+time the connection is lost during one, doubled back after each that succeeds, so
+a connection reset more often than a full read takes to arrive still makes progress."""
+MIN_CATCH_UP_BYTES: Final = 64 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,9 @@ class Failed:
 
 
 ProcessEvent = Output | Exited | Closed | Gap | Failed
-Reader = Callable[[int], Awaitable[ReadResponse]]
+Reader = Callable[[int, int], Awaitable[ReadResponse]]
+"""``process/read`` of the output after a seq, at most ``maxBytes`` (the first chunk
+always comes, whatever its size)."""
 
 
 class _Missing:
@@ -87,8 +92,16 @@ _MISSING = _Missing()
 class ProcessEventStream:
     """Single-consumer async iterator over one process's events."""
 
-    def __init__(self, read_after: Reader) -> None:
+    def __init__(self, read_after: Reader, on_complete: Callable[[], None] | None = None) -> None:
+        """``on_complete`` runs once ``Closed`` is queued for the consumer: from then on
+        the stream needs nothing more from the connection (no live events, no
+        :meth:`recover`). Until then a connection that drops mid-catch-up leaves the
+        stream waiting for :meth:`recover` or :meth:`fail`."""
         self._read_after = read_after
+        self._on_complete = on_complete
+        self.complete = False
+        """``Closed`` is queued for the consumer: every event has arrived."""
+        self._read_bytes = CATCH_UP_BYTES
         self._expected = 1
         self._future: dict[int, Output | Exited | Closed | _Missing] = {}
         self._ready: deque[ProcessEvent] = deque()
@@ -144,6 +157,10 @@ class ProcessEventStream:
                 if isinstance(event, Exited):
                     self._exit_seen = True
                 self._ready.append(event)
+                if isinstance(event, Closed):
+                    self.complete = True
+                    if self._on_complete is not None:
+                        self._on_complete()
             self._expected += 1
         if gap_start is not None:
             self._ready.append(Gap(gap_start, self._expected - 1))
@@ -182,10 +199,13 @@ class ProcessEventStream:
         """
         self._behind = False  # buffer live events that arrive during the read
         try:
-            response = await self._read_after(self._expected - 1)
-        except BaseException:
+            response = await self._read_after(self._expected - 1, self._read_bytes)
+        except BaseException as error:
             self._behind = True  # cancelled or failed: the next attempt reads again
+            if isinstance(error, Disconnected):
+                self._read_bytes = max(self._read_bytes // 2, MIN_CATCH_UP_BYTES)
             raise
+        self._read_bytes = min(self._read_bytes * 2, CATCH_UP_BYTES)
         chunks = [c for c in response.chunks if c.seq >= self._expected]
         # Every seq up to `end` is accounted for by this read: returned, terminal, or gone.
         end = chunks[-1].seq if chunks else response.next_seq - 1

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from ..protocol import process as p
 from .errors import Disconnected
 from .events import (
-    CATCH_UP_BYTES,
     Closed,
     Exited,
     Failed,
@@ -46,12 +45,15 @@ class RemoteProcess:
     def __init__(self, client: Client, process_id: str) -> None:
         self.client = client
         self.process_id = process_id
-        self.stream = ProcessEventStream(self._read_after)
+        self.stream = ProcessEventStream(self._read_after, on_complete=self._forget_stream)
 
-    async def _read_after(self, after_seq: int) -> p.ReadResponse:
+    async def _read_after(self, after_seq: int, max_bytes: int) -> p.ReadResponse:
         return await self.client.read_process(
-            self.process_id, after_seq=after_seq, max_bytes=CATCH_UP_BYTES
+            self.process_id, after_seq=after_seq, max_bytes=max_bytes
         )
+
+    def _forget_stream(self) -> None:
+        self.client._forget_stream(self.process_id, self.stream)
 
     def events(self) -> ProcessEventStream:
         return self.stream

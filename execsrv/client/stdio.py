@@ -24,6 +24,7 @@ from typing import Final
 
 import trio
 
+from ..logs import clip
 from ..protocol.framing import MessageTooLarge
 from ..transport import LineTransport, TransportClosed
 from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client, running_client
@@ -56,7 +57,7 @@ class _StderrTail:
     async def drain(self, stream: trio.abc.ReceiveStream) -> None:
         try:
             while data := await stream.receive_some():
-                log.debug("exec-server stderr: %r", bytes(data))
+                log.debug("exec-server stderr: %s", clip(data))
                 self._chunks.append(bytes(data))
                 self._size += len(data)
                 while self._size - len(self._chunks[0]) >= self._limit:

@@ -20,6 +20,7 @@ from typing import Any, Final
 import msgspec
 import trio
 
+from ..logs import clip
 from ..process import ManagedProcess
 from ..protocol import jsonrpc
 from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError, method_family
@@ -224,7 +225,7 @@ class Connection:
             if self.session is not None and self.session.detach(self):
                 log.info(
                     "session detached",
-                    extra={"session": short_id(self.session.id), "reason": self.close_reason},
+                    extra={"session": short_id(self.session.id), "reason": clip(self.close_reason)},
                 )
 
     async def _read_loop(self, nursery: trio.Nursery) -> None:
@@ -374,7 +375,7 @@ class Connection:
         self.session = session
         log.info(
             "client initialized",
-            extra={"session": short_id(session.id), "client": params.client_name},
+            extra={"session": short_id(session.id), "client": clip(params.client_name)},
         )
         return InitializeResponse(session_id=session.id)
 

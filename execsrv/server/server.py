@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import trio
 import trio_websocket
 
+from ..logs import clip
 from ..process import ProcessLimits
 from ..transport import LineTransport, WebSocketTransport
 from ..transport.websocket import CLOSE_HANDSHAKE_SECONDS, RECEIVE_BUFFER_BYTES
@@ -222,7 +223,7 @@ class ExecServer:
         }
         if rejection.status == 403:
             origins = [value for name, value in request.headers if name.lower() == b"origin"]
-            extra["origin"] = repr(b", ".join(origins).decode("latin-1")[:200])
+            extra["origin"] = clip(b", ".join(origins))
         log.warning("handshake refused: %s", rejection.message, extra=extra)
         try:
             await request.reject(

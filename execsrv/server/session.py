@@ -126,6 +126,20 @@ class Session:
     def expired_by_ttl(self) -> bool:
         return self._attachment is None and trio.current_time() >= self._scope.deadline
 
+    @property
+    def reclaimable(self) -> bool:
+        """Detached with no process holding a child or its pipes (closed processes
+        kept only for reading do not count): ending it early loses no running work."""
+        return self.detached.is_set() and all(
+            isinstance(entry, ManagedProcess) and entry.closed for entry in self.processes.values()
+        )
+
+    @property
+    def deadline(self) -> float:
+        """When a detached session expires (infinite while attached); detached sessions
+        share one TTL, so the earliest deadline is the longest detached."""
+        return self._scope.deadline
+
     def close(self, *, kill: bool = False) -> None:
         """End the session now; ``kill`` SIGKILLs process groups without a grace."""
         if kill:
@@ -157,9 +171,11 @@ class SessionRegistry:
         return sum(1 for session in self._sessions.values() if not session.ending)
 
     async def create(self) -> Session:
-        """A new session; ``session limit reached (N)`` (-32600) beyond ``max_sessions``."""
+        """A new session; at ``max_sessions`` one reclaimable session (see
+        :meth:`_reclaim_one`) is closed to make room, else ``session limit reached
+        (N)`` (-32600)."""
         limit = self._max_sessions
-        if limit is not None and self.live_count() >= limit:
+        if limit is not None and self.live_count() >= limit and not self._reclaim_one():
             log.warning("session limit reached", extra={"limit": limit})
             raise RpcError.invalid_request(f"session limit reached ({limit})")
         session = Session(str(uuid.uuid4()), ttl=self._ttl)
@@ -167,6 +183,22 @@ class SessionRegistry:
         await self._holding.start(self._hold, session)
         log.info("session created", extra={"session": short_id(session.id)})
         return session
+
+    def _reclaim_one(self) -> bool:
+        """Close the longest-detached live session that has no process holding a child.
+
+        Without this, a client cycling connect/initialize/close fills the limit with
+        idle detached sessions and locks every other client out for the TTL.
+        Returns False if there is none: then attached sessions, and detached ones
+        with work, fill the limit.
+        """
+        idle = [s for s in self._sessions.values() if not s.ending and s.reclaimable]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda session: session.deadline)
+        log.info("session reclaimed for a new one", extra={"session": short_id(oldest.id)})
+        oldest.close()
+        return True
 
     async def _hold(self, session: Session, *, task_status: trio.TaskStatus[Session]) -> None:
         try:
@@ -177,11 +209,12 @@ class SessionRegistry:
             log.info(how, extra={"session": short_id(session.id)})
 
     def lookup(self, session_id: str) -> Session | None:
-        """The live session with this id; an expired one is torn down and not returned."""
+        """The live session with this id; an expired, closed or reclaimed one (perhaps
+        still tearing down) is not returned."""
         session = self._sessions.get(session_id)
         if session is None:
             return None
-        if session.expired:
+        if session.ending:
             session.close()
             return None
         return session

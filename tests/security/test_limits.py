@@ -76,19 +76,45 @@ async def test_max_sessions_refuses_a_new_session_but_not_a_resume() -> None:
                     assert reply["result"] == {"sessionId": kept}
 
 
-async def test_max_sessions_counts_detached_sessions_until_they_expire() -> None:
+async def test_max_sessions_counts_detached_sessions_with_processes_until_they_expire() -> None:
     async with running(max_sessions=1, session_ttl=0.5) as server:
         assert server.url is not None
         with trio.fail_after(20):
             async with open_wire(server.url) as wire:
                 await wire.handshake()
-            # Detached but within its TTL: still counts.
+                reply = await wire.request("process/start", _start("s", ["sleep", "60"]))
+                assert "result" in reply, reply
+            # Detached within its TTL with a running process: still counts.
             async with open_wire(server.url) as wire:
                 reply = await wire.request("initialize", {"clientName": "t"})
                 assert reply["error"]["message"] == "session limit reached (1)"
             await trio.sleep(0.6)
             async with open_wire(server.url) as wire:
                 assert await wire.handshake()
+
+
+async def test_a_cycling_client_cannot_lock_others_out() -> None:
+    """Connect/initialize/close cycles leave idle detached sessions; at the limit the
+    oldest of them is reclaimed, while one with a running process is kept."""
+    async with running(max_sessions=3, session_ttl=60.0) as server:
+        assert server.url is not None
+        with trio.fail_after(20):
+            async with open_wire(server.url) as wire:
+                busy = await wire.handshake()
+                reply = await wire.request("process/start", _start("s", ["sleep", "60"]))
+                assert "result" in reply, reply
+            idle: list[str] = []
+            for _ in range(10):
+                async with open_wire(server.url) as wire:
+                    idle.append(await wire.handshake())
+            async with open_wire(server.url) as other:
+                assert await other.handshake()
+                for session_id, alive in ((busy, True), (idle[-1], True), (idle[-2], False)):
+                    async with open_wire(server.url) as wire:
+                        reply = await wire.request(
+                            "initialize", {"clientName": "r", "resumeSessionId": session_id}
+                        )
+                        assert ("result" in reply) is alive, reply
 
 
 async def test_max_processes_per_session_counts_running_processes() -> None:

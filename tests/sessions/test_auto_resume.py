@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 import execsrv
 from execsrv import RemoteProcess
 
 from ..conftest import CHILD_ENV
-from ..proxy import Proxy, open_proxy
+from ..proxy import Cut, Proxy, open_proxy
 
 BATCH = 500
 BATCHES = 5  # fed before, during (x3, while disconnected) and after the outages
@@ -140,3 +141,101 @@ async def test_output_dropped_while_disconnected_shows_as_a_gap(
     assert isinstance(events[-1], execsrv.Closed)
     seqs = [e.seq for e in events if not isinstance(e, execsrv.Gap)]
     assert seqs == sorted(set(seqs))
+
+
+STREAM_LINES = 1 << 20
+"""``seq -w 1 STREAM_LINES``: 8-byte numbered lines, 8 MiB, every line distinct."""
+STREAM = b"".join(b"%07d\n" % n for n in range(1, STREAM_LINES + 1))
+HANDSHAKE_CUTS = (
+    # Client to server: upgrade request (154 bytes), initialize (~133), initialized (42).
+    Cut(from_client=100),
+    Cut(from_client=200),
+    Cut(from_client=300),
+    # Server to client: the 101 answer (129 bytes), the initialize reply (72).
+    Cut(from_server=60),
+    Cut(from_server=160),
+)
+
+
+@pytest.mark.parametrize("every", [400_000, 1_000_003, 3_000_017, 8_000_009])
+async def test_stream_completes_exactly_under_repeated_resets(
+    nursery: trio.Nursery, every: int
+) -> None:
+    """The proxy resets every connection once it has carried ``every`` bytes to the
+    client, landing mid-frame in notifications and catch-up reads. ``every`` spans one
+    output chunk's frame (256 KiB as base64: ~350 KB, the least a connection must carry
+    to make progress) to more than a whole catch-up read (4 MiB: ~5.6 MB); at the
+    ~20 MB/s this stream moves here, resets every ~0.02-0.4 s. The first outage also
+    meets a reset at each step of the resume handshake before a resume gets through."""
+    config = execsrv.ServerConfig(retention_bytes=2 * len(STREAM), kill_grace=0.5)
+    server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
+    async with open_proxy(server.port) as proxy:
+        proxy.cut_after(Cut(from_server=every), *HANDSHAKE_CUTS, then=Cut(from_server=every))
+        async with execsrv.connect(proxy.url, auto_resume=True) as client:
+            with trio.fail_after(30):
+                proc = await client.start_process(
+                    ["seq", "-w", "1", str(STREAM_LINES)], env=CHILD_ENV
+                )
+                received = bytearray()
+                async for event in proc.stream:
+                    match event:
+                        case execsrv.Output(data=data):
+                            received += data
+                        case execsrv.Exited(exit_code=code):
+                            assert code == 0
+                        case execsrv.Closed():
+                            pass
+                        case _:
+                            pytest.fail(f"unexpected event {event!r}")
+    assert len(received) == len(STREAM)
+    assert received == STREAM
+    assert client.resumes >= 1
+    assert proxy.cuts_made >= 1 + len(HANDSHAKE_CUTS)
+
+
+async def until_cut_off(client: execsrv.Client) -> None:
+    """Make calls until one fails: the client has noticed that its connection is gone."""
+    while True:
+        try:
+            await client.list_processes()
+        except execsrv.Disconnected:
+            return
+
+
+async def test_a_stream_behind_when_its_process_closed_still_recovers(
+    server: execsrv.ExecServer, tmp_path: Path
+) -> None:
+    """The ``process/closed`` notification reaches a stream that is catching up (so it
+    is not queued); the connection then drops before the consumer has read: the next
+    resume must still recover that stream."""
+    assert server.port is not None
+    async with (
+        open_proxy(server.port) as proxy,
+        execsrv.connect(proxy.url, auto_resume=True) as client,
+    ):
+        with trio.fail_after(20):
+            proc, feeder = await start_echoer(client, tmp_path)
+            await feeder.batch()
+            assert proxy.sever() == 1  # the resume puts the stream behind (unread)
+            while client.resumes < 1:  # noqa: ASYNC110 (the client's supervisor)
+                await trio.sleep(0.01)
+            await feeder.feed.aclose()
+            while not (await client.read_process(proc.process_id, after_seq=0)).closed:  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            await client.list_processes()  # replies after the closed notification
+            proxy.hold()
+            assert proxy.sever() == 1
+            await until_cut_off(client)
+            events: list[execsrv.ProcessEvent] = []
+
+            async def consume() -> None:
+                events.extend([event async for event in proc.stream])
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(consume)
+                await trio.testing.wait_all_tasks_blocked()  # its catch-up read failed
+                proxy.release()
+            await feeder.acks.aclose()
+    received = b"".join(event.data for event in events if isinstance(event, execsrv.Output))
+    assert received == b"".join(b"line %d\n" % n for n in range(BATCH))
+    assert isinstance(events[-1], execsrv.Closed)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
+from execsrv.protocol.errors import RpcError
 from execsrv.protocol.wire import Payload
-from execsrv.server.session import SessionRegistry
+from execsrv.server.session import STARTING, SessionRegistry
 
 TTL = 30.0
 
@@ -67,4 +69,47 @@ async def test_stale_detach_does_not_start_ttl(autojump_clock: trio.testing.Mock
         assert not session.detach(old)
         await trio.sleep(TTL * 10)
         assert registry.lookup(session.id) is session
+        holding.cancel_scope.cancel()
+
+
+async def test_at_the_limit_the_longest_detached_idle_session_makes_room(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as holding:
+        registry = SessionRegistry(holding, ttl=TTL, max_sessions=4)
+        sessions = [await registry.create() for _ in range(4)]
+        attached, busy, newer, older = sessions
+        peers = [Peer() for _ in sessions]
+        for session, peer in zip(sessions, peers, strict=True):
+            session.attach(peer)
+        busy.processes["p"] = STARTING  # a process holds it
+        for session, peer in zip((busy, older, newer), (peers[1], peers[3], peers[2]), strict=True):
+            session.detach(peer)
+            await trio.sleep(1)
+        # Full: each new session ends the longest-detached session without a process.
+        fresh = await registry.create()
+        assert registry.lookup(older.id) is None
+        assert registry.lookup(newer.id) is newer
+        fresh.attach(Peer())
+        await registry.create()
+        assert registry.lookup(newer.id) is None
+        await older.ended.wait()
+        await newer.ended.wait()
+        # Only attached sessions and one with a process are left: refused.
+        with pytest.raises(RpcError, match=r"session limit reached \(4\)"):
+            await registry.create()
+        assert registry.lookup(busy.id) is busy
+        assert registry.lookup(attached.id) is attached
+        holding.cancel_scope.cancel()
+
+
+async def test_a_session_being_created_is_not_reclaimed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as holding:
+        registry = SessionRegistry(holding, ttl=TTL, max_sessions=1)
+        created = await registry.create()  # not attached yet: not detached either
+        with pytest.raises(RpcError, match="session limit reached"):
+            await registry.create()
+        assert registry.lookup(created.id) is created
         holding.cancel_scope.cancel()
