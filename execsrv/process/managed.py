@@ -5,6 +5,11 @@ then ``exited`` and ``closed`` in the order they are recorded). ``closed`` is
 recorded last, once the exit status is known and every output stream hit EOF.
 Output is retained up to a byte budget, oldest chunks evicted whole; a read
 that starts before the evicted range says ``truncated``.
+
+Output whose notification reached nobody (the session is detached) is only
+read from the child while retention can hold it without evicting output no
+client has seen: past that the child blocks on its pipe or PTY until a
+``process/read`` goes past it, so a detached flood costs no CPU and loses nothing.
 """
 
 from __future__ import annotations
@@ -59,8 +64,9 @@ DEFAULT_PTY_SIZE: Final = (24, 80)
 _MAX_MS: Final = 2**64 - 1
 """Durations are u64 milliseconds on the wire; larger ints would overflow a float."""
 
-NotificationSink = Callable[[str, Payload], Awaitable[None]]
-"""Where a process sends its notifications (method, params); may block for backpressure."""
+NotificationSink = Callable[[str, Payload], Awaitable[bool]]
+"""Where a process sends its notifications (method, params); may block for backpressure.
+Returns whether a client was there to receive it (False: it was dropped)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,14 @@ class ManagedProcess:
         self._head = 0  # index of the oldest retained chunk
         self._retained_bytes = 0
         self._evicted_through = 0  # highest evicted seq
+        # Output up to _acked_through reached a client (a notification, or a read
+        # went past it): only that may be evicted while _undelivered_through is
+        # beyond it, i.e. while some output reached nobody.
+        self._acked_through = 0
+        self._undelivered_through = 0
+        self._unacked_bytes = 0  # retained bytes after _acked_through
+        self._reserved_bytes = 0  # read sizes granted to pumps waiting for output
+        self._acknowledged = trio.Event()
         self.exit_code: int | None = None
         self.exit_signal: str | None = None
         self.exit_seq: int | None = None
@@ -189,15 +203,48 @@ class ManagedProcess:
     def _retain(self, chunk: ProcessOutputChunk) -> None:
         self._chunks.append(chunk)
         self._retained_bytes += len(chunk.chunk)
+        self._unacked_bytes += len(chunk.chunk)
         budget = self._limits.retained_output_bytes
         while self._retained_bytes > budget and self._head < len(self._chunks):
             old = self._chunks[self._head]
             self._retained_bytes -= len(old.chunk)
+            if old.seq > self._acked_through:
+                self._unacked_bytes -= len(old.chunk)
             self._evicted_through = old.seq
             self._head += 1
         if self._head > 64 and self._head * 2 > len(self._chunks):
             del self._chunks[: self._head]
             self._head = 0
+
+    def _acknowledge(self, through: int) -> None:
+        """Output up to seq ``through`` reached a client: retention may evict it."""
+        if through <= self._acked_through:
+            return
+        index = bisect.bisect_right(self._chunks, self._acked_through, lo=self._head, key=_seq_of)
+        while index < len(self._chunks) and self._chunks[index].seq <= through:
+            self._unacked_bytes -= len(self._chunks[index].chunk)
+            index += 1
+        self._acked_through = through
+        self._acknowledged.set()
+        self._acknowledged = trio.Event()
+
+    async def _read_allowance(self, streams: int) -> int:
+        """Bytes the next read of one of ``streams`` output streams may take.
+
+        While every chunk reached a client, a full read, within the retention
+        budget shared by the streams (so a chunk whose notification turns out to
+        reach nobody never evicts another such chunk). While some output reached
+        nobody, only what retention holds without evicting unacknowledged output;
+        with no room, this waits for a ``process/read`` to acknowledge some.
+        Cancellation: nothing to undo.
+        """
+        budget = self._limits.retained_output_bytes
+        while self._undelivered_through > self._acked_through:
+            room = budget - self._unacked_bytes - self._reserved_bytes
+            if room > 0:
+                return min(READ_CHUNK_BYTES, -(-room // streams))
+            await self._acknowledged.wait()
+        return min(READ_CHUNK_BYTES, max(1, budget // streams))
 
     # -- reads ---------------------------------------------------------------
 
@@ -240,6 +287,8 @@ class ManagedProcess:
                 or (response.exited and after_seq < response.next_seq - 1)
                 or trio.current_time() >= deadline
             ):
+                # The reader has seen up to its cursor, and now what it is handed.
+                self._acknowledge(max(min(after_seq, self._next_seq - 1), response.next_seq - 1))
                 return response
             with trio.move_on_at(deadline):
                 await changed.wait()
@@ -322,8 +371,9 @@ class ManagedProcess:
                     nursery.start_soon(self._run_stdin, stdin_scope)
                 async with trio.open_nursery() as lifetime:
                     lifetime.start_soon(self._watch_exit)
-                    for stream, name in self._output_streams():
-                        lifetime.start_soon(self._pump, stream, name)
+                    streams = self._output_streams()
+                    for stream, name in streams:
+                        lifetime.start_soon(self._pump, stream, name, len(streams))
                     if self._timeout_ms is not None:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
                 stdin_scope.cancel()
@@ -356,27 +406,35 @@ class ManagedProcess:
         with scope:
             await self._stdin.run()
 
-    async def _pump(self, stream: trio.abc.ReceiveStream, name: OutputStream) -> None:
+    async def _pump(self, stream: trio.abc.ReceiveStream, name: OutputStream, streams: int) -> None:
         while True:
+            size = await self._read_allowance(streams)
+            self._reserved_bytes += size
             try:
-                received = await stream.receive_some(READ_CHUNK_BYTES)
+                received = await stream.receive_some(size)
             except trio.BrokenResourceError as error:
                 # A PTY master reads EIO once every slave fd is closed: that is EOF.
                 if isinstance(error.__cause__, OSError) and error.__cause__.errno == errno.EIO:
                     return
                 raise
+            finally:
+                self._reserved_bytes -= size
             if not received:
                 return
             data = bytes(received)
             seq = self._take_seq()
             chunk = ProcessOutputChunk(seq=seq, stream=name, chunk=data)
             self._retain(chunk)
-            await self._sink(
+            delivered = await self._sink(
                 "process/output",
                 ExecOutputDeltaNotification(
                     process_id=self.process_id, seq=seq, stream=name, chunk=data
                 ),
             )
+            if not delivered:
+                self._undelivered_through = seq
+            elif self._undelivered_through <= self._acked_through:
+                self._acknowledge(seq)
 
     async def _watch_exit(self) -> None:
         returncode = await self._process.wait()
