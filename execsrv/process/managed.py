@@ -310,6 +310,11 @@ class ManagedProcess:
             return "accepted"
         return status
 
+    @property
+    def stdin_queued_bytes(self) -> int:
+        """Bytes accepted by ``process/write`` and not yet written to the child."""
+        return 0 if self._stdin is None else self._stdin.queued_bytes
+
     def write_would_wait(self, size: int) -> bool:
         """Whether a ``size``-byte :meth:`write` would be followed by a wait for room."""
         return self._stdin is not None and self._stdin.would_wait(size)
