@@ -39,6 +39,7 @@ from ..protocol.process import (
 )
 from ..protocol.wire import Payload
 from .env import build_child_env
+from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
 
@@ -60,6 +61,10 @@ SIGNALS: Final[dict[SignalName, signal.Signals]] = {
 
 DEFAULT_PTY_SIZE: Final = (24, 80)
 """Rows and columns of a PTY started without ``ptySize`` (the reference's size)."""
+
+_EVICTED: Final = ProcessOutputChunk(seq=0, stream="stdout", chunk=b"")
+"""Takes an evicted chunk's slot until the list is compacted, so its bytes are freed
+at once (slots before ``_head`` are never read)."""
 
 _MAX_MS: Final = 2**64 - 1
 """Durations are u64 milliseconds on the wire; larger ints would overflow a float."""
@@ -94,6 +99,7 @@ class ManagedProcess:
         timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
+        exited_output: ExitedOutputBudget | None = None,
     ) -> None:
         self.process_id = process_id
         self.argv = argv
@@ -102,6 +108,7 @@ class ManagedProcess:
         self._process = child.process
         self._sink = sink
         self._limits = limits
+        self._exited_output = exited_output
         self._timeout_ms = timeout_ms
         self._next_seq = 1
         self._chunks: list[ProcessOutputChunk] = []
@@ -145,9 +152,13 @@ class ManagedProcess:
         timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
+        exited_output: ExitedOutputBudget | None = None,
     ) -> ManagedProcess:
         """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it; the caller
-        starts :meth:`supervise`. Raises ``RpcError`` ``-32603`` if the spawn fails."""
+        starts :meth:`supervise`. Raises ``RpcError`` ``-32603`` if the spawn fails.
+
+        Once closed, its output counts against ``exited_output`` (if given); the
+        caller discards it from the budget when forgetting it."""
         rows, cols = pty_size or DEFAULT_PTY_SIZE
         child = await spawn_child(
             argv,
@@ -168,6 +179,7 @@ class ManagedProcess:
             timeout_ms=timeout_ms,
             sink=sink,
             limits=limits,
+            exited_output=exited_output,
         )
 
     # -- state ---------------------------------------------------------------
@@ -200,21 +212,34 @@ class ManagedProcess:
         self._changed = trio.Event()
         return seq
 
+    @property
+    def retained_bytes(self) -> int:
+        """Output bytes held for ``process/read``."""
+        return self._retained_bytes
+
     def _retain(self, chunk: ProcessOutputChunk) -> None:
         self._chunks.append(chunk)
         self._retained_bytes += len(chunk.chunk)
         self._unacked_bytes += len(chunk.chunk)
-        budget = self._limits.retained_output_bytes
-        while self._retained_bytes > budget and self._head < len(self._chunks):
+        self.evict_output(self._retained_bytes - self._limits.retained_output_bytes)
+
+    def evict_output(self, at_least: int) -> int:
+        """Evict the oldest chunks, whole, until ``at_least`` bytes are freed or none
+        is left; returns the bytes freed. Reads from before them say ``truncated``."""
+        freed = 0
+        while freed < at_least and self._head < len(self._chunks):
             old = self._chunks[self._head]
-            self._retained_bytes -= len(old.chunk)
+            self._chunks[self._head] = _EVICTED
+            freed += len(old.chunk)
             if old.seq > self._acked_through:
                 self._unacked_bytes -= len(old.chunk)
             self._evicted_through = old.seq
             self._head += 1
+        self._retained_bytes -= freed
         if self._head > 64 and self._head * 2 > len(self._chunks):
             del self._chunks[: self._head]
             self._head = 0
+        return freed
 
     def _acknowledge(self, through: int) -> None:
         """Output up to seq ``through`` reached a client: retention may evict it."""
@@ -383,6 +408,8 @@ class ManagedProcess:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
                 stdin_scope.cancel()
             self.closed_seq = self._take_seq()
+            if self._exited_output is not None:
+                self._exited_output.add(self)
             # Every stream is at EOF: release the descriptors now, not after the
             # retention time (hundreds of short commands would exhaust the fd limit).
             await self._close_streams()
