@@ -6,10 +6,10 @@ recorded last, once the exit status is known and every output stream hit EOF.
 Output is retained up to a byte budget, oldest chunks evicted whole; a read
 that starts before the evicted range says ``truncated``.
 
-Output whose notification reached nobody (the session is detached) is only
+Once a notification reached nobody (the session is detached), output is only
 read from the child while retention can hold it without evicting output no
-client has seen: past that the child blocks on its pipe or PTY until a
-``process/read`` goes past it, so a detached flood costs no CPU and loses nothing.
+``process/read`` has gone past: beyond that the child blocks on its pipe or PTY
+until a read goes past some, so a detached flood costs no CPU and loses nothing.
 """
 
 from __future__ import annotations
@@ -115,9 +115,11 @@ class ManagedProcess:
         self._head = 0  # index of the oldest retained chunk
         self._retained_bytes = 0
         self._evicted_through = 0  # highest evicted seq
-        # Output up to _acked_through reached a client (a notification, or a read
-        # went past it): only that may be evicted while _undelivered_through is
-        # beyond it, i.e. while some output reached nobody.
+        # Output up to _acked_through reached a client (a process/read went past
+        # it, or it was notified since the last dropped notification): only that
+        # may be evicted while _undelivered_through is beyond it, i.e. while some
+        # output reached nobody.
+        self._read_through = 0
         self._acked_through = 0
         self._undelivered_through = 0
         self._unacked_bytes = 0  # retained bytes after _acked_through
@@ -313,7 +315,9 @@ class ManagedProcess:
                 or trio.current_time() >= deadline
             ):
                 # The reader has seen up to its cursor, and now what it is handed.
-                self._acknowledge(max(min(after_seq, self._next_seq - 1), response.next_seq - 1))
+                through = max(min(after_seq, self._next_seq - 1), response.next_seq - 1)
+                self._read_through = max(self._read_through, through)
+                self._acknowledge(through)
                 return response
             with trio.move_on_at(deadline):
                 await changed.wait()
@@ -440,6 +444,9 @@ class ManagedProcess:
 
     async def _pump(self, stream: trio.abc.ReceiveStream, name: OutputStream, streams: int) -> None:
         while True:
+            if isinstance(stream, trio.lowlevel.FdStream):
+                # Idle, a pump holds no share of the room another stream could use.
+                await trio.lowlevel.wait_readable(stream.fileno())
             size = await self._read_allowance(streams)
             self._reserved_bytes += size
             try:
@@ -463,10 +470,23 @@ class ManagedProcess:
                     process_id=self.process_id, seq=seq, stream=name, chunk=data
                 ),
             )
+            behind = self._undelivered_through > self._acked_through
             if not delivered:
+                if not behind:
+                    self._forget_notified()
                 self._undelivered_through = seq
-            elif self._undelivered_through <= self._acked_through:
+            elif not behind:
                 self._acknowledge(seq)
+
+    def _forget_notified(self) -> None:
+        """A notification was dropped: those sent before it may have been lost with
+        the connection, so only what a ``process/read`` went past stays acknowledged."""
+        self._acked_through = self._read_through
+        self._unacked_bytes = sum(
+            len(self._chunks[index].chunk)
+            for index in range(self._head, len(self._chunks))
+            if self._chunks[index].seq > self._acked_through
+        )
 
     async def _watch_exit(self) -> None:
         returncode = await self._process.wait()

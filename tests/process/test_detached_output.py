@@ -55,6 +55,13 @@ def _blocked_writing(pid: int, *, tty: bool) -> bool:
     return proc_state(pid) == "S" and any(name in wchan for name in waiting)
 
 
+def _held_bytes(managed: ManagedProcess) -> int:
+    """Output retained, all of it from seq 1 (``ready``) on: nothing was evicted."""
+    held = managed.snapshot(after_seq=0, max_bytes=None)
+    assert not held.truncated, "output nobody received was evicted"
+    return sum(len(chunk.chunk) for chunk in held.chunks)
+
+
 def _managed(server: execsrv.ExecServer, session_id: str, process_id: str) -> ManagedProcess:
     entry = server.registry.lookup(session_id)
     assert entry is not None
@@ -82,16 +89,16 @@ async def test_detached_flood_blocks_the_child_and_the_resume_reads_it_all(
         await session.detached.wait()
 
         os.kill(managed.pid, signal.SIGUSR1)
-        while not _blocked_writing(managed.pid, tty=tty):
+        # Paused: retention is full of output nobody received, and the child sits in
+        # a write to its full pipe or terminal.
+        while not (_held_bytes(managed) == RETENTION and _blocked_writing(managed.pid, tty=tty)):
             assert managed.running, "the child wrote everything while nobody could receive it"
             await trio.sleep(0.01)
         # Nothing in the server runs: its pumps wait for a reader, not for data.
         await trio.testing.wait_all_tasks_blocked(cushion=0.05)
         assert _blocked_writing(managed.pid, tty=tty)
         assert managed.running
-        held = managed.snapshot(after_seq=1, max_bytes=None)
-        assert not held.truncated
-        assert sum(len(c.chunk) for c in held.chunks) <= RETENTION
+        assert _held_bytes(managed) == RETENTION
 
         # Resume: the backlog is read with a cursor; what comes after it arrives as
         # notifications again (and may be evicted from retention once delivered).
