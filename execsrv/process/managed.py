@@ -62,10 +62,6 @@ SIGNALS: Final[dict[SignalName, signal.Signals]] = {
 DEFAULT_PTY_SIZE: Final = (24, 80)
 """Rows and columns of a PTY started without ``ptySize`` (the reference's size)."""
 
-_EVICTED: Final = ProcessOutputChunk(seq=0, stream="stdout", chunk=b"")
-"""Takes an evicted chunk's slot until the list is compacted, so its bytes are freed
-at once (slots before ``_head`` are never read)."""
-
 _MAX_MS: Final = 2**64 - 1
 """Durations are u64 milliseconds on the wire; larger ints would overflow a float."""
 
@@ -223,25 +219,37 @@ class ManagedProcess:
         self._chunks.append(chunk)
         self._retained_bytes += len(chunk.chunk)
         self._unacked_bytes += len(chunk.chunk)
-        self.evict_output(self._retained_bytes - self._limits.retained_output_bytes)
+        self._evict(self._retained_bytes - self._limits.retained_output_bytes)
+        # Amortised. Evicted chunks stay alive until then (at most 64 of them): freeing
+        # each at once makes glibc return the heap top and fault it back in for the
+        # next read, which halves streaming throughput.
+        if self._head > 64 and self._head * 2 > len(self._chunks):
+            self._compact()
 
     def evict_output(self, at_least: int) -> int:
         """Evict the oldest chunks, whole, until ``at_least`` bytes are freed or none
-        is left; returns the bytes freed. Reads from before them say ``truncated``."""
+        is left, and free them now; returns the bytes freed. Reads from before them
+        say ``truncated``."""
+        freed = self._evict(at_least)
+        self._compact()
+        return freed
+
+    def _evict(self, at_least: int) -> int:
         freed = 0
         while freed < at_least and self._head < len(self._chunks):
             old = self._chunks[self._head]
-            self._chunks[self._head] = _EVICTED
             freed += len(old.chunk)
             if old.seq > self._acked_through:
                 self._unacked_bytes -= len(old.chunk)
             self._evicted_through = old.seq
             self._head += 1
         self._retained_bytes -= freed
-        if self._head > 64 and self._head * 2 > len(self._chunks):
-            del self._chunks[: self._head]
-            self._head = 0
         return freed
+
+    def _compact(self) -> None:
+        """Drop evicted chunks from the list: their bytes are freed."""
+        del self._chunks[: self._head]
+        self._head = 0
 
     def _acknowledge(self, through: int) -> None:
         """Output up to seq ``through`` reached a client: retention may evict it."""

@@ -64,23 +64,27 @@ async def test_closed_output_past_the_cap_is_evicted_oldest_first(
             assert await running.close_stdin() == "accepted"
 
 
-async def test_evicted_chunks_free_their_bytes(start_server: StartServer) -> None:
-    """Evicted output is not kept alive by the retention's own bookkeeping: the bytes
-    the server read from the pipe and still holds are within the retention budget."""
-    budget = 1 << 20
-    server = await start_server(retention_bytes=budget)
+async def test_evicted_closed_output_is_freed_at_once(start_server: StartServer) -> None:
+    """Output the cap evicts is not kept alive by the retention's bookkeeping: the
+    bytes the server read from pipes and still holds are within the cap."""
+    cap = 1 << 20
+    server = await start_server(exited_retention_bytes=cap)
     assert server.url is not None
     tracemalloc.start()
     try:
         with trio.fail_after(15):
             async with execsrv.connect(server.url) as client:
-                flood = py("import sys; sys.stdout.buffer.write(bytes(8 << 20))")
-                proc = await client.start_process(flood, env=CHILD_ENV)
-                await Collector(proc).finish()
+                flood = py(f"import sys; sys.stdout.buffer.write(bytes({cap}))")
+                procs = []
+                for _ in range(8):
+                    proc = await client.start_process(flood, env=CHILD_ENV)
+                    await Collector(proc).finish()
+                    procs.append(proc)
                 held = tracemalloc.take_snapshot().filter_traces(
                     [tracemalloc.Filter(True, "*/trio/_unix_pipes.py")]
                 )
-                assert sum(stat.size for stat in held.statistics("filename")) <= budget + (64 << 10)
-                assert (await proc.read(after_seq=0)).truncated
+                assert sum(stat.size for stat in held.statistics("filename")) <= cap + (64 << 10)
+                assert (await procs[0].read(after_seq=0)).truncated
+                assert not (await procs[-1].read(after_seq=0)).truncated
     finally:
         tracemalloc.stop()
