@@ -48,11 +48,6 @@ class ExitedOutputBudget:
         self._retained_bytes = 0
         self._freed_bytes = 0  # since memory was last returned to the OS
 
-    @property
-    def retained_bytes(self) -> int:
-        """Output held by the closed processes counted here."""
-        return self._retained_bytes
-
     def add(self, process: ManagedProcess) -> None:
         """``process`` is closed (its output is final): count it, then evict the
         oldest output past the cap, ``process``'s own last."""
@@ -77,7 +72,7 @@ class ExitedOutputBudget:
 
     def _freed(self, size: int) -> None:
         self._freed_bytes += size
-        settled = self._freed_bytes and not self._closed  # the last closed output is gone
+        settled = self._freed_bytes > 0 and not self._closed  # the last closed output is gone
         if _MALLOC_TRIM is not None and (self._freed_bytes >= TRIM_AFTER_BYTES or settled):
             self._freed_bytes = 0
             _MALLOC_TRIM(0)

@@ -30,12 +30,12 @@ class ProcessApi:
         limits: ProcessLimits,
         *,
         max_processes: int | None = None,
-        exited_output_bytes: int = 64 << 20,
+        exited_output_bytes: int,
     ) -> None:
         self._limits = limits
         self._max_processes = max_processes
         """Per session: running processes, i.e. starting or not yet ``closed``."""
-        self.exited_output = ExitedOutputBudget(exited_output_bytes)
+        self._exited_output = ExitedOutputBudget(exited_output_bytes)
         """Output of closed processes, server-wide (every session's)."""
 
     @staticmethod
@@ -73,7 +73,7 @@ class ProcessApi:
                 timeout_ms=params.timeout_ms,
                 sink=session.notify,
                 limits=self._limits,
-                exited_output=self.exited_output,
+                exited_output=self._exited_output,
             )
         except BaseException:
             del session.processes[process_id]
@@ -81,7 +81,7 @@ class ProcessApi:
         session.processes[process_id] = managed
 
         def forget() -> None:
-            self.exited_output.discard(managed)
+            self._exited_output.discard(managed)
             if session.processes.get(process_id) is managed:
                 del session.processes[process_id]
 
