@@ -124,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULTS.exited_retention:g})",
     )
     serve_parser.add_argument(
+        "--exited-retention-bytes",
+        type=_positive_int,
+        default=DEFAULTS.exited_retention_bytes,
+        metavar="BYTES",
+        help="output kept by closed processes, all sessions together; past it the output "
+        "of the processes closed longest ago is evicted first and reads report truncated "
+        f"(default {DEFAULTS.exited_retention_bytes})",
+    )
+    serve_parser.add_argument(
         "--max-message-bytes",
         type=_positive_int,
         default=DEFAULTS.max_message_bytes,

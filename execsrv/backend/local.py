@@ -114,7 +114,7 @@ class LocalBackend(ExecBackend):
         stream = ProcessEventStream(read_after)
         handle = LocalProcess(process_id, ProcessEvents(stream))
 
-        async def sink(method: str, params: Payload) -> None:
+        async def sink(method: str, params: Payload) -> bool:
             match params:
                 case p.ExecOutputDeltaNotification(seq=seq, stream=name, chunk=chunk):
                     stream.feed(seq, Output(seq, name, chunk))
@@ -122,6 +122,7 @@ class LocalBackend(ExecBackend):
                     stream.feed(seq, Exited(seq, code, signal))
                 case p.ExecClosedNotification(seq=seq):
                     stream.feed(seq, Closed(seq))
+            return True
 
         try:
             handle._managed = await ManagedProcess.spawn(

@@ -5,6 +5,11 @@ then ``exited`` and ``closed`` in the order they are recorded). ``closed`` is
 recorded last, once the exit status is known and every output stream hit EOF.
 Output is retained up to a byte budget, oldest chunks evicted whole; a read
 that starts before the evicted range says ``truncated``.
+
+Once a notification reached nobody (the session is detached), output is only
+read from the child while retention can hold it without evicting output no
+``process/read`` has gone past: beyond that the child blocks on its pipe or PTY
+until a read goes past some, so a detached flood costs no CPU and loses nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ..protocol.process import (
 )
 from ..protocol.wire import Payload
 from .env import build_child_env
+from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
 
@@ -59,8 +65,9 @@ DEFAULT_PTY_SIZE: Final = (24, 80)
 _MAX_MS: Final = 2**64 - 1
 """Durations are u64 milliseconds on the wire; larger ints would overflow a float."""
 
-NotificationSink = Callable[[str, Payload], Awaitable[None]]
-"""Where a process sends its notifications (method, params); may block for backpressure."""
+NotificationSink = Callable[[str, Payload], Awaitable[bool]]
+"""Where a process sends its notifications (method, params); may block for backpressure.
+Returns whether a client was there to receive it (False: it was dropped)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class ManagedProcess:
         timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
+        exited_output: ExitedOutputBudget | None = None,
     ) -> None:
         self.process_id = process_id
         self.argv = argv
@@ -96,12 +104,23 @@ class ManagedProcess:
         self._process = child.process
         self._sink = sink
         self._limits = limits
+        self._exited_output = exited_output
         self._timeout_ms = timeout_ms
         self._next_seq = 1
         self._chunks: list[ProcessOutputChunk] = []
         self._head = 0  # index of the oldest retained chunk
         self._retained_bytes = 0
         self._evicted_through = 0  # highest evicted seq
+        # Output up to _acked_through reached a client (a process/read went past
+        # it, or it was notified since the last dropped notification): only that
+        # may be evicted while _undelivered_through is beyond it, i.e. while some
+        # output reached nobody.
+        self._read_through = 0
+        self._acked_through = 0
+        self._undelivered_through = 0
+        self._unacked_bytes = 0  # retained bytes after _acked_through
+        self._reserved_bytes = 0  # read sizes granted to pumps waiting for output
+        self._acknowledged = trio.Event()
         self.exit_code: int | None = None
         self.exit_signal: str | None = None
         self.exit_seq: int | None = None
@@ -131,9 +150,13 @@ class ManagedProcess:
         timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
+        exited_output: ExitedOutputBudget | None = None,
     ) -> ManagedProcess:
         """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it; the caller
-        starts :meth:`supervise`. Raises ``RpcError`` ``-32603`` if the spawn fails."""
+        starts :meth:`supervise`. Raises ``RpcError`` ``-32603`` if the spawn fails.
+
+        Once closed, its output counts against ``exited_output`` (if given); the
+        caller discards it from the budget when forgetting it."""
         rows, cols = pty_size or DEFAULT_PTY_SIZE
         child = await spawn_child(
             argv,
@@ -154,6 +177,7 @@ class ManagedProcess:
             timeout_ms=timeout_ms,
             sink=sink,
             limits=limits,
+            exited_output=exited_output,
         )
 
     # -- state ---------------------------------------------------------------
@@ -186,18 +210,76 @@ class ManagedProcess:
         self._changed = trio.Event()
         return seq
 
+    @property
+    def retained_bytes(self) -> int:
+        """Output bytes held for ``process/read``."""
+        return self._retained_bytes
+
     def _retain(self, chunk: ProcessOutputChunk) -> None:
         self._chunks.append(chunk)
         self._retained_bytes += len(chunk.chunk)
-        budget = self._limits.retained_output_bytes
-        while self._retained_bytes > budget and self._head < len(self._chunks):
+        self._unacked_bytes += len(chunk.chunk)
+        self._evict(self._retained_bytes - self._limits.retained_output_bytes)
+        # Amortised. Evicted chunks stay alive until then (at most 64 of them): freeing
+        # each at once makes glibc return the heap top and fault it back in for the
+        # next read, which halves streaming throughput.
+        if self._head > 64 and self._head * 2 > len(self._chunks):
+            self._compact()
+
+    def evict_output(self, at_least: int) -> int:
+        """Evict the oldest chunks, whole, until ``at_least`` bytes are freed or none
+        is left, and free them now; returns the bytes freed. Reads from before them
+        say ``truncated``."""
+        freed = self._evict(at_least)
+        self._compact()
+        return freed
+
+    def _evict(self, at_least: int) -> int:
+        freed = 0
+        while freed < at_least and self._head < len(self._chunks):
             old = self._chunks[self._head]
-            self._retained_bytes -= len(old.chunk)
+            freed += len(old.chunk)
+            if old.seq > self._acked_through:
+                self._unacked_bytes -= len(old.chunk)
             self._evicted_through = old.seq
             self._head += 1
-        if self._head > 64 and self._head * 2 > len(self._chunks):
-            del self._chunks[: self._head]
-            self._head = 0
+        self._retained_bytes -= freed
+        return freed
+
+    def _compact(self) -> None:
+        """Drop evicted chunks from the list: their bytes are freed."""
+        del self._chunks[: self._head]
+        self._head = 0
+
+    def _acknowledge(self, through: int) -> None:
+        """Output up to seq ``through`` reached a client: retention may evict it."""
+        if through <= self._acked_through:
+            return
+        index = bisect.bisect_right(self._chunks, self._acked_through, lo=self._head, key=_seq_of)
+        while index < len(self._chunks) and self._chunks[index].seq <= through:
+            self._unacked_bytes -= len(self._chunks[index].chunk)
+            index += 1
+        self._acked_through = through
+        self._acknowledged.set()
+        self._acknowledged = trio.Event()
+
+    async def _read_allowance(self, streams: int) -> int:
+        """Bytes the next read of one of ``streams`` output streams may take.
+
+        While every chunk reached a client, a full read, within the retention
+        budget shared by the streams (so a chunk whose notification turns out to
+        reach nobody never evicts another such chunk). While some output reached
+        nobody, only what retention holds without evicting unacknowledged output;
+        with no room, this waits for a ``process/read`` to acknowledge some.
+        Cancellation: nothing to undo.
+        """
+        budget = self._limits.retained_output_bytes
+        while self._undelivered_through > self._acked_through:
+            room = budget - self._unacked_bytes - self._reserved_bytes
+            if room > 0:
+                return min(READ_CHUNK_BYTES, -(-room // streams))
+            await self._acknowledged.wait()
+        return min(READ_CHUNK_BYTES, max(1, budget // streams))
 
     # -- reads ---------------------------------------------------------------
 
@@ -240,6 +322,10 @@ class ManagedProcess:
                 or (response.exited and after_seq < response.next_seq - 1)
                 or trio.current_time() >= deadline
             ):
+                # The reader has seen up to its cursor, and now what it is handed.
+                through = max(min(after_seq, self._next_seq - 1), response.next_seq - 1)
+                self._read_through = max(self._read_through, through)
+                self._acknowledge(through)
                 return response
             with trio.move_on_at(deadline):
                 await changed.wait()
@@ -260,6 +346,11 @@ class ManagedProcess:
             # `accepted` (and discards the bytes) until process/terminate.
             return "accepted"
         return status
+
+    @property
+    def stdin_queued_bytes(self) -> int:
+        """Bytes accepted by ``process/write`` and not yet written to the child."""
+        return 0 if self._stdin is None else self._stdin.queued_bytes
 
     def write_would_wait(self, size: int) -> bool:
         """Whether a ``size``-byte :meth:`write` would be followed by a wait for room."""
@@ -322,12 +413,15 @@ class ManagedProcess:
                     nursery.start_soon(self._run_stdin, stdin_scope)
                 async with trio.open_nursery() as lifetime:
                     lifetime.start_soon(self._watch_exit)
-                    for stream, name in self._output_streams():
-                        lifetime.start_soon(self._pump, stream, name)
+                    streams = self._output_streams()
+                    for stream, name in streams:
+                        lifetime.start_soon(self._pump, stream, name, len(streams))
                     if self._timeout_ms is not None:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
                 stdin_scope.cancel()
             self.closed_seq = self._take_seq()
+            if self._exited_output is not None:
+                self._exited_output.add(self)
             # Every stream is at EOF: release the descriptors now, not after the
             # retention time (hundreds of short commands would exhaust the fd limit).
             await self._close_streams()
@@ -356,27 +450,51 @@ class ManagedProcess:
         with scope:
             await self._stdin.run()
 
-    async def _pump(self, stream: trio.abc.ReceiveStream, name: OutputStream) -> None:
+    async def _pump(self, stream: trio.abc.ReceiveStream, name: OutputStream, streams: int) -> None:
         while True:
+            if isinstance(stream, trio.lowlevel.FdStream):
+                # Idle, a pump holds no share of the room another stream could use.
+                await trio.lowlevel.wait_readable(stream.fileno())
+            size = await self._read_allowance(streams)
+            self._reserved_bytes += size
             try:
-                received = await stream.receive_some(READ_CHUNK_BYTES)
+                received = await stream.receive_some(size)
             except trio.BrokenResourceError as error:
                 # A PTY master reads EIO once every slave fd is closed: that is EOF.
                 if isinstance(error.__cause__, OSError) and error.__cause__.errno == errno.EIO:
                     return
                 raise
+            finally:
+                self._reserved_bytes -= size
             if not received:
                 return
             data = bytes(received)
             seq = self._take_seq()
             chunk = ProcessOutputChunk(seq=seq, stream=name, chunk=data)
             self._retain(chunk)
-            await self._sink(
+            delivered = await self._sink(
                 "process/output",
                 ExecOutputDeltaNotification(
                     process_id=self.process_id, seq=seq, stream=name, chunk=data
                 ),
             )
+            behind = self._undelivered_through > self._acked_through
+            if not delivered:
+                if not behind:
+                    self._forget_notified()
+                self._undelivered_through = seq
+            elif not behind:
+                self._acknowledge(seq)
+
+    def _forget_notified(self) -> None:
+        """A notification was dropped: those sent before it may have been lost with
+        the connection, so only what a ``process/read`` went past stays acknowledged."""
+        self._acked_through = self._read_through
+        self._unacked_bytes = sum(
+            len(self._chunks[index].chunk)
+            for index in range(self._head, len(self._chunks))
+            if self._chunks[index].seq > self._acked_through
+        )
 
     async def _watch_exit(self) -> None:
         returncode = await self._process.wait()

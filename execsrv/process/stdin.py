@@ -39,6 +39,11 @@ class StdinQueue:
         """``process/closeStdin`` asked for EOF (as opposed to the pipe breaking)."""
         return self._eof_requested
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes accepted and not yet written to the child."""
+        return self._queued_bytes
+
     def _wake(self) -> None:
         self._changed.set()
         self._changed = trio.Event()

@@ -22,6 +22,9 @@ class ServerConfig:
     """``--retention-bytes``: retained output per process."""
     exited_retention: float = 30.0
     """``--exited-retention``: how long a closed process stays readable."""
+    exited_retention_bytes: int = 64 << 20
+    """``--exited-retention-bytes``: output kept by closed processes, server-wide; past
+    it the output of the processes closed longest ago is evicted first."""
     max_message_bytes: int = 16 << 20
     """``--max-message-bytes``: largest inbound message; a larger one closes a websocket
     (1009) and, over stdio, is answered with a parse error and skipped."""

@@ -56,6 +56,12 @@ process's lane is free (so arrival order still holds), without a task per reques
 So do ``process/read`` without ``waitMs`` and ``process/write`` with room in the
 stdin queue."""
 
+UNANSWERED_WRITE_BYTES: Final = 8 << 20
+"""Bytes of ``process/write`` chunks a connection may have waiting for their answer
+(e.g. queued for a child that does not read its stdin). A write that would go past
+it (unless nothing is waiting) stops the reader until enough are answered: pipelined
+writes cannot grow memory, at the price of the requests behind them waiting too."""
+
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
 
@@ -121,6 +127,8 @@ class Connection:
             OUTBOUND_QUEUE_SIZE
         )
         self._in_flight = trio.Semaphore(MAX_IN_FLIGHT_REQUESTS)
+        self._unanswered_write_bytes = 0
+        self._write_answered = trio.Event()
         self._unsent = 0  # messages queued or being written
         self._direct_scope: trio.CancelScope | None = None  # set while direct writes are allowed
         self._initialize_started = False
@@ -279,6 +287,8 @@ class Connection:
         except MalformedParams as error:  # the reference could not parse the message at all
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             return
+        if spec.name == "process/write":
+            await self._admit_write(len(params.chunk))
         ticket: Ticket | None = None
         barrier: trio.Event | None = None
         process_id = getattr(params, "process_id", None)
@@ -298,6 +308,20 @@ class Connection:
             await run()  # never waits: answer inline, saving a task switch
         else:
             nursery.start_soon(run)
+
+    async def _admit_write(self, size: int) -> None:
+        """Count a write's bytes as unanswered, first waiting (the reader, so nothing
+        behind it is read) while they would take the total past the budget."""
+        while self._unanswered_write_bytes and (
+            self._unanswered_write_bytes + size > UNANSWERED_WRITE_BYTES
+        ):
+            await self._write_answered.wait()
+        self._unanswered_write_bytes += size
+
+    def _answered_write(self, size: int) -> None:
+        self._unanswered_write_bytes -= size
+        self._write_answered.set()
+        self._write_answered = trio.Event()
 
     def _require_session(self, spec: MethodSpec) -> Session:
         family = method_family(spec.name)
@@ -357,6 +381,8 @@ class Connection:
                 context.replied.set()
             if ticket is not None:
                 ticket.release()
+            if spec.name == "process/write":
+                self._answered_write(len(params.chunk))
             self._in_flight.release()
 
     async def _initialize(self, params: InitializeParams) -> InitializeResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..process import ManagedProcess, ProcessLimits
+from ..process import ExitedOutputBudget, ManagedProcess, ProcessLimits
 from ..protocol import process as p
 from ..protocol.errors import RpcError
 from .session import STARTING, Session, short_id
@@ -25,10 +25,18 @@ TookEffect = Callable[[], None]
 class ProcessApi:
     """The process methods of one server, with its limits."""
 
-    def __init__(self, limits: ProcessLimits, *, max_processes: int | None = None) -> None:
+    def __init__(
+        self,
+        limits: ProcessLimits,
+        *,
+        max_processes: int | None = None,
+        exited_output_bytes: int,
+    ) -> None:
         self._limits = limits
         self._max_processes = max_processes
         """Per session: running processes, i.e. starting or not yet ``closed``."""
+        self._exited_output = ExitedOutputBudget(exited_output_bytes)
+        """Output of closed processes, server-wide (every session's)."""
 
     @staticmethod
     def _lookup(session: Session, process_id: str) -> ManagedProcess:
@@ -65,6 +73,7 @@ class ProcessApi:
                 timeout_ms=params.timeout_ms,
                 sink=session.notify,
                 limits=self._limits,
+                exited_output=self._exited_output,
             )
         except BaseException:
             del session.processes[process_id]
@@ -72,6 +81,7 @@ class ProcessApi:
         session.processes[process_id] = managed
 
         def forget() -> None:
+            self._exited_output.discard(managed)
             if session.processes.get(process_id) is managed:
                 del session.processes[process_id]
 

@@ -107,6 +107,7 @@ class ExecServer:
                 kill_grace_seconds=config.kill_grace,
             ),
             max_processes=config.max_processes_per_session,
+            exited_output_bytes=config.exited_retention_bytes,
         )
         self.handlers: dict[str, Handler] = {
             "process/start": api.start,

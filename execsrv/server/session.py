@@ -89,10 +89,13 @@ class Session:
             self._nursery = None
             self.ended.set()
 
-    async def notify(self, method: str, params: Payload) -> None:
+    async def notify(self, method: str, params: Payload) -> bool:
+        """Send to the attached connection; False if none is (the notification is dropped)."""
         attachment = self._attachment
-        if attachment is not None:
-            await attachment.send_notification(method, params)
+        if attachment is None:
+            return False
+        await attachment.send_notification(method, params)
+        return True
 
     def attach(self, attachment: Attachment) -> Attachment | None:
         """Point notifications at ``attachment``; returns the one it replaced."""
