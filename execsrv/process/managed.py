@@ -287,12 +287,17 @@ class ManagedProcess:
             return False
         return True
 
+    def signal_contained(self, sig: int) -> None:
+        """Signal the group and every descendant, even those that left it (setsid)."""
+        self.signal_group(sig)
+        self._child.containment.signal(sig)
+
     def kill(self) -> bool:
-        """``process/terminate``: SIGKILL the group; True if it was still running."""
+        """``process/terminate``: SIGKILL everything it started; True if it was still running."""
         if not self.running:
             return False
         self._terminated = True
-        self.signal_group(signal.SIGKILL)
+        self.signal_contained(signal.SIGKILL)
         return True
 
     def send_signal(self, name: SignalName) -> None:
@@ -403,11 +408,12 @@ class ManagedProcess:
             await self._terminate_group()
 
     async def _terminate_group(self) -> None:
-        """SIGTERM, wait out the grace period, then SIGKILL."""
-        self.signal_group(signal.SIGTERM)
+        """SIGTERM, wait out the grace period, then SIGKILL (descendants that left
+        the group included)."""
+        self.signal_contained(signal.SIGTERM)
         with trio.move_on_after(self._limits.kill_grace_seconds):
             await self._process.wait()
-        self.signal_group(signal.SIGKILL)
+        self.signal_contained(signal.SIGKILL)
 
     async def _reap(self) -> None:
         if self._process.returncode is None:
@@ -418,6 +424,8 @@ class ManagedProcess:
             # them lives the kernel keeps the pgid from being reused.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)
+        # The record ends: nothing the child started may outlive it.
+        await self._child.containment.close()
         await self._close_streams()
 
     async def _close_streams(self) -> None:

@@ -1,0 +1,234 @@
+"""Find every descendant of a managed child, even those that left its group.
+
+A child runs in its own session and process group, so ``killpg`` reaches
+what it starts, until a descendant calls ``setsid()`` (or is double-forked
+into a new session): from then on only its ancestry links it to the child,
+and that link breaks when an intermediate parent exits. Two ways to keep it:
+
+* **cgroup v2** (where the server may create cgroups: root in most
+  containers, or a delegated subtree): each child joins a cgroup of its own
+  before ``exec``, every descendant inherits it, and no ``setsid`` or
+  reparenting leaves it. ``cgroup.kill`` kills all of it at once.
+* **Fallback, the process tree**: at kill time, everything whose process
+  group or session is the child's (the kernel does not reuse a pid while it
+  names a live group or session) and everything descending from those or from
+  the still-unreaped child. A descendant that started its own session *and*
+  whose parent chain to the child has already broken is not found this way.
+
+A :class:`Containment` is made before the spawn (the child joins from
+``preexec_fn``) and checked after it: a child that did not land in its cgroup
+is contained by the fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Final
+
+import trio
+
+__all__ = ["Containment"]
+
+log = logging.getLogger("execsrv.process")
+
+_EMPTY_WAIT_SECONDS: Final = 1.0
+"""How long a killed cgroup may take to empty before its directory is left behind."""
+
+_unit_numbers = itertools.count(1)
+_swept = False
+
+
+def _own_cgroup_dir() -> Path | None:
+    """Our cgroup v2 directory, if it is mounted and we may create cgroups in it."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    ours = next((line[3:] for line in lines if line.startswith("0::")), None)
+    for mount in mounts:
+        fields, _, after = mount.partition(" - ")
+        if ours is None or not after.startswith("cgroup2 "):
+            continue
+        root, mount_point = fields.split()[3:5]
+        if root != "/" and not (ours + "/").startswith(root.rstrip("/") + "/"):
+            continue
+        directory = Path(mount_point) / ours.removeprefix(root).lstrip("/")
+        if (directory / "cgroup.procs").exists() and os.access(directory, os.W_OK):
+            return directory
+    return None
+
+
+_CGROUP_PARENT: Final = _own_cgroup_dir()
+
+
+class Containment:
+    """Everything one managed child started; see the module docstring.
+
+    :meth:`signal` and :meth:`kill` never raise for processes that are gone.
+    """
+
+    def __init__(self, *, cgroup: bool = True) -> None:
+        """``cgroup=False``: the process tree only, as on a host without cgroup v2."""
+        self._cgroup: Path | None = None
+        self._join_fd: int | None = None
+        self._leader: int | None = None
+        if cgroup and _CGROUP_PARENT is not None:
+            _sweep_once(_CGROUP_PARENT)
+            path = _CGROUP_PARENT / f"execsrv-{os.getpid()}-{next(_unit_numbers)}"
+            try:
+                path.mkdir()
+                self._join_fd = os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as error:
+                log.debug("no cgroup for a child: %s", error)
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            else:
+                self._cgroup = path
+
+    @property
+    def join_fd(self) -> int | None:
+        """The child writes ``0`` here between fork and exec to join its cgroup."""
+        return self._join_fd
+
+    @property
+    def uses_cgroup(self) -> bool:
+        return self._cgroup is not None
+
+    def adopt(self, leader: int) -> None:
+        """After the spawn: remember the child; keep the cgroup only if it landed there."""
+        self._leader = leader
+        self._close_join_fd()
+        if self._cgroup is None:
+            return
+        if leader not in self.members():
+            log.debug("child %d is not in its cgroup; using the process tree", leader)
+            self._remove_cgroup()
+
+    def abandon(self) -> None:
+        """The spawn failed: release what :meth:`__init__` made."""
+        self._close_join_fd()
+        self._remove_cgroup()
+
+    def members(self) -> set[int]:
+        """Every live process contained, the child included while it runs."""
+        if self._cgroup is not None:
+            try:
+                text = (self._cgroup / "cgroup.procs").read_text()
+            except OSError:
+                return set()
+            return {int(pid) for pid in text.split()}
+        if self._leader is None:
+            return set()
+        return _tree_members(self._leader)
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to every member (SIGKILL through ``cgroup.kill`` when it can)."""
+        if sig == signal.SIGKILL and self._cgroup is not None:
+            try:
+                (self._cgroup / "cgroup.kill").write_text("1")
+                return
+            except OSError:
+                pass  # kernels before 5.14: one by one
+        for pid in self.members():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    async def close(self) -> None:
+        """SIGKILL every member and remove the cgroup once it is empty.
+
+        Waits (on pidfds) at most :data:`_EMPTY_WAIT_SECONDS`: killed processes
+        exit in microseconds, and zombies do not keep a cgroup populated. Safe
+        to call again and from a shielded scope.
+        """
+        self.signal(signal.SIGKILL)
+        if self._cgroup is None:
+            return
+        with trio.move_on_after(_EMPTY_WAIT_SECONDS):
+            while members := self.members():  # more if one forked during the kill
+                for pid in members:
+                    await _wait_exited(pid)
+        self._remove_cgroup()
+
+    def _close_join_fd(self) -> None:
+        if self._join_fd is not None:
+            os.close(self._join_fd)
+            self._join_fd = None
+
+    def _remove_cgroup(self) -> None:
+        if self._cgroup is None:
+            return
+        try:
+            self._cgroup.rmdir()
+        except OSError as error:
+            log.warning("could not remove cgroup %s: %s", self._cgroup, error)
+        self._cgroup = None
+
+
+def _sweep_once(parent: Path) -> None:
+    """Kill and remove the cgroups of servers that died without cleaning up (kill -9):
+    the descendants that escaped them are ended by the next server to start."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    for path in parent.glob("execsrv-*-*"):
+        owner = path.name.split("-")[1]
+        if not owner.isdigit() or int(owner) == os.getpid() or _alive(int(owner)):
+            continue
+        with contextlib.suppress(OSError):
+            (path / "cgroup.kill").write_text("1")
+            path.rmdir()  # EBUSY until the killed have exited: the next start retries
+
+
+async def _wait_exited(pid: int) -> None:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        await trio.lowlevel.wait_readable(pidfd)
+    finally:
+        os.close(pidfd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _tree_members(leader: int) -> set[int]:
+    """The fallback: the group and session named by ``leader`` (the child, while
+    it lives, is in both), and everything descending from their members."""
+    parents: dict[int, int] = {}
+    members: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(entry)
+        if fields[0] in (b"Z", b"X"):
+            continue
+        parents[pid] = int(fields[1])
+        if leader in (int(fields[2]), int(fields[3])):
+            members.add(pid)
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in members} - members
+        members |= found
+        grew = bool(found)
+    return members
