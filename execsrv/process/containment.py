@@ -32,7 +32,7 @@ from typing import Final
 
 import trio
 
-__all__ = ["Containment"]
+__all__ = ["Containment", "Leftovers"]
 
 log = logging.getLogger("execsrv.process")
 
@@ -106,7 +106,13 @@ class Containment:
         self._close_join_fd()
         if self._cgroup is None:
             return
-        if leader not in self.members():
+        try:  # the child is unreaped, so /proc still knows it even if it exited
+            lines = Path(f"/proc/{leader}/cgroup").read_text().splitlines()
+        except OSError:
+            lines = []
+        if not any(
+            line.startswith("0::") and line.endswith(f"/{self._cgroup.name}") for line in lines
+        ):
             log.debug("child %d is not in its cgroup; using the process tree", leader)
             self._remove_cgroup()
 
@@ -150,10 +156,14 @@ class Containment:
         if self._cgroup is None:
             return
         with trio.move_on_after(_EMPTY_WAIT_SECONDS):
-            while members := self.members():  # more if one forked during the kill
-                for pid in members:
-                    await _wait_exited(pid)
+            await self.wait_empty()
         self._remove_cgroup()
+
+    async def wait_empty(self) -> None:
+        """Until no member is left (zombies do not count)."""
+        while members := self.members():  # more if one forked meanwhile
+            for pid in members:
+                await _wait_exited(pid)
 
     def _close_join_fd(self) -> None:
         if self._join_fd is not None:
@@ -168,6 +178,49 @@ class Containment:
         except OSError as error:
             log.warning("could not remove cgroup %s: %s", self._cgroup, error)
         self._cgroup = None
+
+
+class Leftovers:
+    """What exited processes left running, kept until their owner ends.
+
+    A command that exits on its own may leave a daemon behind (``nohup
+    server &``): it may run as long as the session (or LocalBackend) that
+    started it, no longer. The owner runs :meth:`hold` in its nursery.
+    """
+
+    def __init__(self, kill_grace_seconds: float) -> None:
+        self._kill_grace = kill_grace_seconds
+        self._kept: list[Containment] = []
+        self._closed = False
+
+    async def keep(self, containment: Containment) -> None:
+        """Take over ``containment`` (its cgroup is removed at once if it is empty)."""
+        self._kept.append(containment)
+        if self._closed:
+            await self._close_all()
+            return
+        for kept in [c for c in self._kept if not c.members()]:
+            self._kept.remove(kept)
+            await kept.close()
+
+    async def hold(self) -> None:
+        """Until cancelled; then end everything kept (shielded): SIGTERM, the
+        grace period, then SIGKILL."""
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._closed = True
+            with trio.CancelScope(shield=True):
+                for kept in self._kept:
+                    kept.signal(signal.SIGTERM)
+                with trio.move_on_after(self._kill_grace):
+                    for kept in self._kept:
+                        await kept.wait_empty()
+                await self._close_all()
+
+    async def _close_all(self) -> None:
+        while self._kept:
+            await self._kept.pop().close()
 
 
 def _sweep_once(parent: Path) -> None:

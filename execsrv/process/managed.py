@@ -33,6 +33,7 @@ from ..protocol.process import (
     WriteStatus,
 )
 from ..protocol.wire import Payload
+from .containment import Leftovers
 from .env import build_child_env
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
@@ -314,12 +315,18 @@ class ManagedProcess:
 
     # -- supervision ----------------------------------------------------------
 
-    async def supervise(self, forget: Callable[[], None]) -> None:
+    async def supervise(
+        self, forget: Callable[[], None], leftovers: Leftovers | None = None
+    ) -> None:
         """Run the process to ``closed``, keep it for the retention time, then forget it.
 
         Cancellation (session expiry, server shutdown) terminates the process
-        group: SIGTERM, the grace period, then SIGKILL; the child is always reaped.
+        group and every descendant, even those that left it: SIGTERM, the grace
+        period, then SIGKILL; the child is always reaped. When the retention
+        time ends, what the child left running goes to ``leftovers`` (killed
+        now without one).
         """
+        handed_over: Leftovers | None = None
         try:
             async with trio.open_nursery() as nursery:
                 stdin_scope = trio.CancelScope()
@@ -341,9 +348,10 @@ class ManagedProcess:
                 ExecClosedNotification(process_id=self.process_id, seq=self.closed_seq),
             )
             await trio.sleep(self._limits.exited_retention_seconds)
+            handed_over = leftovers
         finally:
             with trio.CancelScope(shield=True):
-                await self._reap()
+                await self._reap(handed_over)
             forget()
 
     def _output_streams(self) -> list[tuple[trio.abc.ReceiveStream, OutputStream]]:
@@ -415,7 +423,7 @@ class ManagedProcess:
             await self._process.wait()
         self.signal_contained(signal.SIGKILL)
 
-    async def _reap(self) -> None:
+    async def _reap(self, leftovers: Leftovers | None) -> None:
         if self._process.returncode is None:
             await self._terminate_group()
             await self._process.wait()
@@ -424,8 +432,10 @@ class ManagedProcess:
             # them lives the kernel keeps the pgid from being reused.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)
-        # The record ends: nothing the child started may outlive it.
-        await self._child.containment.close()
+        if leftovers is not None:
+            await leftovers.keep(self._child.containment)
+        else:
+            await self._child.containment.close()
         await self._close_streams()
 
     async def _close_streams(self) -> None:
