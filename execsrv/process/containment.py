@@ -133,8 +133,12 @@ class Containment:
             return set()
         return _tree_members(self._leader)
 
-    def signal(self, sig: int) -> None:
-        """Send ``sig`` to every member (SIGKILL through ``cgroup.kill`` when it can)."""
+    def signal(self, sig: int, *, besides_group: int | None = None) -> None:
+        """Send ``sig`` to every member (SIGKILL through ``cgroup.kill`` when it can).
+
+        ``besides_group``: skip the members of that process group (the caller
+        signalled it already; a second SIGTERM is not the same as one).
+        """
         if sig == signal.SIGKILL and self._cgroup is not None:
             try:
                 (self._cgroup / "cgroup.kill").write_text("1")
@@ -143,7 +147,8 @@ class Containment:
                 pass  # kernels before 5.14: one by one
         for pid in self.members():
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+                if besides_group is None or os.getpgid(pid) != besides_group:
+                    os.kill(pid, sig)
 
     async def close(self) -> None:
         """SIGKILL every member and remove the cgroup once it is empty.

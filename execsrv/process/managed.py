@@ -291,7 +291,7 @@ class ManagedProcess:
     def signal_contained(self, sig: int) -> None:
         """Signal the group and every descendant, even those that left it (setsid)."""
         self.signal_group(sig)
-        self._child.containment.signal(sig)
+        self._child.containment.signal(sig, besides_group=self._process.pid)
 
     def kill(self) -> bool:
         """``process/terminate``: SIGKILL everything it started; True if it was still running."""

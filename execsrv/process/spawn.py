@@ -9,7 +9,7 @@ terminal so job control and ``SIGWINCH`` on resize work.
 The kernel ties the parent-death signal to the *thread* that forked, not
 the process: a child forked by one of trio's worker threads would be killed
 when that idle thread exits. So every child is forked by one thread that
-lives as long as the process (:class:`_ForkThread`).
+lives as long as the process (:class:`ForkThread`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import outcome
 import trio
@@ -39,6 +39,8 @@ __all__ = ["SpawnedChild", "set_pty_size", "spawn_child"]
 
 PIPE_CAPACITY: Final = 1 << 20
 """Pipe buffer we ask the kernel for (F_SETPIPE_SZ): fewer wakeups per MB."""
+
+T = TypeVar("T")
 
 _F_SETPIPE_SZ: Final = 1031
 _PR_SET_PDEATHSIG: Final = 1
@@ -73,40 +75,37 @@ def _prepare_child(server_pid: int, join_fd: int | None, tty: bool) -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-class _ForkThread:
+class ForkThread:
     """The one thread that forks every child; it lives until the process exits.
 
-    Forking takes a few milliseconds at most, so one thread is enough.
+    Forking takes a few milliseconds at most, so one thread is enough. It
+    also knows which children it forked (:mod:`.reaper` reaps the others).
     """
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.forked: dict[int, subprocess.Popen[bytes]] = {}
+        """Children forked here, by pid; touched only on this thread."""
 
     def _run(self) -> None:
         while True:
             self._jobs.get()()
 
-    async def popen(self, args: list[str], **options: Any) -> subprocess.Popen[bytes]:
-        """``subprocess.Popen(args, **options)`` on the fork thread.
-
-        Not cancellable, like ``trio.to_thread.run_sync``: the child exists
-        once the fork happened, and the caller must own it.
-        """
+    async def run_sync(self, function: Callable[[], T]) -> T:
+        """``function()`` on the fork thread; not cancellable (a fork, once
+        done, has a child the caller must own)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="execsrv-fork", daemon=True)
                 self._thread.start()
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
-        result: list[outcome.Outcome[subprocess.Popen[bytes]]] = []
-
-        def spawn() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(args, **options)
+        result: list[outcome.Outcome[T]] = []
 
         def job() -> None:
-            result.append(outcome.capture(spawn))
+            result.append(outcome.capture(function))
             token.run_sync_soon(done.set)
 
         self._jobs.put(job)
@@ -114,8 +113,24 @@ class _ForkThread:
             await done.wait()
         return result[0].unwrap()
 
+    def forget_reaped(self) -> None:
+        """Drop the children trio has reaped (their pids may be reused); on this thread."""
+        for pid in [pid for pid, popen in self.forked.items() if popen.returncode is not None]:
+            del self.forked[pid]
 
-_fork_thread = _ForkThread()
+    async def popen(self, args: list[str], **options: Any) -> subprocess.Popen[bytes]:
+        """``subprocess.Popen(args, **options)`` on the fork thread."""
+
+        def spawn() -> subprocess.Popen[bytes]:
+            self.forget_reaped()
+            popen = subprocess.Popen(args, **options)
+            self.forked[popen.pid] = popen
+            return popen
+
+        return await self.run_sync(spawn)
+
+
+fork_thread = ForkThread()
 
 
 async def _open_process(
@@ -138,7 +153,7 @@ async def _open_process(
             ends[name] = trio.lowlevel.FdStream(ours)
             child_fds[name] = theirs
     try:
-        popen = await _fork_thread.popen(
+        popen = await fork_thread.popen(
             args,
             **child_fds,
             start_new_session=True,

@@ -12,15 +12,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import trio
 
 import execsrv
+from execsrv.process import containment as containment_module
 from execsrv.process.containment import Containment
 
 from ..servers import open_execsrv
-from .support import CHILD_ENV, Collector, children_of, py, wait_dead
+from .support import CHILD_ENV, Collector, children_of, proc_state, py, wait_dead
 
 # Ignores SIGHUP, so a PTY hangup alone would not end it.
 STAYS_UP = """
@@ -136,3 +139,52 @@ async def test_the_process_tree_fallback_finds_a_descendant_in_its_own_session()
         finally:
             os.close(pidfd)
             await process.stdout.aclose()
+
+
+def leaves_everything(cgroup_procs: str) -> str:
+    """A double fork whose orphan also moves itself out of its cgroup (root may)."""
+    return (
+        f"(setsid sh -c 'echo $$ >{cgroup_procs} 2>/dev/null; echo $$ started; "
+        "exec sleep 1000 >/dev/null 2>&1' </dev/null &); exec sleep 1000"
+    )
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll, under the caller's deadline: reparenting and reaping send no event."""
+    while not condition():  # noqa: ASYNC110 (no event for a kernel state)
+        await trio.sleep(0.01)
+
+
+async def test_the_server_adopts_reaps_and_at_shutdown_kills_orphans(tmp_path: Path) -> None:
+    """``execsrv serve`` is its children's subreaper: an orphan that escaped every
+    containment is still its child, reaped when it exits and killed at shutdown."""
+    parent = containment_module._CGROUP_PARENT
+    cgroup_procs = str(parent / "cgroup.procs") if parent else "/dev/null"
+    async with open_execsrv("--kill-grace", "0.2") as server:
+        server_pid = server.process.pid
+        async with execsrv.connect(server.url) as client:
+            with trio.fail_after(5):
+                orphans = []
+                for _ in range(2):
+                    argv = ["sh", "-c", leaves_everything(cgroup_procs)]
+                    seen = Collector(await client.start_process(argv, env=CHILD_ENV))
+                    await seen.until_output(b"started")
+                    orphans.append(int(seen.output.split()[0]))
+                for orphan in orphans:
+                    await until(lambda: parent_of(orphan) == server_pid)  # noqa: B023
+                dies_now, outlives = orphans
+                os.kill(dies_now, signal.SIGKILL)
+                await until(lambda: proc_state(dies_now) is None)  # reaped, not a zombie
+        pidfd = os.pidfd_open(outlives)
+        try:
+            server.process.send_signal(signal.SIGTERM)
+            with trio.fail_after(5):
+                assert await server.process.wait() == 0
+                await wait_dead(pidfd)
+        finally:
+            os.close(pidfd)
+        assert proc_state(outlives) is None  # the server reaped it before exiting
