@@ -116,6 +116,13 @@ class Containment:
             log.debug("child %d is not in its cgroup; using the process tree", leader)
             self._remove_cgroup()
 
+    def release_if_empty(self) -> None:
+        """Remove the cgroup now if nothing is left in it (nothing can enter it
+        again); a cgroup per closed process kept for the retention time adds up."""
+        if self._cgroup is not None and not self.members():
+            self._remove_cgroup()
+            self._leader = None  # nothing left to find: no process-tree walk either
+
     def abandon(self) -> None:
         """The spawn failed: release what :meth:`__init__` made."""
         self._close_join_fd()

@@ -343,6 +343,7 @@ class ManagedProcess:
             # Every stream is at EOF: release the descriptors now, not after the
             # retention time (hundreds of short commands would exhaust the fd limit).
             await self._close_streams()
+            self._child.containment.release_if_empty()
             await self._sink(
                 "process/closed",
                 ExecClosedNotification(process_id=self.process_id, seq=self.closed_seq),

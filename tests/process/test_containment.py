@@ -188,3 +188,23 @@ async def test_the_server_adopts_reaps_and_at_shutdown_kills_orphans(tmp_path: P
         finally:
             os.close(pidfd)
         assert proc_state(outlives) is None  # the server reaped it before exiting
+
+
+async def test_a_closed_process_with_nothing_left_holds_no_cgroup() -> None:
+    """Retained for reading, but its cgroup is gone: hundreds of short commands
+    within the retention time must not pile up cgroups."""
+    parent = containment_module._CGROUP_PARENT
+    if parent is None:
+        pytest.skip("no writable cgroup v2 here")
+    async with open_execsrv() as server, execsrv.connect(server.url) as client:
+        cgroups = f"execsrv-{server.process.pid}-*"
+        with trio.fail_after(5):
+            running = await client.start_process(["sleep", "60"], env=CHILD_ENV)
+            assert len(list(parent.glob(cgroups))) == 1
+            for _ in range(5):
+                await Collector(await client.start_process(["true"], env=CHILD_ENV)).finish()
+            assert len(await client.list_processes()) == 6
+            assert len(list(parent.glob(cgroups))) == 1  # the running one's
+            await running.terminate()
+            await Collector(running).finish()
+            assert list(parent.glob(cgroups)) == []
