@@ -70,7 +70,7 @@ _CGROUP_PARENT: Final = _own_cgroup_dir()
 class Containment:
     """Everything one managed child started; see the module docstring.
 
-    :meth:`signal` and :meth:`kill` never raise for processes that are gone.
+    :meth:`signal` and :meth:`close` never raise for processes that are gone.
     """
 
     def __init__(self, *, cgroup: bool = True) -> None:
