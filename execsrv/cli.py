@@ -17,6 +17,7 @@ from dataclasses import fields
 import trio
 
 from .logs import configure_logging
+from .process.reaper import adopting_orphans
 from .remote_cli import add_remote_commands, run_remote_command
 from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
 from .server.security import normalize_origin
@@ -253,9 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve_until_signalled(config: ServerConfig) -> None:
-    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down."""
+    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down.
+
+    The process is its children's subreaper: their orphans are reaped, and
+    killed at the end (see :mod:`execsrv.process.reaper`).
+    """
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
+        async with adopting_orphans(), trio.open_nursery() as nursery:
 
             async def run_server(*, task_status: trio.TaskStatus[ExecServer]) -> None:
                 await serve(config.listen, config=config, task_status=task_status)

@@ -20,6 +20,7 @@ from ..client.errors import RemoteError
 from ..client.events import Closed, Exited, Output, ProcessEventStream
 from ..client.fs import DirectoryEntry, FileMetadata, client_error
 from ..process import ManagedProcess, ProcessLimits
+from ..process.containment import Leftovers
 from ..protocol import process as p
 from ..protocol.errors import RpcError
 from ..protocol.wire import Payload
@@ -76,6 +77,9 @@ class LocalBackend(ExecBackend):
 
     def __init__(self, nursery: trio.Nursery, limits: ProcessLimits) -> None:
         self._nursery = nursery
+        self._leftovers = Leftovers(limits.kill_grace_seconds)
+        """What exited processes left running (``nohup x &``), killed when the backend closes."""
+        nursery.start_soon(self._leftovers.hold)
         self._limits = limits
         self._fs_threads = trio.CapacityLimiter(FS_WORKER_THREADS)
         self._processes: dict[str, LocalProcess] = {}
@@ -147,7 +151,7 @@ class LocalBackend(ExecBackend):
             if self._processes.get(process_id) is handle:
                 del self._processes[process_id]
 
-        self._nursery.start_soon(handle.managed.supervise, forget)
+        self._nursery.start_soon(handle.managed.supervise, forget, self._leftovers)
         return handle
 
     # -- files ----------------------------------------------------------------

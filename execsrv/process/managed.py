@@ -38,6 +38,7 @@ from ..protocol.process import (
     WriteStatus,
 )
 from ..protocol.wire import Payload
+from .containment import Leftovers
 from .env import build_child_env
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
@@ -378,12 +379,17 @@ class ManagedProcess:
             return False
         return True
 
+    def signal_contained(self, sig: int) -> None:
+        """Signal the group and every descendant, even those that left it (setsid)."""
+        self.signal_group(sig)
+        self._child.containment.signal(sig, besides_group=self._process.pid)
+
     def kill(self) -> bool:
-        """``process/terminate``: SIGKILL the group; True if it was still running."""
+        """``process/terminate``: SIGKILL everything it started; True if it was still running."""
         if not self.running:
             return False
         self._terminated = True
-        self.signal_group(signal.SIGKILL)
+        self.signal_contained(signal.SIGKILL)
         return True
 
     def send_signal(self, name: SignalName) -> None:
@@ -400,12 +406,18 @@ class ManagedProcess:
 
     # -- supervision ----------------------------------------------------------
 
-    async def supervise(self, forget: Callable[[], None]) -> None:
+    async def supervise(
+        self, forget: Callable[[], None], leftovers: Leftovers | None = None
+    ) -> None:
         """Run the process to ``closed``, keep it for the retention time, then forget it.
 
         Cancellation (session expiry, server shutdown) terminates the process
-        group: SIGTERM, the grace period, then SIGKILL; the child is always reaped.
+        group and every descendant, even those that left it: SIGTERM, the grace
+        period, then SIGKILL; the child is always reaped. When the retention
+        time ends, what the child left running goes to ``leftovers`` (killed
+        now without one).
         """
+        handed_over: Leftovers | None = None
         try:
             async with trio.open_nursery() as nursery:
                 stdin_scope = trio.CancelScope()
@@ -425,14 +437,16 @@ class ManagedProcess:
             # Every stream is at EOF: release the descriptors now, not after the
             # retention time (hundreds of short commands would exhaust the fd limit).
             await self._close_streams()
+            self._child.containment.release_if_empty()
             await self._sink(
                 "process/closed",
                 ExecClosedNotification(process_id=self.process_id, seq=self.closed_seq),
             )
             await trio.sleep(self._limits.exited_retention_seconds)
+            handed_over = leftovers
         finally:
             with trio.CancelScope(shield=True):
-                await self._reap()
+                await self._reap(handed_over)
             forget()
 
     def _output_streams(self) -> list[tuple[trio.abc.ReceiveStream, OutputStream]]:
@@ -521,13 +535,14 @@ class ManagedProcess:
             await self._terminate_group()
 
     async def _terminate_group(self) -> None:
-        """SIGTERM, wait out the grace period, then SIGKILL."""
-        self.signal_group(signal.SIGTERM)
+        """SIGTERM, wait out the grace period, then SIGKILL (descendants that left
+        the group included)."""
+        self.signal_contained(signal.SIGTERM)
         with trio.move_on_after(self._limits.kill_grace_seconds):
             await self._process.wait()
-        self.signal_group(signal.SIGKILL)
+        self.signal_contained(signal.SIGKILL)
 
-    async def _reap(self) -> None:
+    async def _reap(self, leftovers: Leftovers | None) -> None:
         if self._process.returncode is None:
             await self._terminate_group()
             await self._process.wait()
@@ -536,6 +551,10 @@ class ManagedProcess:
             # them lives the kernel keeps the pgid from being reused.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signal.SIGKILL)
+        if leftovers is not None:
+            await leftovers.keep(self._child.containment)
+        else:
+            await self._child.containment.close()
         await self._close_streams()
 
     async def _close_streams(self) -> None:

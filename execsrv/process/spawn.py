@@ -1,33 +1,50 @@
 """Start a child in its own session and process group, on pipes or a PTY.
 
-PTY children get the terminal as their *controlling* terminal, so job
-control and ``SIGWINCH`` on resize work. That needs ``TIOCSCTTY`` in the
-child between fork and exec, which Python only offers through
-``preexec_fn``; we accept it for PTY spawns only (the callback is one
-pre-imported ioctl), and keep the fast ``vfork`` path for pipe spawns.
+Between fork and exec (``preexec_fn``, so ``fork`` rather than ``vfork``)
+the child asks for ``SIGKILL`` when its parent dies (``PR_SET_PDEATHSIG``),
+so it dies with the server even on ``kill -9``, joins its cgroup (see
+:mod:`.containment`) and, on a PTY, takes the terminal as its *controlling*
+terminal so job control and ``SIGWINCH`` on resize work.
+
+The kernel ties the parent-death signal to the *thread* that forked, not
+the process: a child forked by one of trio's worker threads would be killed
+when that idle thread exits. So every child is forked by one thread that
+lives as long as the process (:class:`ForkThread`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
+import queue
+import signal
 import struct
 import subprocess
 import termios
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from functools import partial
+from typing import Any, Final, TypeVar
 
+import outcome
 import trio
 
 from ..protocol.errors import RpcError, os_error_message
+from .containment import Containment
 
 __all__ = ["SpawnedChild", "set_pty_size", "spawn_child"]
 
 PIPE_CAPACITY: Final = 1 << 20
 """Pipe buffer we ask the kernel for (F_SETPIPE_SZ): fewer wakeups per MB."""
 
+T = TypeVar("T")
+
 _F_SETPIPE_SZ: Final = 1031
+_PR_SET_PDEATHSIG: Final = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # bound now: the child must not load it
 
 
 @dataclass
@@ -35,6 +52,8 @@ class SpawnedChild:
     process: trio.Process
     pty_master: trio.lowlevel.FdStream | None
     pty_master_fd: int | None
+    containment: Containment
+    """Everything the child starts, even what leaves its group (see :mod:`.containment`)."""
 
 
 def set_pty_size(fd: int, rows: int, cols: int) -> None:
@@ -42,8 +61,115 @@ def set_pty_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-def _acquire_controlling_terminal() -> None:  # runs in the child, after setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def _prepare_child(server_pid: int, join_fd: int | None, tty: bool) -> None:
+    """Runs in the child between fork and exec, after ``setsid()``."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != server_pid:  # the server died before the line above
+        os.kill(os.getpid(), signal.SIGKILL)
+    if join_fd is not None:
+        try:
+            os.write(join_fd, b"0")
+        except OSError:
+            pass  # contained by the process tree instead (Containment.adopt)
+    if tty:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class ForkThread:
+    """The one thread that forks every child; it lives until the process exits.
+
+    Forking takes a few milliseconds at most, so one thread is enough. It
+    also knows which children it forked (:mod:`.reaper` reaps the others).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.forked: dict[int, subprocess.Popen[bytes]] = {}
+        """Children forked here, by pid; touched only on this thread."""
+
+    def _run(self) -> None:
+        while True:
+            self._jobs.get()()
+
+    async def run_sync(self, function: Callable[[], T]) -> T:
+        """``function()`` on the fork thread; not cancellable (a fork, once
+        done, has a child the caller must own)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="execsrv-fork", daemon=True)
+                self._thread.start()
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        result: list[outcome.Outcome[T]] = []
+
+        def job() -> None:
+            result.append(outcome.capture(function))
+            token.run_sync_soon(done.set)
+
+        self._jobs.put(job)
+        with trio.CancelScope(shield=True):
+            await done.wait()
+        return result[0].unwrap()
+
+    def forget_reaped(self) -> None:
+        """Drop the children trio has reaped (their pids may be reused); on this thread."""
+        for pid in [pid for pid, popen in self.forked.items() if popen.returncode is not None]:
+            del self.forked[pid]
+
+    async def popen(self, args: list[str], **options: Any) -> subprocess.Popen[bytes]:
+        """``subprocess.Popen(args, **options)`` on the fork thread."""
+
+        def spawn() -> subprocess.Popen[bytes]:
+            self.forget_reaped()
+            popen = subprocess.Popen(args, **options)
+            self.forked[popen.pid] = popen
+            return popen
+
+        return await self.run_sync(spawn)
+
+
+fork_thread = ForkThread()
+
+
+async def _open_process(
+    args: list[str],
+    *,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    containment: Containment,
+    tty: bool,
+    **options: Any,
+) -> trio.Process:
+    """``trio.lowlevel.open_process``, forked on the fork thread; PIPE only for stdio."""
+    ends: dict[str, trio.lowlevel.FdStream] = {}
+    child_fds = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+    for name, target in list(child_fds.items()):
+        if target == subprocess.PIPE:
+            read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+            ours, theirs = (write_fd, read_fd) if name == "stdin" else (read_fd, write_fd)
+            ends[name] = trio.lowlevel.FdStream(ours)
+            child_fds[name] = theirs
+    try:
+        popen = await fork_thread.popen(
+            args,
+            **child_fds,
+            start_new_session=True,
+            preexec_fn=partial(_prepare_child, os.getpid(), containment.join_fd, tty),
+            **options,
+        )
+    except BaseException:
+        for end in ends.values():
+            end.close()
+        raise
+    finally:
+        for name in ends:
+            os.close(child_fds[name])
+    # trio builds its Process from a Popen only inside open_process, which forks
+    # on a worker thread; _create is how it does so.
+    return trio.Process._create(popen, ends.get("stdin"), ends.get("stdout"), ends.get("stderr"))
 
 
 def _grow_pipe(stream: trio.abc.ReceiveStream | trio.abc.SendStream | None) -> None:
@@ -80,45 +206,76 @@ async def spawn_child(
     ``argv[0]`` the child sees.
     """
     args = [arg0 if arg0 is not None else argv[0], *argv[1:]]
-    if not tty:
-        try:
-            process = await trio.lowlevel.open_process(
-                args,
-                executable=argv[0],
-                stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise _spawn_error(error, tty=False, program=argv[0], cwd=cwd) from None
-        _grow_pipe(process.stdout)
-        _grow_pipe(process.stderr)
-        return SpawnedChild(process, None, None)
+    containment = Containment()
+    try:
+        if tty:
+            child = await _spawn_on_pty(args, argv[0], cwd, env, pty_rows, pty_cols, containment)
+        else:
+            child = await _spawn_on_pipes(args, argv[0], cwd, env, pipe_stdin, containment)
+    except BaseException:
+        containment.abandon()
+        raise
+    containment.adopt(child.process.pid)
+    return child
 
+
+async def _spawn_on_pipes(
+    args: list[str],
+    executable: str,
+    cwd: str,
+    env: dict[str, str],
+    pipe_stdin: bool,
+    containment: Containment,
+) -> SpawnedChild:
+    try:
+        process = await _open_process(
+            args,
+            executable=executable,
+            stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            containment=containment,
+            tty=False,
+        )
+    except OSError as error:
+        raise _spawn_error(error, tty=False, program=executable, cwd=cwd) from None
+    _grow_pipe(process.stdout)
+    _grow_pipe(process.stderr)
+    return SpawnedChild(process, None, None, containment)
+
+
+async def _spawn_on_pty(
+    args: list[str],
+    executable: str,
+    cwd: str,
+    env: dict[str, str],
+    rows: int,
+    cols: int,
+    containment: Containment,
+) -> SpawnedChild:
     master, slave = os.openpty()
     try:
-        set_pty_size(master, pty_rows, pty_cols)
+        set_pty_size(master, rows, cols)
         env = {"SHELL": "/bin/bash", **env}  # the reference's PTY layer adds it
-        process = await trio.lowlevel.open_process(
+        process = await _open_process(
             args,
-            executable=argv[0],
+            executable=executable,
             stdin=slave,
             stdout=slave,
             stderr=slave,
             cwd=cwd,
             env=env,
-            start_new_session=True,
-            preexec_fn=_acquire_controlling_terminal,
+            containment=containment,
+            tty=True,
         )
     except OSError as error:
         os.close(master)
-        raise _spawn_error(error, tty=True, program=argv[0], cwd=cwd) from None
+        raise _spawn_error(error, tty=True, program=executable, cwd=cwd) from None
     except BaseException:
         os.close(master)
         raise
     finally:
         os.close(slave)
-    return SpawnedChild(process, trio.lowlevel.FdStream(master), master)
+    return SpawnedChild(process, trio.lowlevel.FdStream(master), master, containment)

@@ -74,7 +74,7 @@ _METHOD_LIST: Final = [
         "process/terminate",
         process.TerminateParams,
         process.TerminateResponse,
-        "SIGKILL the process group.",
+        "SIGKILL the process group and every descendant.",
         ordered=True,
     ),
     MethodSpec(

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 from ..process import ExitedOutputBudget, ManagedProcess, ProcessLimits
+from ..process.containment import Leftovers
 from ..protocol import process as p
 from ..protocol.errors import RpcError
 from .session import STARTING, Session, short_id
@@ -37,6 +38,8 @@ class ProcessApi:
         """Per session: running processes, i.e. starting or not yet ``closed``."""
         self._exited_output = ExitedOutputBudget(exited_output_bytes)
         """Output of closed processes, server-wide (every session's)."""
+        self._leftovers: dict[str, Leftovers] = {}
+        """Per session id: what its exited processes left running, killed when it ends."""
 
     @staticmethod
     def _lookup(session: Session, process_id: str) -> ManagedProcess:
@@ -85,9 +88,22 @@ class ProcessApi:
             if session.processes.get(process_id) is managed:
                 del session.processes[process_id]
 
-        session.nursery.start_soon(managed.supervise, forget)
+        session.nursery.start_soon(managed.supervise, forget, self._session_leftovers(session))
         took_effect()
         return p.ExecResponse(process_id=process_id)
+
+    def _session_leftovers(self, session: Session) -> Leftovers:
+        leftovers = self._leftovers.get(session.id)
+        if leftovers is None:
+            leftovers = self._leftovers[session.id] = Leftovers(self._limits.kill_grace_seconds)
+            session.nursery.start_soon(self._hold_leftovers, session.id, leftovers)
+        return leftovers
+
+    async def _hold_leftovers(self, session_id: str, leftovers: Leftovers) -> None:
+        try:
+            await leftovers.hold()
+        finally:
+            del self._leftovers[session_id]
 
     def _check_process_limit(self, session: Session) -> None:
         """Count what holds a child or its pipes: exited-and-closed entries kept only

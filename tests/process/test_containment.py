@@ -1,0 +1,210 @@
+"""Nothing a managed child starts outlives the server's kill paths (ISSUE 8, point 3).
+
+Direct children die with the server even on ``kill -9`` (parent-death signal),
+and descendants that left the child's process group and session (``setsid``
+after a double fork, reparented away from the child) are still found and
+killed on ``process/terminate``, on timeout and on server shutdown. The
+server runs as ``python -m execsrv serve`` so it can be SIGKILLed for real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+import execsrv
+from execsrv.process import containment as containment_module
+from execsrv.process.containment import Containment
+
+from ..servers import open_execsrv
+from .support import CHILD_ENV, Collector, children_of, proc_state, py, wait_dead
+
+# Ignores SIGHUP, so a PTY hangup alone would not end it.
+STAYS_UP = """
+import signal
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+# A double fork: the subshell starts `sleep` in a session of its own and exits,
+# so the sleep is neither in the child's group nor its descendant any more.
+ESCAPES = (
+    "(setsid sh -c 'echo $$ started; exec sleep 1000 >/dev/null 2>&1' </dev/null &); "
+    "trap '' HUP; exec sleep 1000"
+)
+
+
+async def start_escaper(
+    client: execsrv.Client, *, tty: bool, timeout_ms: int | None = None
+) -> tuple[execsrv.RemoteProcess, int]:
+    """Start the ESCAPES child; it and the pid of its escaped grandchild."""
+    proc = await client.start_process(
+        ["sh", "-c", ESCAPES], env=CHILD_ENV, tty=tty, timeout_ms=timeout_ms
+    )
+    seen = Collector(proc)
+    await seen.until_output(b"started")
+    return proc, int(seen.output.split()[0])
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+async def test_direct_children_die_with_a_sigkilled_server(tty: bool) -> None:
+    async with open_execsrv() as server, execsrv.connect(server.url) as client:
+        with trio.fail_after(5):
+            seen = Collector(await client.start_process(py(STAYS_UP), env=CHILD_ENV, tty=tty))
+            await seen.until_output(b"ready")
+            (child,) = children_of(server.process.pid)
+            pidfd = os.pidfd_open(child)
+            try:
+                server.process.send_signal(signal.SIGKILL)
+                await server.process.wait()
+                await wait_dead(pidfd)
+            finally:
+                os.close(pidfd)
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+async def test_terminate_kills_descendants_that_left_the_session(tty: bool) -> None:
+    async with open_execsrv() as server, execsrv.connect(server.url) as client:
+        with trio.fail_after(5):
+            proc, grandchild = await start_escaper(client, tty=tty)
+            pidfd = os.pidfd_open(grandchild)
+            try:
+                assert os.getsid(grandchild) == grandchild  # it did leave
+                assert await proc.terminate() is True
+                await wait_dead(pidfd)
+            finally:
+                os.close(pidfd)
+
+
+async def test_timeout_kills_descendants_that_left_the_session() -> None:
+    async with open_execsrv("--kill-grace", "0.2") as server, execsrv.connect(server.url) as client:
+        with trio.fail_after(5):
+            _, grandchild = await start_escaper(client, tty=False, timeout_ms=300)
+            pidfd = os.pidfd_open(grandchild)
+            try:
+                await wait_dead(pidfd)
+            finally:
+                os.close(pidfd)
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+async def test_shutdown_kills_descendants_that_left_the_session(tty: bool) -> None:
+    async with open_execsrv("--kill-grace", "0.2") as server:
+        async with execsrv.connect(server.url) as client:
+            with trio.fail_after(5):
+                _, grandchild = await start_escaper(client, tty=tty)
+        pidfd = os.pidfd_open(grandchild)
+        try:
+            server.process.send_signal(signal.SIGTERM)
+            with trio.fail_after(5):
+                assert await server.process.wait() == 0
+                await wait_dead(pidfd)
+        finally:
+            os.close(pidfd)
+
+
+# The grandchild leaves the session while its parent, the child, lives on.
+LEAVES_SESSION = (
+    "setsid sh -c 'echo $$; exec sleep 1000 >/dev/null' </dev/null & exec sleep 1000 >/dev/null"
+)
+
+
+async def test_the_process_tree_fallback_finds_a_descendant_in_its_own_session() -> None:
+    """Without cgroup v2, the kill paths walk /proc: the group, the session and
+    everything descending from them."""
+    containment = Containment(cgroup=False)
+    assert not containment.uses_cgroup
+    process = await trio.lowlevel.open_process(
+        ["sh", "-c", LEAVES_SESSION], stdout=subprocess.PIPE, start_new_session=True
+    )
+    containment.adopt(process.pid)
+    assert process.stdout is not None
+    with trio.fail_after(5):
+        grandchild = int(await process.stdout.receive_some())
+        pidfd = os.pidfd_open(grandchild)
+        try:
+            assert os.getsid(grandchild) == grandchild
+            assert containment.members() == {process.pid, grandchild}
+            await containment.close()
+            assert await process.wait() == -signal.SIGKILL
+            await wait_dead(pidfd)
+        finally:
+            os.close(pidfd)
+            await process.stdout.aclose()
+
+
+def leaves_everything(cgroup_procs: str) -> str:
+    """A double fork whose orphan also moves itself out of its cgroup (root may)."""
+    return (
+        f"(setsid sh -c 'echo $$ >{cgroup_procs} 2>/dev/null; echo $$ started; "
+        "exec sleep 1000 >/dev/null 2>&1' </dev/null &); exec sleep 1000"
+    )
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll, under the caller's deadline: reparenting and reaping send no event."""
+    while not condition():  # noqa: ASYNC110 (no event for a kernel state)
+        await trio.sleep(0.01)
+
+
+async def test_the_server_adopts_reaps_and_at_shutdown_kills_orphans(tmp_path: Path) -> None:
+    """``execsrv serve`` is its children's subreaper: an orphan that escaped every
+    containment is still its child, reaped when it exits and killed at shutdown."""
+    parent = containment_module._CGROUP_PARENT
+    cgroup_procs = str(parent / "cgroup.procs") if parent else "/dev/null"
+    async with open_execsrv("--kill-grace", "0.2") as server:
+        server_pid = server.process.pid
+        async with execsrv.connect(server.url) as client:
+            with trio.fail_after(5):
+                orphans = []
+                for _ in range(2):
+                    argv = ["sh", "-c", leaves_everything(cgroup_procs)]
+                    seen = Collector(await client.start_process(argv, env=CHILD_ENV))
+                    await seen.until_output(b"started")
+                    orphans.append(int(seen.output.split()[0]))
+                for orphan in orphans:
+                    await until(lambda: parent_of(orphan) == server_pid)  # noqa: B023
+                dies_now, outlives = orphans
+                os.kill(dies_now, signal.SIGKILL)
+                await until(lambda: proc_state(dies_now) is None)  # reaped, not a zombie
+        pidfd = os.pidfd_open(outlives)
+        try:
+            server.process.send_signal(signal.SIGTERM)
+            with trio.fail_after(5):
+                assert await server.process.wait() == 0
+                await wait_dead(pidfd)
+        finally:
+            os.close(pidfd)
+        assert proc_state(outlives) is None  # the server reaped it before exiting
+
+
+async def test_a_closed_process_with_nothing_left_holds_no_cgroup() -> None:
+    """Retained for reading, but its cgroup is gone: hundreds of short commands
+    within the retention time must not pile up cgroups."""
+    parent = containment_module._CGROUP_PARENT
+    if parent is None:
+        pytest.skip("no writable cgroup v2 here")
+    async with open_execsrv() as server, execsrv.connect(server.url) as client:
+        cgroups = f"execsrv-{server.process.pid}-*"
+        with trio.fail_after(5):
+            running = await client.start_process(["sleep", "60"], env=CHILD_ENV)
+            assert len(list(parent.glob(cgroups))) == 1
+            for _ in range(5):
+                await Collector(await client.start_process(["true"], env=CHILD_ENV)).finish()
+            assert len(await client.list_processes()) == 6
+            assert len(list(parent.glob(cgroups))) == 1  # the running one's
+            await running.terminate()
+            await Collector(running).finish()
+            assert list(parent.glob(cgroups)) == []
