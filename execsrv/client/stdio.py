@@ -25,6 +25,7 @@ from typing import Final
 import trio
 
 from ..transport import LineTransport, TransportClosed
+from ..transport.base import EncodedMessage
 from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client, running_client
 from .errors import Disconnected
 from .unwrap import unwrap_exception_groups
@@ -116,7 +117,7 @@ class _CommandTransport:
         except TransportClosed as error:
             raise TransportClosed(await self._explain(error.reason)) from None
 
-    async def send_messages(self, messages: list[bytes]) -> None:
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
         try:
             await self._lines.send_messages(messages)
         except TransportClosed as error:

@@ -57,8 +57,6 @@ stdin queue."""
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
 
-_encoder: Final = msgspec.json.Encoder()
-
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -78,10 +76,11 @@ class RequestContext:
 class WithContext:
     """A handler that is called as ``fn(session, params, context)``."""
 
-    fn: Callable[[Session, Any, RequestContext], Awaitable[Payload]]
+    fn: Callable[[Session, Any, RequestContext], Awaitable[Payload | msgspec.Raw]]
 
 
 Handler = Callable[..., Awaitable[Payload]] | WithContext
+"""A handler returns its result; a :class:`msgspec.Raw` is one already encoded."""
 
 
 def _write_would_wait(session: Session, params: WriteParams) -> bool:
@@ -146,7 +145,7 @@ class Connection:
         if self._unsent == 0 and connection_scope is not None:
             self._unsent += 1
             try:
-                await self._transport.send_messages([_encoder.encode(message)])
+                await self._transport.send_messages([jsonrpc.encode_message(message)])
             except TransportClosed as error:
                 self.close_reason = error.reason
                 connection_scope.cancel()
@@ -168,11 +167,11 @@ class Connection:
     async def _write_loop(self, connection_scope: trio.CancelScope) -> None:
         try:
             async for message in self._receive_channel:
-                batch = [_encoder.encode(message)]
+                batch = [jsonrpc.encode_message(message)]
                 size = len(batch[0])
                 while len(batch) < OUTBOUND_QUEUE_SIZE and size < WRITE_BATCH_BYTES:
                     try:
-                        encoded = _encoder.encode(self._receive_channel.receive_nowait())
+                        encoded = jsonrpc.encode_message(self._receive_channel.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):  # drained, or closed and drained
                         break
                     batch.append(encoded)

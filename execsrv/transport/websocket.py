@@ -6,20 +6,42 @@ and binary frames are both accepted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import trio
 import trio_websocket
 
-from .base import TransportClosed
+from ..protocol.jsonrpc import Buffer, SplitMessage
+from .base import EncodedMessage, TransportClosed
 
-__all__ = ["CLOSE_HANDSHAKE_SECONDS", "RECEIVE_BUFFER_BYTES", "WebSocketTransport"]
+__all__ = [
+    "CLOSE_HANDSHAKE_SECONDS",
+    "DIRECT_FRAME_BYTES",
+    "RECEIVE_BUFFER_BYTES",
+    "WebSocketTransport",
+]
 
 RECEIVE_BUFFER_BYTES: Final = 256 * 1024
 """Socket read size; trio-websocket's 4 KiB default caps throughput."""
 
 CLOSE_HANDSHAKE_SECONDS: Final = 2.0
 """How long a close we initiate waits for the peer's close frame."""
+
+DIRECT_FRAME_BYTES: Final = 64 * 1024
+"""A server's message this large is framed here and written from where it is
+(wsproto would copy it three times: to str, back to bytes, into the frame)."""
+
+_FIN_TEXT: Final = 0x81
+
+
+def _text_frame_header(length: int) -> bytes:
+    """RFC 6455 §5.2 header of an unmasked, final text frame (a server's)."""
+    if length < 126:
+        return bytes((_FIN_TEXT, length))
+    if length < 1 << 16:
+        return bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big")
+    return bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big")
 
 
 def _reason(error: trio_websocket.ConnectionClosed) -> str:
@@ -50,12 +72,36 @@ class WebSocketTransport:
         except trio_websocket.ConnectionClosed as error:
             raise TransportClosed(_reason(error)) from None
 
-    async def send_messages(self, messages: list[bytes]) -> None:
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
         try:
             for message in messages:
-                await self.connection.send_message(message.decode())
+                if isinstance(message, SplitMessage):
+                    await self._send_direct(message.parts)
+                elif len(message) >= DIRECT_FRAME_BYTES and not self.connection.is_client:
+                    await self._send_direct((message,))
+                else:
+                    await self.connection.send_message(message.decode())
         except trio_websocket.ConnectionClosed as error:
             raise TransportClosed(_reason(error)) from None
+
+    async def _send_direct(self, parts: tuple[Buffer, ...]) -> None:
+        """Write one text frame of ``parts`` to the socket, under trio-websocket's
+        send lock, without joining them. Server side only (a client's frames are
+        masked); the frame is whole and final, so wsproto's state is unaffected."""
+        connection = self.connection
+        if connection.is_client:  # a client never splits: join (rare, small)
+            await connection.send_message(b"".join(parts).decode())
+            return
+        if connection.closed is not None:
+            raise trio_websocket.ConnectionClosed(connection.closed)
+        length = sum(len(part) for part in parts)
+        async with connection._stream_lock:
+            try:
+                await connection._stream.send_all(_text_frame_header(length))
+                for part in parts:
+                    await connection._stream.send_all(part)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+                raise TransportClosed(f"output broken: {error}") from None
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         """Close handshake (bounded by :data:`CLOSE_HANDSHAKE_SECONDS`), then the socket."""
