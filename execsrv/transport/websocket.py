@@ -32,16 +32,9 @@ DIRECT_FRAME_BYTES: Final = 64 * 1024
 """A server's message this large is framed here and written from where it is
 (wsproto would copy it three times: to str, back to bytes, into the frame)."""
 
-_FIN_TEXT: Final = 0x81
-
-
-def _text_frame_header(length: int) -> bytes:
-    """RFC 6455 §5.2 header of an unmasked, final text frame (a server's)."""
-    if length < 126:
-        return bytes((_FIN_TEXT, length))
-    if length < 1 << 16:
-        return bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big")
-    return bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big")
+_LARGE_TEXT_FRAME: Final = bytes((0x81, 127))
+"""FIN + text opcode, unmasked, length in the next 8 bytes (RFC 6455 §5.2): the
+minimal encoding for the 64 KiB and more that go direct."""
 
 
 def _reason(error: trio_websocket.ConnectionClosed) -> str:
@@ -75,29 +68,27 @@ class WebSocketTransport:
     async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
         try:
             for message in messages:
-                if isinstance(message, SplitMessage):
-                    await self._send_direct(message.parts)
-                elif len(message) >= DIRECT_FRAME_BYTES and not self.connection.is_client:
-                    await self._send_direct((message,))
+                if self.connection.is_client or len(message) < DIRECT_FRAME_BYTES:
+                    whole = message if isinstance(message, bytes) else b"".join(message.parts)
+                    await self.connection.send_message(whole.decode())
                 else:
-                    await self.connection.send_message(message.decode())
+                    parts = message.parts if isinstance(message, SplitMessage) else (message,)
+                    await self._send_direct(parts)
         except trio_websocket.ConnectionClosed as error:
             raise TransportClosed(_reason(error)) from None
 
     async def _send_direct(self, parts: tuple[Buffer, ...]) -> None:
-        """Write one text frame of ``parts`` to the socket, under trio-websocket's
-        send lock, without joining them. Server side only (a client's frames are
-        masked); the frame is whole and final, so wsproto's state is unaffected."""
+        """Write one text frame of ``parts`` (:data:`DIRECT_FRAME_BYTES` or more) to
+        the socket, under trio-websocket's send lock, without joining them. Server
+        side only (a client's frames are masked); the frame is whole and final, so
+        wsproto's state is unaffected."""
         connection = self.connection
-        if connection.is_client:  # a client never splits: join (rare, small)
-            await connection.send_message(b"".join(parts).decode())
-            return
         if connection.closed is not None:
             raise trio_websocket.ConnectionClosed(connection.closed)
         length = sum(len(part) for part in parts)
         async with connection._stream_lock:
             try:
-                await connection._stream.send_all(_text_frame_header(length))
+                await connection._stream.send_all(_LARGE_TEXT_FRAME + length.to_bytes(8, "big"))
                 for part in parts:
                     await connection._stream.send_all(part)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as error:

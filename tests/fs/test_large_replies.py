@@ -22,6 +22,7 @@ from execsrv.server.budget import LARGE_REPLY_BYTES, base64_size
 
 from ..conftest import TEST_CONFIG
 from ..stalled_client import open_stalled_client
+from ..transport.stdio import open_stdio_server
 
 MIB = 1 << 20
 WAIT = 30
@@ -141,3 +142,42 @@ async def test_a_fifo_read_reserves_the_budget_once_it_grows_large(
             os.close(writer)
     assert results == [content]
     assert server.reply_budget.in_use == 0
+
+
+async def test_large_and_small_replies_keep_their_framing(
+    server: execsrv.ExecServer, tmp_path: Path
+) -> None:
+    """Pipelined: results sent in parts (2 MiB), framed directly (96 KiB), and small
+    ones arrive whole, each a frame of its own, to a strict websocket client."""
+    files = {"big": os.urandom(2 * MIB), "mid": os.urandom(96 * 1024), "tiny": b"t"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    names = ["big", "tiny", "mid", "tiny", "big"]
+    assert server.url is not None
+    with trio.fail_after(WAIT):
+        async with open_stalled_client(server.url) as client:
+            for number, name in enumerate(names, start=1):
+                params = {"path": str(tmp_path / name)}
+                await client.send({"id": number, "method": "fs/readFile", "params": params})
+            replies = [await client.receive() for _ in names]
+    got = {reply["id"]: base64.b64decode(reply["result"]["dataBase64"]) for reply in replies}
+    assert got == {number: files[name] for number, name in enumerate(names, start=1)}
+
+
+async def test_a_large_reply_over_stdio_is_one_line(tmp_path: Path) -> None:
+    content = os.urandom(2 * MIB)
+    (tmp_path / "big").write_bytes(content)
+    with trio.fail_after(WAIT):
+        async with open_stdio_server() as stdio:
+            await stdio.handshake()
+            for number in (1, 2):
+                params = {"path": str(tmp_path / "big")}
+                await stdio.send({"id": number, "method": "fs/readFile", "params": params})
+            await stdio.send({"id": 3, "method": "fs/getMetadata", "params": params})
+            replies = [await stdio.recv() for _ in range(3)]
+            await stdio.close_stdin()
+    by_id = {reply["id"]: reply["result"] for reply in replies}
+    assert sorted(by_id) == [1, 2, 3]  # each reply a line of its own (in any order)
+    for number in (1, 2):
+        assert base64.b64decode(by_id[number]["dataBase64"]) == content
+    assert by_id[3]["size"] == len(content)
