@@ -118,7 +118,7 @@ class FileReader:
         try:
             info = os.fstat(self.fd)
             self.is_regular = stat.S_ISREG(info.st_mode)
-            """A regular file (or a directory: reading it fails); never waits."""
+            """A regular file: its reads never return None."""
             self.size = info.st_size if self.is_regular else 0
             """The size the metadata gave; the file may still grow or shrink."""
             if self.size > limit:
