@@ -23,6 +23,7 @@ from execsrv.server.budget import LARGE_REPLY_BYTES, base64_size
 from ..conftest import TEST_CONFIG
 from ..stalled_client import open_stalled_client
 from ..transport.stdio import open_stdio_server
+from .test_blocking import descriptors_on
 
 MIB = 1 << 20
 WAIT = 30
@@ -181,3 +182,46 @@ async def test_a_large_reply_over_stdio_is_one_line(tmp_path: Path) -> None:
     for number in (1, 2):
         assert base64.b64decode(by_id[number]["dataBase64"]) == content
     assert by_id[3]["size"] == len(content)
+
+
+async def test_a_queued_large_reply_holds_the_budget_until_written(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """Two big reads on a client that does not read: one reply is being written
+    (stalled), the other queues behind it, and each holds its budget until it is
+    written, so a third big read waits. (Released when merely queued, one
+    pipelining client could queue any number of them.)"""
+    reservation = base64_size(BIG_FILE_BYTES)
+    config = replace(TEST_CONFIG, max_reply_bytes_in_flight=2 * reservation + 4 * MIB)
+    server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
+    content = os.urandom(BIG_FILE_BYTES)
+    big = tmp_path / "big"
+    big.write_bytes(content)
+    budget = server.reply_budget
+    results: list[bytes] = []
+    with trio.fail_after(WAIT):
+        async with (
+            open_stalled_client(server.url) as stalled,
+            execsrv.connect(server.url, client_name="third") as third,
+            trio.open_nursery() as reads,
+        ):
+            for number in (1, 2):
+                params = {"path": str(big)}
+                await stalled.send({"id": number, "method": "fs/readFile", "params": params})
+            # both read (the file is closed again), both replies still hold their bytes
+            while not (budget.in_use == 2 * reservation and descriptors_on(big) == 0):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+
+            async def read_third() -> None:
+                results.append(await third.fs.read_file(big))
+
+            reads.start_soon(read_third)
+            while budget.waiting == 0:  # noqa: ASYNC110 (no event for it)
+                await trio.sleep(0.01)
+            assert results == []
+            replies = [await stalled.receive() for _ in (1, 2)]
+    assert sorted(reply["id"] for reply in replies) == [1, 2]
+    for reply in replies:
+        assert base64.b64decode(reply["result"]["dataBase64"]) == content
+    assert results == [content]
+    assert budget.in_use == 0
