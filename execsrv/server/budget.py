@@ -3,7 +3,7 @@
 A large ``fs/readFile`` result or buffered ``http/request`` body costs its
 size again as base64 while it is encoded and sent; a few at once could take
 the host's memory. Each such reply reserves its bytes here before it reads,
-and gives them back once the reply has been handed on (or has failed), so the
+and gives them back once the reply has been written (or has failed), so the
 sum held by large replies stays within the budget (``--max-reply-bytes-in-flight``).
 """
 

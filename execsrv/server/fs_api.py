@@ -23,7 +23,7 @@ server shuts down). Any number of such waits leave the threads to others.
 A read's result is encoded into its JSON reply as the file is read, chunk by
 chunk in the worker thread (the file's bytes are never held whole beside their
 base64), and a large one reserves its bytes in the server's
-:class:`~.budget.ByteBudget` until the reply is handed on.
+:class:`~.budget.ByteBudget` until the reply is written.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ class FsApi:
         A regular file of more than :data:`LARGE_REPLY_BYTES` (as base64)
         reserves its size in the budget before it is read; a FIFO or device
         reads that much unreserved, then reserves the reply's limit. Either
-        holds its reservation until the reply is handed on, so while a FIFO
+        holds its reservation until the reply is written, so while a FIFO
         that has sent that much stalls, it keeps it.
         """
         path = f.absolute_path(params.path)

@@ -123,7 +123,7 @@ class HttpApi:
     ) -> HttpRequestResponse:
         """The whole body in the result. Once it reaches :data:`LARGE_REPLY_BYTES`
         (as base64) it reserves the largest body's size in the reply budget, held
-        until the reply is handed on: while that is taken, large bodies wait."""
+        until the reply is written: while that is taken, large bodies wait."""
         head: ResponseHead | None = None
         exchange = HttpExchange(request, ssl_context=self.ssl_context)
         reserved = 0
