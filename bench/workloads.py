@@ -39,6 +39,8 @@ class Sizes:
     http_bytes: int = 100 * 1024 * 1024
     fs_read_bytes: int = 10 * 1024 * 1024
     fs_read_count: int = 50
+    fs_large_bytes: int = 256 * 1024 * 1024
+    """Workload 11b reads one file this large (issue 8: peak RSS ≤ codex's)."""
     latency_rounds: int = 10
     """Latency samples are taken in this many rounds, alternating the servers."""
     throughput_repeats: int = 3

@@ -181,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULTS.max_http_body_bytes})",
     )
     serve_parser.add_argument(
+        "--max-reply-bytes-in-flight",
+        type=_positive_int,
+        default=DEFAULTS.max_reply_bytes_in_flight,
+        metavar="BYTES",
+        help="bytes of large replies (fs/readFile results and buffered http/request "
+        "bodies of 1 MiB or more as base64) in flight server-wide; more wait their turn "
+        f"(default {DEFAULTS.max_reply_bytes_in_flight})",
+    )
+    serve_parser.add_argument(
         "--http-ca-file",
         type=_ca_file,
         default=DEFAULTS.http_ca_file,

@@ -27,6 +27,7 @@ import trio
 from ..logs import clip
 from ..protocol.framing import MessageTooLarge
 from ..transport import LineTransport, TransportClosed
+from ..transport.base import EncodedMessage
 from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client, running_client
 from .errors import Disconnected
 from .unwrap import unwrap_exception_groups
@@ -121,7 +122,7 @@ class _CommandTransport:
         except MessageTooLarge as error:
             raise TransportClosed(await self._explain(str(error))) from None
 
-    async def send_messages(self, messages: list[bytes]) -> None:
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
         try:
             await self._lines.send_messages(messages)
         except TransportClosed as error:

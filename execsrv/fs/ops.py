@@ -14,9 +14,11 @@ them) and behave as the reference's local file system (Rust ``std::fs``):
 Where execsrv does better (DESIGN.md §1.1.4): copying a file onto itself (or
 onto a link to itself) leaves it intact, where the reference truncates it.
 Where the reference would block forever or exhaust memory, execsrv does not:
-FIFOs are opened without blocking (a write with no reader fails with
-``ENXIO``), and ``read_file`` stops at the size limit even when the file is
-larger than its metadata said (``/dev/zero``).
+files are opened without blocking (a write with no reader fails with
+``ENXIO``); :class:`FileReader` and :class:`FileWriter` never block on a FIFO
+or device (they say "would block" and the caller waits for readiness without
+a thread); reading stops at the size limit even when the file is larger than
+its metadata said (``/dev/zero``).
 
 Failures are :class:`OSError` from the OS or :class:`~.errors.FsError`. Run
 these in a worker thread: a huge file or directory takes as long as it takes.
@@ -41,6 +43,8 @@ __all__ = [
     "TOO_LARGE",
     "DirectoryEntry",
     "FileMetadata",
+    "FileReader",
+    "FileWriter",
     "copy",
     "create_directory",
     "get_metadata",
@@ -95,44 +99,114 @@ def _check(*paths: str) -> None:
             raise FsError(ErrorKind.INVALID_INPUT, NUL_IN_PATH)
 
 
+class FileReader:
+    """A file opened for ``fs/readFile`` whose reads never block.
+
+    The descriptor is non-blocking (``O_NONBLOCK``): a FIFO or device with no
+    data makes :meth:`read` return None instead of taking a thread hostage, and
+    the caller waits for readability its own way (``trio.lowlevel.wait_readable``
+    on :attr:`fd`). A regular file never returns None. Reading past ``limit``
+    bytes raises the too-large error, whatever the metadata said (``/dev/zero``).
+    """
+
+    def __init__(self, path: str, *, limit: int = MAX_READ_FILE_BYTES) -> None:
+        _check(path)
+        self._too_large = FsError(ErrorKind.INVALID_INPUT, TOO_LARGE.format(limit=limit))
+        self._limit = limit
+        self._total = 0
+        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            info = os.fstat(self.fd)
+            self.is_regular = stat.S_ISREG(info.st_mode)
+            """A regular file: its reads never return None."""
+            self.size = info.st_size if self.is_regular else 0
+            """The size the metadata gave; the file may still grow or shrink."""
+            if self.size > limit:
+                raise self._too_large
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def read(self, max_bytes: int) -> bytes | None:
+        """Up to ``max_bytes``; ``b""`` at the end, None when a read would block."""
+        try:
+            chunk = os.read(self.fd, min(max_bytes, self._limit + 1 - self._total))
+        except BlockingIOError:
+            return None
+        self._total += len(chunk)
+        if self._total > self._limit:
+            raise self._too_large
+        return chunk
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def read_file(path: str, *, limit: int = MAX_READ_FILE_BYTES) -> bytes:
-    """The whole file; more than ``limit`` bytes is an InvalidInput error."""
-    _check(path)
-    too_large = FsError(ErrorKind.INVALID_INPUT, TOO_LARGE.format(limit=limit))
-    info = os.stat(path)
-    if info.st_size > limit:
-        raise too_large
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    """The whole file, blocking until it ends; more than ``limit`` bytes is an
+    InvalidInput error. A server uses :class:`FileReader` instead."""
+    reader = FileReader(path, limit=limit)
     try:
-        os.set_blocking(fd, True)
+        os.set_blocking(reader.fd, True)
         chunks: list[bytes] = []
-        total = 0
         # One read for a regular file (its size, + 1 to see the end); then chunks.
-        want = info.st_size + 1 if stat.S_ISREG(info.st_mode) else _READ_CHUNK
-        while chunk := os.read(fd, min(want, limit + 1 - total)):
+        want = reader.size + 1 if reader.is_regular else _READ_CHUNK
+        while chunk := reader.read(want):
             chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:
-                raise too_large
             want = _READ_CHUNK
     finally:
-        os.close(fd)
+        reader.close()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+class FileWriter:
+    """A file opened for ``fs/writeFile``: created or truncated, never blocking.
+
+    Opening a FIFO with no reader fails with ``ENXIO`` (where the reference
+    would block). :meth:`write` writes what fits and returns how much; for a
+    FIFO or device that is 0 while it is full, and the caller waits for
+    writability its own way (on :attr:`fd`). A regular file takes everything.
+    """
+
+    def __init__(self, path: str) -> None:
+        _check(path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
+        self.fd = os.open(path, flags, 0o666)
+        try:
+            self.is_regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def write(self, data: memoryview) -> int:
+        """Write from ``data``; the number of bytes written (all, for a regular file)."""
+        if self.is_regular:
+            _write_all(self.fd, data)
+            return len(data)
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self.fd, data[written:])
+        except BlockingIOError:
+            pass
+        return written
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def write_file(path: str, data: bytes) -> None:
-    """Create or truncate ``path`` and write ``data``; parents are not created."""
-    _check(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
-    fd = os.open(path, flags, 0o666)
+    """Create or truncate ``path`` and write ``data``, blocking until done; parents
+    are not created. A server uses :class:`FileWriter` instead."""
+    writer = FileWriter(path)
     try:
-        os.set_blocking(fd, True)
-        _write_all(fd, data)
+        os.set_blocking(writer.fd, True)
+        _write_all(writer.fd, data)
     finally:
-        os.close(fd)
+        writer.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -362,7 +436,9 @@ def _copy_file(source: str, destination: str) -> None:
             if (existing.st_dev, existing.st_ino) == (info.st_dev, info.st_ino):
                 return  # the same file: truncating it would lose it (DESIGN.md §1.1.4)
         mode = stat.S_IMODE(info.st_mode)
-        dst = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+        # O_NONBLOCK: a FIFO destination fails (ENXIO, EAGAIN) instead of blocking forever
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
+        dst = os.open(destination, flags, mode)
         try:
             if stat.S_ISREG(os.fstat(dst).st_mode):
                 os.fchmod(dst, mode)

@@ -33,8 +33,10 @@ __all__ = [
     "Request",
     "RequestId",
     "Response",
+    "SplitMessage",
     "classify",
     "decode_message",
+    "encode_message",
 ]
 
 RequestId = int | str
@@ -94,6 +96,38 @@ class _Envelope(msgspec.Struct):
     params: Raw | UnsetType = UNSET
     result: Raw | UnsetType = UNSET
     error: Any = UNSET
+
+
+LARGE_RESULT_BYTES: Final = 1 << 20
+"""A pre-encoded result this large is sent in place (:func:`encode_message`)."""
+
+Buffer = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class SplitMessage:
+    """One encoded message in parts, to be sent one after another as one frame or
+    line: a large pre-encoded result goes out from where it is, never copied."""
+
+    parts: tuple[Buffer, ...]
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+
+_outgoing_encoder: Final = msgspec.json.Encoder()
+
+
+def encode_message(message: object) -> bytes | SplitMessage:
+    """The JSON of an outgoing message. A :class:`Response` whose ``result`` is a
+    :class:`msgspec.Raw` of :data:`LARGE_RESULT_BYTES` or more comes back split
+    around it, sharing its buffer."""
+    if isinstance(message, Response) and isinstance(message.result, Raw):
+        result = message.result
+        if len(result) >= LARGE_RESULT_BYTES:
+            head = b'{"id":' + _outgoing_encoder.encode(message.id) + b',"result":'
+            return SplitMessage((head, memoryview(result), b"}"))
+    return _outgoing_encoder.encode(message)
 
 
 @dataclass(frozen=True, slots=True)

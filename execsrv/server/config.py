@@ -39,6 +39,10 @@ class ServerConfig:
     max_http_body_bytes: int = 512 << 20
     """``--max-http-body-bytes``: largest buffered ``http/request`` response body; streamed
     bodies are passed on as they arrive and are not limited."""
+    max_reply_bytes_in_flight: int = 1 << 30
+    """``--max-reply-bytes-in-flight``: bytes that large ``fs/readFile`` results and
+    buffered ``http/request`` bodies (1 MiB or more as base64) may hold at once,
+    server-wide; more wait their turn. One larger than this goes alone."""
     http_ca_file: str | None = None
     """``--http-ca-file``: PEM file of CA certificates ``http/request`` trusts for https,
     besides the system store (which ``SSL_CERT_FILE``/``SSL_CERT_DIR`` can replace)."""

@@ -65,8 +65,6 @@ writes cannot grow memory, at the price of the requests behind them waiting too.
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
 
-_encoder: Final = msgspec.json.Encoder()
-
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -79,17 +77,19 @@ class RequestContext:
     state: dict[object, Any]
     """Per-connection storage for handlers, each under a key of its own."""
     replied: trio.Event
-    """Set once the handler's reply (result or error) is on its way to the peer."""
+    """Set once the handler's result is written to the transport (an error: on its way),
+    or the request ended without one."""
 
 
 @dataclass(frozen=True)
 class WithContext:
     """A handler that is called as ``fn(session, params, context)``."""
 
-    fn: Callable[[Session, Any, RequestContext], Awaitable[Payload]]
+    fn: Callable[[Session, Any, RequestContext], Awaitable[Payload | msgspec.Raw]]
 
 
 Handler = Callable[..., Awaitable[Payload]] | WithContext
+"""A handler returns its result; a :class:`msgspec.Raw` is one already encoded."""
 
 
 def _write_would_wait(session: Session, params: WriteParams) -> bool:
@@ -123,9 +123,10 @@ class Connection:
         # Queued messages stay unencoded until the writer takes them: an output
         # notification then costs nothing extra while it waits (its bytes are the
         # retained chunk), where the encoded base64 copy would cost 1.33x its size.
-        self._send_channel, self._receive_channel = trio.open_memory_channel[object](
-            OUTBOUND_QUEUE_SIZE
-        )
+        # Each with the event to set once it is written, if its sender waits for that.
+        self._send_channel, self._receive_channel = trio.open_memory_channel[
+            tuple[object, trio.Event | None]
+        ](OUTBOUND_QUEUE_SIZE)
         self._in_flight = trio.Semaphore(MAX_IN_FLIGHT_REQUESTS)
         self._unanswered_write_bytes = 0
         self._write_answered = trio.Event()
@@ -145,18 +146,20 @@ class Connection:
 
     # -- outbound ----------------------------------------------------------
 
-    async def _send(self, message: object) -> None:
+    async def _send(self, message: object, *, until_written: bool = False) -> None:
         """Send ``message`` after everything queued before it.
 
         With nothing queued or being written, the caller writes it itself (one
         task switch fewer per reply); otherwise it joins the writer's queue.
-        Either way a slow peer makes this wait: backpressure, not memory.
+        Either way a slow peer makes this wait: backpressure, not memory. With
+        ``until_written`` a queued message is also waited for until the writer
+        has written it (a large reply holds its budget while it is queued).
         """
         connection_scope = self._direct_scope
         if self._unsent == 0 and connection_scope is not None:
             self._unsent += 1
             try:
-                await self._transport.send_messages([_encoder.encode(message)])
+                await self._transport.send_messages([jsonrpc.encode_message(message)])
             except TransportClosed as error:
                 self.close_reason = error.reason
                 connection_scope.cancel()
@@ -164,31 +167,39 @@ class Connection:
                 self._unsent -= 1
             return
         self._unsent += 1
+        written = trio.Event() if until_written else None
         try:
-            await self._send_channel.send(message)
+            await self._send_channel.send((message, written))
         except BaseException as error:
             self._unsent -= 1
             if not isinstance(error, trio.BrokenResourceError | trio.ClosedResourceError):
                 raise
-            # the connection is going away; the session recovers via reads
+            return  # the connection is going away; the session recovers via reads
+        if written is not None:
+            await written.wait()  # cancelled when the connection ends unwritten
 
     async def send_notification(self, method: str, params: Payload) -> None:
         await self._send(jsonrpc.Notification(method=method, params=params))
 
     async def _write_loop(self, connection_scope: trio.CancelScope) -> None:
         try:
-            async for message in self._receive_channel:
-                batch = [_encoder.encode(message)]
+            async for message, written in self._receive_channel:
+                batch = [jsonrpc.encode_message(message)]
+                waiting = [written]
                 size = len(batch[0])
                 while len(batch) < OUTBOUND_QUEUE_SIZE and size < WRITE_BATCH_BYTES:
                     try:
-                        encoded = _encoder.encode(self._receive_channel.receive_nowait())
+                        message, written = self._receive_channel.receive_nowait()
                     except (trio.WouldBlock, trio.EndOfChannel):  # drained, or closed and drained
                         break
-                    batch.append(encoded)
-                    size += len(encoded)
+                    batch.append(jsonrpc.encode_message(message))
+                    waiting.append(written)
+                    size += len(batch[-1])
                 await self._transport.send_messages(batch)
                 self._unsent -= len(batch)
+                for event in waiting:
+                    if event is not None:
+                        event.set()
         except TransportClosed as error:
             self.close_reason = error.reason
             connection_scope.cancel()
@@ -375,7 +386,9 @@ class Connection:
             log.exception("internal error in %s", spec.name)
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))
         else:
-            await self._send(jsonrpc.Response(id=request_id, result=result))
+            # replied (below) is set once a handler with context has its result written
+            response = jsonrpc.Response(id=request_id, result=result)
+            await self._send(response, until_written=context is not None)
         finally:
             if context is not None:
                 context.replied.set()

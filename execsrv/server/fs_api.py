@@ -14,20 +14,34 @@ anything else → ``-32603``, with Rust's ``<text> (os error N)`` wording.
 Reads may be abandoned when their request is cancelled (the thread finishes
 on its own); changes (write, create, remove, copy) are waited for, so nothing
 is left half-done behind the server's back at shutdown.
+
+``fs/readFile`` and ``fs/writeFile`` never wait in a thread: a FIFO or device
+with nothing to read (or no room to write) is waited for with
+``trio.lowlevel.wait_readable``/``wait_writable``, which holds no worker thread
+and ends at once when the request is cancelled (the client went away, the
+server shuts down). Any number of such waits leave the threads to others.
+A read's result is encoded into its JSON reply as the file is read, chunk by
+chunk in the worker thread (the file's bytes are never held whole beside their
+base64), and a large one reserves its bytes in the server's
+:class:`~.budget.ByteBudget` until the reply is written.
 """
 
 from __future__ import annotations
 
 import binascii
+import enum
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+import msgspec
 import trio
 
 from .. import fs
 from ..protocol import fs as f
 from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, NOT_FOUND, RpcError, os_error_message
 from ..protocol.params import base64_error
+from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
+from .connection import RequestContext
 from .session import Session
 
 __all__ = [
@@ -42,6 +56,11 @@ T = TypeVar("T")
 
 FS_WORKER_THREADS: Final = 8
 """Filesystem operations running at once per server; more wait for a thread."""
+
+_READ_CHUNK: Final = 3 << 20
+"""Bytes read at a time; a multiple of 3, so each chunk is whole base64 quads."""
+_RESULT_PREFIX: Final = b'{"dataBase64":"'
+_RESULT_SUFFIX: Final = b'"}'
 
 _CODES: Final = {
     fs.ErrorKind.NOT_FOUND: NOT_FOUND,
@@ -83,6 +102,12 @@ def _decode_base64(text: str) -> bytes:
     return data
 
 
+def _fs_error(error: fs.FsError | OSError) -> RpcError:
+    if isinstance(error, fs.FsError):
+        return RpcError(_CODES[error.kind], error.message)
+    return RpcError(_CODES[fs.kind_of(error)], os_error_message(error))
+
+
 async def run_fs_operation(
     function: Callable[[], T], *, limiter: trio.CapacityLimiter, changes: bool
 ) -> T:
@@ -93,10 +118,48 @@ async def run_fs_operation(
         return await trio.to_thread.run_sync(
             function, limiter=limiter, abandon_on_cancel=not changes
         )
-    except fs.FsError as error:
-        raise RpcError(_CODES[error.kind], error.message) from None
-    except OSError as error:
-        raise RpcError(_CODES[fs.kind_of(error)], os_error_message(error)) from None
+    except (fs.FsError, OSError) as error:
+        raise _fs_error(error) from None
+
+
+class _Read(enum.Enum):
+    END = "end of file"
+    WOULD_BLOCK = "nothing to read now"
+    LARGE = "the reply has grown large"
+
+
+class _Base64Result:
+    """The ``fs/readFile`` result as JSON, its base64 appended chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.json = bytearray(_RESULT_PREFIX)
+        self._carry = b""  # the last 0-2 bytes, until more come or the file ends
+
+    def add(self, chunk: bytes) -> None:
+        if self._carry:
+            chunk = self._carry + chunk
+        whole = len(chunk) - len(chunk) % 3
+        self.json += binascii.b2a_base64(memoryview(chunk)[:whole], newline=False)
+        self._carry = chunk[whole:]
+
+    def finish(self) -> msgspec.Raw:
+        self.json += binascii.b2a_base64(self._carry, newline=False) + _RESULT_SUFFIX
+        return msgspec.Raw(self.json)
+
+
+def _read_into(reader: fs.FileReader, result: _Base64Result, *, stop_at: int | None) -> _Read:
+    """Read and encode (in a worker thread) until the end, a read that would
+    block, or ``result`` past ``stop_at`` bytes. Stops between chunks when the
+    request is cancelled."""
+    while stop_at is None or len(result.json) < stop_at:
+        trio.from_thread.check_cancelled()
+        chunk = reader.read(_READ_CHUNK)
+        if chunk is None:
+            return _Read.WOULD_BLOCK
+        if not chunk:
+            return _Read.END
+        result.add(chunk)
+    return _Read.LARGE
 
 
 def read_metadata(path: str) -> f.FsGetMetadataResponse:
@@ -122,27 +185,92 @@ def read_directory_entries(path: str) -> list[f.FsReadDirectoryEntry]:
     ]
 
 
-class FsApi:
-    """The filesystem methods of one server; ``limiter`` bounds the worker threads."""
+def _write_some(writer: fs.FileWriter, data: memoryview) -> int:
+    try:
+        return writer.write(data)
+    except OSError as error:
+        raise _fs_error(error) from None
 
-    def __init__(self, limiter: trio.CapacityLimiter | None = None) -> None:
+
+class FsApi:
+    """The filesystem methods of one server.
+
+    ``limiter`` bounds the worker threads; ``budget`` bounds the bytes of large
+    ``fs/readFile`` replies in flight (shared with ``http/request``).
+    """
+
+    def __init__(
+        self, limiter: trio.CapacityLimiter | None = None, budget: ByteBudget | None = None
+    ) -> None:
         self._limiter = limiter or trio.CapacityLimiter(FS_WORKER_THREADS)
+        self.budget = budget or ByteBudget(DEFAULT_REPLY_BUDGET_BYTES)
 
     async def _run(self, function: Callable[[], T], *, changes: bool) -> T:
         return await run_fs_operation(function, limiter=self._limiter, changes=changes)
 
-    async def read_file(self, session: Session, params: f.FsReadFileParams) -> f.FsReadFileResponse:
+    async def _read(
+        self, reader: fs.FileReader, result: _Base64Result, stop_at: int | None
+    ) -> _Read:
+        # Not abandoned: the reader is closed only once the thread is done with it.
+        return await self._run(lambda: _read_into(reader, result, stop_at=stop_at), changes=True)
+
+    async def read_file(
+        self, session: Session, params: f.FsReadFileParams, context: RequestContext
+    ) -> msgspec.Raw:
+        """The file as a pre-encoded result; waits for a FIFO without a thread.
+
+        A regular file of more than :data:`LARGE_REPLY_BYTES` (as base64)
+        reserves its size in the budget before it is read; a FIFO or device
+        reads that much unreserved, then reserves the reply's limit. Either
+        holds its reservation until the reply is written, so while a FIFO
+        that has sent that much stalls, it keeps it.
+        """
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
-        data = await self._run(lambda: fs.read_file(path), changes=False)
-        return f.FsReadFileResponse(data_base64=data)
+        reader = await self._run(lambda: fs.FileReader(path), changes=True)
+        reserved = 0
+        try:
+            result = _Base64Result()
+            if reader.is_regular:
+                if base64_size(reader.size) >= LARGE_REPLY_BYTES:
+                    reserved = await self.budget.acquire(base64_size(reader.size))
+                await self._read(reader, result, None)
+            else:
+                stop_at: int | None = LARGE_REPLY_BYTES
+                while (done := await self._read(reader, result, stop_at)) is not _Read.END:
+                    if done is _Read.LARGE:
+                        reserved = await self.budget.acquire(base64_size(fs.MAX_READ_FILE_BYTES))
+                        stop_at = None
+                    else:
+                        await trio.lowlevel.wait_readable(reader.fd)
+            reply = result.finish()
+            if reserved:
+                self.budget.release_after(reserved, context.replied, context.nursery)
+                reserved = 0
+            return reply
+        finally:
+            reader.close()
+            if reserved:
+                self.budget.release(reserved)
 
     async def write_file(self, session: Session, params: f.FsWriteFileParams) -> f.EmptyResponse:
+        """Writes a regular file in a worker thread (waited for, even when cancelled);
+        a FIFO or device without room is waited for without a thread, and that wait
+        ends when the request is cancelled."""
         path = f.absolute_path(params.path)
         profile = _check_sandbox(params.sandbox)
-        data = _decode_base64(params.data_base64)
+        data = memoryview(_decode_base64(params.data_base64))
         _refuse_sandboxed(profile)
-        await self._run(lambda: fs.write_file(path, data), changes=True)
+        writer = await self._run(lambda: fs.FileWriter(path), changes=True)
+        try:
+            if writer.is_regular:
+                await self._run(lambda: writer.write(data), changes=True)
+            else:
+                await trio.lowlevel.checkpoint()
+                while data := data[_write_some(writer, data) :]:
+                    await trio.lowlevel.wait_writable(writer.fd)
+        finally:
+            writer.close()
         return f.EmptyResponse()
 
     async def create_directory(

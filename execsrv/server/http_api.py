@@ -47,6 +47,7 @@ from ..protocol.http import (
     HttpRequestParams,
     HttpRequestResponse,
 )
+from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .config import ServerConfig
 from .connection import RequestContext
 from .session import Session
@@ -67,18 +68,30 @@ class HttpApi:
     with one that also trusts a test CA.
     """
 
-    def __init__(self, *, max_body_bytes: int, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_body_bytes: int,
+        ssl_context: ssl.SSLContext | None = None,
+        budget: ByteBudget | None = None,
+    ) -> None:
         self.max_body_bytes = max_body_bytes
+        self.budget = budget or ByteBudget(DEFAULT_REPLY_BUDGET_BYTES)
         self.ssl_context = ssl_context
 
     @classmethod
-    def from_config(cls, config: ServerConfig) -> HttpApi:
-        """``max_http_body_bytes``, and the system store plus ``http_ca_file`` if given."""
+    def from_config(cls, config: ServerConfig, budget: ByteBudget | None = None) -> HttpApi:
+        """``max_http_body_bytes``, and the system store plus ``http_ca_file`` if given;
+        ``budget`` is the server's reply budget (``max_reply_bytes_in_flight``)."""
         context = None
         if config.http_ca_file is not None:
             context = ssl.create_default_context()
             context.load_verify_locations(config.http_ca_file)
-        return cls(max_body_bytes=config.max_http_body_bytes, ssl_context=context)
+        return cls(
+            max_body_bytes=config.max_http_body_bytes,
+            ssl_context=context,
+            budget=budget or ByteBudget(config.max_reply_bytes_in_flight),
+        )
 
     async def request(
         self, session: Session, params: HttpRequestParams, context: RequestContext
@@ -94,7 +107,7 @@ class HttpApi:
             )
         request = _build(params)
         if not params.stream_response:
-            return await self._buffered(request, deadline)
+            return await self._buffered(request, deadline, context)
         active.add(request_id)
         try:
             head: ResponseHead = await context.nursery.start(
@@ -105,17 +118,39 @@ class HttpApi:
             raise
         return _result(head, b"")
 
-    async def _buffered(self, request: HttpRequest, deadline: float) -> HttpRequestResponse:
+    async def _buffered(
+        self, request: HttpRequest, deadline: float, context: RequestContext
+    ) -> HttpRequestResponse:
+        """The whole body in the result. Once it reaches :data:`LARGE_REPLY_BYTES`
+        (as base64) it reserves the largest body's size in the reply budget, held
+        until the reply is written: while that is taken, large bodies wait."""
         head: ResponseHead | None = None
         exchange = HttpExchange(request, ssl_context=self.ssl_context)
-        with trio.CancelScope(deadline=deadline):
-            async with exchange:
-                try:
-                    head = await exchange.send()
-                    body = await _read_all(exchange, self.max_body_bytes)
-                except HttpError as error:
-                    raise _failure(error) from None
-                return _result(head, body)
+        reserved = 0
+        try:
+            with trio.CancelScope(deadline=deadline):
+                async with exchange:
+                    try:
+                        head = await exchange.send()
+                        body = bytearray()
+                        while chunk := await exchange.receive_some():
+                            body += chunk
+                            if len(body) > self.max_body_bytes:
+                                raise BodyTooLarge(self.max_body_bytes)
+                            if not reserved and base64_size(len(body)) >= LARGE_REPLY_BYTES:
+                                reserved = await self.budget.acquire(
+                                    base64_size(self.max_body_bytes)
+                                )
+                    except HttpError as error:
+                        raise _failure(error) from None
+                    result = _result(head, bytes(body))
+                    if reserved:
+                        self.budget.release_after(reserved, context.replied, context.nursery)
+                        reserved = 0
+                    return result
+        finally:
+            if reserved:
+                self.budget.release(reserved)
         # The deadline ran out.
         if head is None:
             raise _failure(RequestFailed.sending(str(exchange.url)))
@@ -196,15 +231,6 @@ def _failure(error: HttpError) -> RpcError:
     if isinstance(error, BodyFailed | BodyTooLarge):
         return RpcError.internal(f"failed to read http/request response body: {error}")
     return RpcError.internal(f"http/request failed: {error}")
-
-
-async def _read_all(exchange: HttpExchange, limit: int) -> bytes:
-    body = bytearray()
-    while chunk := await exchange.receive_some():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(limit)
-    return bytes(body)
 
 
 def _result(head: ResponseHead, body: bytes) -> HttpRequestResponse:

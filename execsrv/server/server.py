@@ -31,6 +31,7 @@ from ..logs import clip
 from ..process import ProcessLimits
 from ..transport import LineTransport, WebSocketTransport
 from ..transport.websocket import CLOSE_HANDSHAKE_SECONDS, RECEIVE_BUFFER_BYTES
+from .budget import ByteBudget
 from .config import ServerConfig
 from .connection import Connection, Handler, WithContext
 from .fs_api import FS_WORKER_THREADS, FsApi
@@ -119,12 +120,14 @@ class ExecServer:
             "process/closeStdin": api.close_stdin,
             "process/list": api.list,
         }
-        self.http = HttpApi.from_config(config)
+        self.reply_budget = ByteBudget(config.max_reply_bytes_in_flight)
+        """Bytes of large replies in flight (``--max-reply-bytes-in-flight``)."""
+        self.http = HttpApi.from_config(config, self.reply_budget)
         self.handlers["http/request"] = WithContext(self.http.request)
-        files = FsApi(trio.CapacityLimiter(FS_WORKER_THREADS))
+        files = FsApi(trio.CapacityLimiter(FS_WORKER_THREADS), self.reply_budget)
         self.handlers.update(
             {
-                "fs/readFile": files.read_file,
+                "fs/readFile": WithContext(files.read_file),
                 "fs/writeFile": files.write_file,
                 "fs/createDirectory": files.create_directory,
                 "fs/getMetadata": files.get_metadata,

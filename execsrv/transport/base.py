@@ -6,9 +6,15 @@ stdio line) and knows nothing about JSON-RPC itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["MessageTransport", "TransportClosed"]
+from ..protocol.jsonrpc import SplitMessage
+
+__all__ = ["EncodedMessage", "MessageTransport", "TransportClosed"]
+
+EncodedMessage = bytes | SplitMessage
+"""One message's JSON, whole or in parts (a large one is never joined)."""
 
 
 class TransportClosed(Exception):
@@ -35,7 +41,7 @@ class MessageTransport(Protocol):
 
     async def receive_message(self) -> bytes | str: ...
 
-    async def send_messages(self, messages: list[bytes]) -> None:
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
         """Send several encoded messages in order (one frame or line each)."""
         ...
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Final
 
 import trio
 
 from ..protocol.framing import LineFramer, MessageTooLarge
-from .base import TransportClosed
+from .base import EncodedMessage, TransportClosed
 
 __all__ = ["READ_BYTES", "LineTransport"]
 
@@ -61,11 +62,26 @@ class LineTransport:
             raise item
         return item
 
-    async def send_messages(self, messages: list[bytes]) -> None:
-        """Write messages as lines; concurrent callers go in call order."""
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
+        """Write messages as lines; concurrent callers go in call order.
+
+        Whole messages are joined into one write; a split one is written part
+        by part, never copied."""
         try:
             async with self._send_lock:
-                await self._send.send_all(b"\n".join(messages) + b"\n")
+                joined: list[bytes] = []
+                for message in messages:
+                    if isinstance(message, bytes):
+                        joined.append(message)
+                        continue
+                    if joined:
+                        await self._send.send_all(b"\n".join(joined) + b"\n")
+                        joined = []
+                    for part in message.parts:
+                        await self._send.send_all(part)
+                    await self._send.send_all(b"\n")
+                if joined:
+                    await self._send.send_all(b"\n".join(joined) + b"\n")
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise TransportClosed(f"output broken: {error}") from None
 

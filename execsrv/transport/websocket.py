@@ -6,20 +6,35 @@ and binary frames are both accepted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import trio
 import trio_websocket
 
-from .base import TransportClosed
+from ..protocol.jsonrpc import Buffer, SplitMessage
+from .base import EncodedMessage, TransportClosed
 
-__all__ = ["CLOSE_HANDSHAKE_SECONDS", "RECEIVE_BUFFER_BYTES", "WebSocketTransport"]
+__all__ = [
+    "CLOSE_HANDSHAKE_SECONDS",
+    "DIRECT_FRAME_BYTES",
+    "RECEIVE_BUFFER_BYTES",
+    "WebSocketTransport",
+]
 
 RECEIVE_BUFFER_BYTES: Final = 256 * 1024
 """Socket read size; trio-websocket's 4 KiB default caps throughput."""
 
 CLOSE_HANDSHAKE_SECONDS: Final = 2.0
 """How long a close we initiate waits for the peer's close frame."""
+
+DIRECT_FRAME_BYTES: Final = 64 * 1024
+"""A server's message this large is framed here and written from where it is
+(wsproto would copy it three times: to str, back to bytes, into the frame)."""
+
+_LARGE_TEXT_FRAME: Final = bytes((0x81, 127))
+"""FIN + text opcode, unmasked, length in the next 8 bytes (RFC 6455 §5.2): the
+minimal encoding for the 64 KiB and more that go direct."""
 
 
 def _reason(error: trio_websocket.ConnectionClosed) -> str:
@@ -50,12 +65,34 @@ class WebSocketTransport:
         except trio_websocket.ConnectionClosed as error:
             raise TransportClosed(_reason(error)) from None
 
-    async def send_messages(self, messages: list[bytes]) -> None:
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
         try:
             for message in messages:
-                await self.connection.send_message(message.decode())
+                if self.connection.is_client or len(message) < DIRECT_FRAME_BYTES:
+                    whole = message if isinstance(message, bytes) else b"".join(message.parts)
+                    await self.connection.send_message(whole.decode())
+                else:
+                    parts = message.parts if isinstance(message, SplitMessage) else (message,)
+                    await self._send_direct(parts)
         except trio_websocket.ConnectionClosed as error:
             raise TransportClosed(_reason(error)) from None
+
+    async def _send_direct(self, parts: tuple[Buffer, ...]) -> None:
+        """Write one text frame of ``parts`` (:data:`DIRECT_FRAME_BYTES` or more) to
+        the socket, under trio-websocket's send lock, without joining them. Server
+        side only (a client's frames are masked); the frame is whole and final, so
+        wsproto's state is unaffected."""
+        connection = self.connection
+        if connection.closed is not None:
+            raise trio_websocket.ConnectionClosed(connection.closed)
+        length = sum(len(part) for part in parts)
+        async with connection._stream_lock:
+            try:
+                await connection._stream.send_all(_LARGE_TEXT_FRAME + length.to_bytes(8, "big"))
+                for part in parts:
+                    await connection._stream.send_all(part)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+                raise TransportClosed(f"output broken: {error}") from None
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         """Close handshake (bounded by :data:`CLOSE_HANDSHAKE_SECONDS`), then the socket."""

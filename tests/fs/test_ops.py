@@ -93,6 +93,60 @@ def test_read_file_of_a_fifo_without_writer_does_not_block(tree: Path) -> None:
     assert fs.read_file(str(tree / "fifo")) == b""
 
 
+def test_file_reader_says_would_block_on_an_idle_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    reader = fs.FileReader(str(fifo), limit=8)
+    try:
+        assert (reader.is_regular, reader.size) == (False, 0)
+        assert reader.read(100) is None
+        os.write(writer, b"12345")
+        assert reader.read(100) == b"12345"
+        assert reader.read(100) is None
+        os.write(writer, b"6789")
+        with pytest.raises(FsError, match="limit is 8 bytes"):
+            reader.read(100)
+    finally:
+        reader.close()
+        os.close(writer)
+
+
+def test_file_writer_writes_what_fits_in_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with raises_errno(errno.ENXIO):
+        fs.FileWriter(str(fifo))  # no reader: no wait for one
+    idle_reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    writer = fs.FileWriter(str(fifo))
+    try:
+        data = memoryview(b"x" * (4 * MIB))
+        written = writer.write(data)
+        assert 0 < written < len(data)  # the pipe is full
+        assert writer.write(data[written:]) == 0
+        assert len(os.read(idle_reader, 10)) == 10
+    finally:
+        writer.close()
+        os.close(idle_reader)
+
+
+def test_file_writer_and_reader_on_a_regular_file(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    writer = fs.FileWriter(str(path))
+    try:
+        assert writer.is_regular
+        assert writer.write(memoryview(b"abc" * MIB)) == 3 * MIB
+    finally:
+        writer.close()
+    reader = fs.FileReader(str(path))
+    try:
+        assert (reader.is_regular, reader.size) == (True, 3 * MIB)
+        assert reader.read(4 * MIB) == b"abc" * MIB
+        assert reader.read(4 * MIB) == b""
+    finally:
+        reader.close()
+
+
 @pytest.mark.parametrize(
     ("name", "number"),
     [("dir", errno.EISDIR), ("missing", errno.ENOENT), ("dangling", errno.ENOENT)],
@@ -498,3 +552,18 @@ def test_error_kinds(number: int | None, kind: ErrorKind) -> None:
     error = OSError(number, "x") if number is not None else OSError("x")
     assert kind_of(error) is kind
     assert kind_of(FsError(ErrorKind.NOT_FOUND, "m")) is ErrorKind.NOT_FOUND
+
+
+def test_copy_onto_a_fifo_fails_instead_of_blocking(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.write_bytes(b"x" * (4 * MIB))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with raises_errno(errno.ENXIO):  # no reader
+        fs.copy(str(source), str(fifo), recursive=False)
+    idle_reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with raises_errno(errno.EAGAIN):  # a reader that does not read: the pipe fills
+            fs.copy(str(source), str(fifo), recursive=False)
+    finally:
+        os.close(idle_reader)
