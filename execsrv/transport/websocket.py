@@ -97,8 +97,10 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
                 raise BadUpgradeRequest(str(error), hint.status_code, list(hint.headers)) from None
             raise BadUpgradeRequest(str(error)) from None
         except UnicodeError:
-            # wsproto decodes some header values as ASCII (or IDNA, for Host) unchecked.
-            raise BadUpgradeRequest("a header value is not ASCII or not a valid host") from None
+            # wsproto decodes the target and some header values (Host as IDNA) unchecked.
+            raise BadUpgradeRequest(
+                "non-ASCII request target or header value, or an invalid Host"
+            ) from None
         for event in events:
             if isinstance(event, wsproto.events.Request):
                 return UpgradeRequest(stream, event.extra_headers, protocol, event)
