@@ -45,7 +45,8 @@ CLOSE_HANDSHAKE_SECONDS: Final = 2.0
 
 
 UPGRADE_READ_BYTES: Final = 16 * 1024
-"""Socket read size while the upgrade request arrives (h11 refuses a head over 16 KiB)."""
+"""Socket read size while the upgrade request arrives (h11 refuses a head unfinished
+after 16 KiB)."""
 
 
 class BadUpgradeRequest(Exception):
