@@ -226,26 +226,31 @@ class ExecServer:
         order, so the oldest is the first to make room.
         """
         assert self._connections is not None
-        out_of_descriptors_since: float | None = None
+        failed_since: float | None = None
+        failures = 0
         while True:
             try:
                 stream = await listener.accept()
             except OSError as error:
                 if error.errno not in OUT_OF_RESOURCES_ERRNOS:
                     raise
-                if out_of_descriptors_since is None:
-                    out_of_descriptors_since = trio.current_time()
+                if failed_since is None:
+                    failed_since = trio.current_time()
                     log.warning(
                         "cannot accept connections: %s; retrying until descriptors are free",
                         os.strerror(error.errno),
                         extra={"errno": errno.errorcode[error.errno]},
                     )
+                failures += 1
                 await trio.sleep(ACCEPT_RETRY_SECONDS)
                 continue
-            if out_of_descriptors_since is not None:
-                waited = trio.current_time() - out_of_descriptors_since
-                log.warning("accepting connections again", extra={"after_s": f"{waited:.1f}"})
-                out_of_descriptors_since = None
+            if failed_since is not None:
+                waited = trio.current_time() - failed_since
+                log.warning(
+                    "accepting connections again",
+                    extra={"after_s": f"{waited:.1f}", "failed_accepts": failures},
+                )
+                failed_since, failures = None, 0
             self._connections.start_soon(self._serve_peer, stream, self._pending.admit())
 
     async def _serve_peer(self, stream: trio.SocketStream, handshake: trio.CancelScope) -> None:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import trio
 
+from execsrv.server.server import ACCEPT_RETRY_SECONDS
+
 from ..conftest import CHILD_ENV
 from ..servers import LISTEN_ANY_PORT, ROOT, RunningServer, _open_server
 from ..wire import open_wire
-from .support import port_of, upgrade
+from .support import port_of, status_of, upgrade, upgrade_request
 
 SET_LIMIT_AND_EXEC = (
     "import os, resource, sys; "
@@ -88,16 +90,31 @@ async def test_hit_and_run_connects_beyond_the_fd_limit_do_not_keep_a_client_out
     assert "Traceback" not in log
 
 
+async def hold_websocket(port: int, served: trio.Event) -> None:
+    """Open a websocket by hand, set ``served`` at its 101, and hold it until cancelled."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(upgrade_request(port))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = await stream.receive_some()
+            assert chunk, head
+            head += chunk
+        assert status_of(head) == 101, head
+        served.set()
+        await trio.sleep_forever()
+
+
 async def test_out_of_descriptors_the_server_waits_logs_once_and_serves_once_freed() -> None:
-    async with server_with_fd_limit(128, 128, "--handshake-timeout", "60") as server:
+    async with server_with_fd_limit(128, 128) as server:
         port = port_of(server.url)
         with trio.fail_after(30):
-            async with open_wire(server.url) as owner:
+            async with open_wire(server.url) as owner, trio.open_nursery() as holders:
                 await owner.handshake()
-                # Children's pipes use up the descriptors the reserve keeps.
+                # Children's pipes use up the descriptors the reserve keeps...
                 started: list[str] = []
-                while True:
-                    reply = await owner.request(
+                while "error" not in (
+                    reply := await owner.request(
                         "process/start",
                         {
                             "processId": f"p{len(started)}",
@@ -108,31 +125,34 @@ async def test_out_of_descriptors_the_server_waits_logs_once_and_serves_once_fre
                             "pipeStdin": True,
                         },
                     )
-                    if "error" in reply:
-                        break
+                ):
                     started.append(f"p{len(started)}")
                 assert len(started) > 10, reply
-                # Take whatever is left with idle peers, until accept itself fails.
-                idle = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(12)]
-                async with trio.open_nursery() as nursery:
-                    answered = trio.Event()
-
-                    async def client() -> None:
-                        assert (await upgrade(server.url)).status == 101
-                        answered.set()
-
-                    nursery.start_soon(client)
-                    await wait_for_log(server, "cannot accept connections")
-                    assert not answered.is_set()
-                    for process_id in started:
-                        reply = await owner.request("process/terminate", {"processId": process_id})
-                        assert "result" in reply, reply
-                    # The waiting client is served as soon as descriptors are free.
-                    with trio.fail_after(5):
-                        await answered.wait()
-                for stream in idle:
-                    await stream.aclose()
+                # ... and websockets the last few, one at a time, until one is not
+                # accepted: that client alone waits in the listen queue.
+                for _ in range(20):
+                    served = trio.Event()
+                    holders.start_soon(hold_websocket, port, served)
+                    while not served.is_set() and "cannot accept" not in server.stderr_text():  # noqa: ASYNC110 (another process)
+                        await trio.sleep(0.02)
+                    if not served.is_set():
+                        break
+                else:
+                    raise AssertionError("the server never ran out of descriptors")
+                # Out of descriptors across several accept retries, logged once.
+                await trio.sleep(10 * ACCEPT_RETRY_SECONDS)
+                assert not served.is_set()
+                assert server.stderr_text().count("cannot accept connections") == 1
+                for process_id in started:
+                    reply = await owner.request("process/terminate", {"processId": process_id})
+                    assert "result" in reply, reply
+                # The waiting client is served as soon as descriptors are free.
+                with trio.fail_after(5):
+                    await served.wait()
+                holders.cancel_scope.cancel()
         log = server.stderr_text()
     assert log.count("cannot accept connections") == 1, log
     assert log.count("accepting connections again") == 1, log
+    failed_accepts = int(log.split("failed_accepts=")[1].split()[0])
+    assert failed_accepts >= 3, log
     assert "Traceback" not in log
