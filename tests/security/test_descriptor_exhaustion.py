@@ -13,8 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 import trio
 
+from execsrv import ServerConfig
+from execsrv.cli import build_parser
+from execsrv.server.security import FD_RESERVE, ConnectionLimits
 from execsrv.server.server import ACCEPT_RETRY_SECONDS
 
 from ..conftest import CHILD_ENV
@@ -50,6 +54,29 @@ async def wait_for_log(server: RunningServer, text: str) -> None:
     """Poll the server's stderr (another process: there is no event to wait on)."""
     while text not in server.stderr_text():  # noqa: ASYNC110
         await trio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("fd_limit", "connections", "pending"),
+    [
+        pytest.param(None, 1024, 128, id="unlimited"),
+        pytest.param(1 << 20, 1024, 128, id="plenty"),
+        pytest.param(1024, 1024 - FD_RESERVE - 128, 128, id="1024"),
+        pytest.param(128, 48, 16, id="128"),
+        pytest.param(FD_RESERVE, 1, 1, id="only-the-reserve"),
+    ],
+)
+def test_connection_limits_leave_the_reserve_free(
+    fd_limit: int | None, connections: int, pending: int
+) -> None:
+    limits = ConnectionLimits.fit(ServerConfig(), fd_limit)
+    assert (limits.max_connections, limits.max_pending_handshakes) == (connections, pending)
+
+
+def test_the_handshake_timeout_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--handshake-timeout", "0"])
+    assert "--handshake-timeout: must be positive" in capsys.readouterr().err
 
 
 async def test_idle_peers_far_beyond_the_fd_limit_do_not_keep_a_client_out() -> None:
