@@ -34,6 +34,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -201,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "security",
         "The server listens on loopback by default. A non-loopback --listen needs "
         "--auth-token-file (or --insecure-no-auth). Refused websocket handshakes get "
-        "HTTP 401 (token), 403 (Origin) or 503 (connection limit) before any JSON-RPC.",
+        "HTTP 400 (malformed), 401 (token), 403 (Origin) or 503 (connection limit) before "
+        "any JSON-RPC.",
     )
     security.add_argument(
         "--auth-token-file",
@@ -237,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="websocket connections at once; beyond it the handshake gets HTTP 503 "
         f"(default {DEFAULTS.max_connections})",
+    )
+    security.add_argument(
+        "--handshake-timeout",
+        type=_seconds,
+        default=DEFAULTS.handshake_timeout,
+        metavar="SECONDS",
+        help="a new connection that has not sent its whole upgrade request by then is "
+        f"closed (default {DEFAULTS.handshake_timeout:g})",
+    )
+    security.add_argument(
+        "--max-pending-handshakes",
+        type=_positive_int,
+        default=DEFAULTS.max_pending_handshakes,
+        metavar="N",
+        help="connections still sending their upgrade request; one more closes the oldest. "
+        "This and --max-connections are lowered at startup to fit the file descriptor "
+        f"limit (default {DEFAULTS.max_pending_handshakes})",
     )
     security.add_argument(
         "--max-sessions",

@@ -55,7 +55,14 @@ class ServerConfig:
     """``--allow-origin`` (repeatable): browser origins (``scheme://host[:port]``, or
     ``*`` for any) allowed to connect; a handshake with any other ``Origin`` gets 403."""
     max_connections: int = 1024
-    """``--max-connections``: websocket connections at once; beyond it, HTTP 503."""
+    """``--max-connections``: websocket connections at once; beyond it, HTTP 503. Lowered
+    at startup if the descriptor limit cannot hold it (see ``security.ConnectionLimits``)."""
+    handshake_timeout: float = 10.0
+    """``--handshake-timeout``: seconds a new connection has to send its complete
+    upgrade request; then it is closed."""
+    max_pending_handshakes: int = 128
+    """``--max-pending-handshakes``: connections still sending their upgrade request;
+    one more closes the oldest. Lowered at startup like ``max_connections``."""
     max_sessions: int = 1024
     """``--max-sessions``: live sessions (attached or detached within their TTL)."""
     max_processes_per_session: int = 1024

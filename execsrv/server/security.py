@@ -2,7 +2,8 @@
 
 Every check here runs on the HTTP upgrade request, before the websocket is
 accepted and before any JSON-RPC: a refused peer gets a plain HTTP answer
-(401, 403) and never reaches a session.
+(400, 401, 403, 503) and never reaches a session. Peers that never finish
+their request are bounded in time and number, within the descriptor limit.
 """
 
 from __future__ import annotations
@@ -12,19 +13,26 @@ import ipaddress
 import logging
 import os
 import re
+import resource
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+import trio
+
 from .config import ServerConfig
 
 __all__ = [
+    "FD_RESERVE",
     "ConfigError",
+    "ConnectionLimits",
     "HandshakePolicy",
+    "PendingHandshakes",
     "Rejection",
     "is_loopback",
     "load_auth_token",
     "normalize_origin",
+    "raise_fd_limit",
     "require_auth_off_loopback",
 ]
 
@@ -124,10 +132,11 @@ class Rejection:
     """Short text for the body and the log; never contains the offered credentials."""
     challenge: str | None = None
     """``WWW-Authenticate`` value, for 401."""
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
-        headers = [(b"Content-Type", b"text/plain; charset=utf-8")]
+        headers = [(b"Content-Type", b"text/plain; charset=utf-8"), *self.extra_headers]
         if self.challenge is not None:
             headers.append((b"WWW-Authenticate", self.challenge.encode()))
         return headers
@@ -203,3 +212,89 @@ class HandshakePolicy:
             return False
         origin = origins[0].decode("latin-1").strip().lower()
         return origin in self._origins
+
+
+# -- descriptors ----------------------------------------------------------------------
+
+FD_RESERVE: Final = 64
+"""Descriptors kept out of the connection limits: listeners, logs, children's pipes,
+files and sockets that requests open."""
+
+
+def raise_fd_limit() -> int | None:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard one; the soft limit now (None: unlimited).
+
+    A soft limit below the hard one (often 1024) only makes the server run out early.
+    If the system refuses (macOS caps the soft limit), the old one stays.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How many websocket connections and pending handshakes the descriptors allow."""
+
+    max_connections: int
+    max_pending_handshakes: int
+
+    @classmethod
+    def fit(cls, config: ServerConfig, fd_limit: int | None) -> ConnectionLimits:
+        """The configured limits, lowered so that they leave :data:`FD_RESERVE` free.
+
+        Pending handshakes get at most a quarter of the rest, connections the others.
+        """
+        if fd_limit is None:
+            return cls(config.max_connections, config.max_pending_handshakes)
+        budget = fd_limit - FD_RESERVE
+        pending = max(1, min(config.max_pending_handshakes, budget // 4))
+        return cls(max(1, min(config.max_connections, budget - pending)), pending)
+
+
+class PendingHandshakes:
+    """New connections whose upgrade request is not answered yet: at most ``limit``.
+
+    Each one runs in the cancel scope :meth:`admit` returns, which ends it at the
+    handshake deadline. Admitting one more at the limit cancels the oldest: a flood
+    of idle or trickling peers holds at most ``limit`` descriptors, and a client that
+    sends its request at once still gets in. The flood is logged once, not per peer.
+    """
+
+    def __init__(self, limit: int, timeout: float) -> None:
+        self.limit = limit
+        self.timeout = timeout
+        """Seconds a connection has to complete its upgrade request."""
+        self._scopes: dict[trio.CancelScope, None] = {}  # oldest first
+        self._evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+    def admit(self) -> trio.CancelScope:
+        """The scope to run a new connection's handshake in; call :meth:`release` after."""
+        if len(self._scopes) >= self.limit:
+            oldest = next(iter(self._scopes))
+            del self._scopes[oldest]
+            oldest.cancel()
+            if not self._evicted:
+                log.warning(
+                    "pending handshakes at the limit: closing the oldest to admit new connections",
+                    extra={"limit": self.limit},
+                )
+            self._evicted += 1
+        scope = trio.CancelScope(deadline=trio.current_time() + self.timeout)
+        self._scopes[scope] = None
+        return scope
+
+    def release(self, scope: trio.CancelScope) -> None:
+        """The handshake in ``scope`` is over (answered, refused, closed or evicted)."""
+        self._scopes.pop(scope, None)
+        if not self._scopes and self._evicted:
+            log.info("pending handshakes drained", extra={"closed_early": self._evicted})
+            self._evicted = 0

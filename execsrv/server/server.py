@@ -15,29 +15,42 @@ returns.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from functools import partial
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import trio
 import trio_websocket
 
 from ..logs import clip
 from ..process import ProcessLimits
-from ..transport import LineTransport, WebSocketTransport
-from ..transport.websocket import CLOSE_HANDSHAKE_SECONDS, RECEIVE_BUFFER_BYTES
+from ..transport import LineTransport, TransportClosed, WebSocketTransport
+from ..transport.websocket import (
+    BadUpgradeRequest,
+    accept_websocket,
+    receive_upgrade_request,
+    refuse_upgrade,
+)
 from .budget import ByteBudget
 from .config import ServerConfig
 from .connection import Connection, Handler, WithContext
 from .fs_api import FS_WORKER_THREADS, FsApi
 from .http_api import HttpApi
 from .process_api import ProcessApi
-from .security import HandshakePolicy, Rejection, is_loopback, require_auth_off_loopback
+from .security import (
+    ConnectionLimits,
+    HandshakePolicy,
+    PendingHandshakes,
+    Rejection,
+    is_loopback,
+    raise_fd_limit,
+    require_auth_off_loopback,
+)
 from .session import SessionRegistry
 
 __all__ = ["ExecServer", "ListenAddress", "open_server", "parse_listen", "serve"]
@@ -45,6 +58,13 @@ __all__ = ["ExecServer", "ListenAddress", "open_server", "parse_listen", "serve"
 log = logging.getLogger("execsrv.server")
 
 POLICY_VIOLATION = 1008
+
+OUT_OF_RESOURCES_ERRNOS: Final = frozenset(
+    {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+)
+"""``accept`` errors that pass once descriptors (or memory) are free again."""
+ACCEPT_RETRY_SECONDS: Final = 0.05
+"""How often a listener out of descriptors tries again."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,9 @@ class ExecServer:
         self.port: int | None = None
         self.connection_count = 0
         """Websocket connections accepted and not yet ended (``--max-connections``)."""
+        self.max_connections = config.max_connections
+        """``config.max_connections``, lowered to fit the descriptor limit once listening."""
+        self._pending = PendingHandshakes(config.max_pending_handshakes, config.handshake_timeout)
         self._accept_scope = trio.CancelScope()
         self._connections: trio.Nursery | None = None
         api = ProcessApi(
@@ -140,6 +163,11 @@ class ExecServer:
     def _connection(self, transport: Any, **options: bool) -> Connection:
         return Connection(transport, self.registry, self.handlers, **options)
 
+    @property
+    def pending_handshakes(self) -> int:
+        """Connections accepted whose upgrade request is not answered yet."""
+        return len(self._pending)
+
     async def serve_websocket(
         self,
         host: str,
@@ -149,58 +177,161 @@ class ExecServer:
     ) -> NoReturn:
         """Accept websocket connections until cancelled; ``started`` once listening.
 
+        First raises the soft descriptor limit to the hard one and lowers the
+        connection limits to fit it (see :class:`~.security.ConnectionLimits`).
         Raises :class:`~.security.ConfigError`, before binding, for a non-loopback
         ``host`` without a token (unless ``insecure_no_auth``).
         """
         assert self._connections is not None
         require_auth_off_loopback(host, port, self.config)
+        self._fit_limits_to_descriptors()
         with self._accept_scope:
-            async with trio.open_nursery() as accept:
-                ws_server = await accept.start(
-                    partial(
-                        trio_websocket.serve_websocket,
-                        self._handle_websocket,
-                        host,
-                        port,
-                        None,
-                        handler_nursery=self._connections,
-                        max_message_size=self.config.max_message_bytes,
-                        receive_buffer_size=RECEIVE_BUFFER_BYTES,
-                        disconnect_timeout=CLOSE_HANDSHAKE_SECONDS,
-                    )
-                )
-                self.port = ws_server.port
-                shown = f"[{host}]" if ":" in host else host
-                self.url = f"ws://{shown}:{self.port}"
-                log.info("listening on %s", self.url)
-                if not is_loopback(host) and not self.policy.requires_token:
-                    log.warning(
-                        "no authentication on a non-loopback address (--insecure-no-auth): "
-                        "anyone who can reach %s can run commands",
-                        self.url,
-                    )
-                task_status.started(self)
+            listeners = await trio.open_tcp_listeners(port, host=host)
+            try:
+                async with trio.open_nursery() as accept:
+                    for listener in listeners:
+                        accept.start_soon(self._accept_loop, listener)
+                    self.port = listeners[0].socket.getsockname()[1]
+                    shown = f"[{host}]" if ":" in host else host
+                    self.url = f"ws://{shown}:{self.port}"
+                    log.info("listening on %s", self.url)
+                    if not is_loopback(host) and not self.policy.requires_token:
+                        log.warning(
+                            "no authentication on a non-loopback address (--insecure-no-auth): "
+                            "anyone who can reach %s can run commands",
+                            self.url,
+                        )
+                    task_status.started(self)
+            finally:
+                for listener in listeners:
+                    await trio.aclose_forcefully(listener)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _handle_websocket(self, request: trio_websocket.WebSocketRequest) -> None:
-        """One websocket peer; a failure here is logged, never fatal to the server.
+    def _fit_limits_to_descriptors(self) -> None:
+        fd_limit = raise_fd_limit()
+        limits = ConnectionLimits.fit(self.config, fd_limit)
+        self.max_connections = limits.max_connections
+        self._pending.limit = limits.max_pending_handshakes
+        configured = (self.config.max_connections, self.config.max_pending_handshakes)
+        if (limits.max_connections, limits.max_pending_handshakes) != configured:
+            log.warning(
+                "file descriptor limit too low for the configured connection limits: "
+                "lowered to fit (raise `ulimit -n`, the hard limit, to keep them)",
+                extra={
+                    "fd_limit": fd_limit,
+                    "max_connections": limits.max_connections,
+                    "max_pending_handshakes": limits.max_pending_handshakes,
+                },
+            )
+
+    async def _accept_loop(self, listener: trio.SocketListener) -> NoReturn:
+        """Accept connections; out of descriptors, retry often and log it once.
+
+        Each connection's handshake is admitted to :attr:`_pending` here, in accept
+        order, so the oldest is the first to make room.
+        """
+        assert self._connections is not None
+        failed_since: float | None = None
+        failures = 0
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as error:
+                if error.errno not in OUT_OF_RESOURCES_ERRNOS:
+                    raise
+                if failed_since is None:
+                    failed_since = trio.current_time()
+                    log.warning(
+                        "cannot accept connections: %s; retrying until descriptors are free",
+                        os.strerror(error.errno),
+                        extra={"errno": errno.errorcode[error.errno]},
+                    )
+                failures += 1
+                await trio.sleep(ACCEPT_RETRY_SECONDS)
+                continue
+            if failed_since is not None:
+                waited = trio.current_time() - failed_since
+                log.warning(
+                    "accepting connections again",
+                    extra={"after_s": f"{waited:.1f}", "failed_accepts": failures},
+                )
+                failed_since, failures = None, 0
+            self._connections.start_soon(self._serve_peer, stream, self._pending.admit())
+
+    async def _serve_peer(self, stream: trio.SocketStream, handshake: trio.CancelScope) -> None:
+        """One TCP peer: its upgrade request within ``handshake``, then its websocket.
+
+        Nothing a peer sends ends more than its own connection: a bad request gets
+        an HTTP error, an incomplete one a close at EOF or at the handshake deadline
+        (or when a newer peer needs its slot), and any other failure is logged.
+        """
+        peer = _peer_name(stream)
+        try:
+            async with trio.open_nursery() as websocket_tasks:
+                websocket: trio_websocket.WebSocketConnection | None = None
+                try:
+                    with handshake:
+                        websocket = await self._handshake(stream, websocket_tasks, peer)
+                finally:
+                    self._pending.release(handshake)
+                if handshake.cancelled_caught:
+                    log.debug(
+                        "upgrade request not completed in time or evicted", extra={"peer": peer}
+                    )
+                if websocket is not None:
+                    try:
+                        await self._run_websocket(websocket)
+                    finally:
+                        self.connection_count -= 1
+        except Exception:
+            log.exception("connection failed", extra={"peer": peer})
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _handshake(
+        self, stream: trio.SocketStream, websocket_tasks: trio.Nursery, peer: str
+    ) -> trio_websocket.WebSocketConnection | None:
+        """Read and check the upgrade request; the open websocket, or None if refused.
 
         Origin (403), token (401) and connection limit (503) are checked on the
-        upgrade request, before it is accepted and before any JSON-RPC.
+        upgrade request, before it is accepted and before any JSON-RPC. An accepted
+        connection is counted in ``connection_count``. A peer that leaves is None too.
         """
-        rejection = self.policy.check(request.headers)
-        limit = self.config.max_connections
-        if rejection is None and self.connection_count >= limit:
-            rejection = Rejection(503, f"too many connections (limit {limit})")
-        if rejection is not None:
-            await self._reject(request, rejection)
-            return
-        self.connection_count += 1
         try:
-            websocket = await request.accept()
-            transport = WebSocketTransport(websocket, role="websocket")
-            connection = self._connection(transport)
-            log.debug("connection from %s", transport.peer)
+            try:
+                request = await receive_upgrade_request(stream)
+            except BadUpgradeRequest as error:
+                malformed = Rejection(
+                    error.status,
+                    f"bad websocket upgrade request: {error.message}",
+                    extra_headers=tuple(error.headers),
+                )
+                await self._refuse(stream, malformed, peer, [])
+                return None
+            rejection = self.policy.check(request.headers)
+            limit = self.max_connections
+            if rejection is None and self.connection_count >= limit:
+                rejection = Rejection(503, f"too many connections (limit {limit})")
+            if rejection is not None:
+                await self._refuse(stream, rejection, peer, request.headers)
+                return None
+            self.connection_count += 1
+            try:
+                return await accept_websocket(
+                    websocket_tasks, request, max_message_size=self.config.max_message_bytes
+                )
+            except BaseException:
+                self.connection_count -= 1
+                raise
+        except TransportClosed as closed:
+            log.debug("peer left during the handshake: %s", closed.reason, extra={"peer": peer})
+            return None
+
+    async def _run_websocket(self, websocket: trio_websocket.WebSocketConnection) -> None:
+        transport = WebSocketTransport(websocket, role="websocket")
+        connection = self._connection(transport)
+        log.debug("connection from %s", transport.peer)
+        try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_alive, websocket, connection, nursery.cancel_scope)
                 await connection.run()
@@ -211,34 +342,21 @@ class ExecServer:
                 await transport.aclose()
         except trio_websocket.ConnectionClosed:
             pass
-        except Exception:
-            log.exception("connection failed")
-        finally:
-            self.connection_count -= 1
 
-    async def _reject(self, request: trio_websocket.WebSocketRequest, rejection: Rejection) -> None:
+    async def _refuse(
+        self,
+        stream: trio.SocketStream,
+        rejection: Rejection,
+        peer: str,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
         """Answer the upgrade request with an HTTP error; the offered token is never logged."""
-        remote = request.remote
-        extra: dict[str, object] = {
-            "peer": f"{remote.address}:{remote.port}"
-            if isinstance(remote, trio_websocket.Endpoint)
-            else str(remote),
-            "status": rejection.status,
-        }
+        extra: dict[str, object] = {"peer": peer, "status": rejection.status}
         if rejection.status == 403:
-            origins = [value for name, value in request.headers if name.lower() == b"origin"]
+            origins = [value for name, value in headers if name.lower() == b"origin"]
             extra["origin"] = clip(b", ".join(origins))
-        log.warning("handshake refused: %s", rejection.message, extra=extra)
-        try:
-            await request.reject(
-                rejection.status, extra_headers=rejection.headers, body=rejection.body
-            )
-        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, OSError):
-            pass  # the peer left first
-        finally:
-            # trio-websocket 0.12 leaves the socket (and its reader task) open after
-            # a rejection until the peer hangs up: a refused peer must not hold it.
-            await trio.aclose_forcefully(request._connection._stream)
+        log.warning("handshake refused: %s", clip(rejection.message), extra=extra)
+        await refuse_upgrade(stream, rejection.status, rejection.body, rejection.headers)
 
     async def _keep_alive(
         self,
@@ -321,6 +439,14 @@ async def open_server(config: ServerConfig | None = None) -> AsyncIterator[ExecS
             server.stop_accepting()
             connections.cancel_scope.cancel()
             holding.cancel_scope.cancel()
+
+
+def _peer_name(stream: trio.SocketStream) -> str:
+    try:
+        host, port, *_ = stream.socket.getpeername()
+    except OSError:  # already reset
+        return "unknown"
+    return f"{host}:{port}"
 
 
 async def _open_nursery(*, task_status: trio.TaskStatus[trio.Nursery]) -> None:

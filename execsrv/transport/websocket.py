@@ -2,15 +2,28 @@
 
 Outgoing messages are text frames (as the reference sends); incoming text
 and binary frames are both accepted.
+
+The server side reads and checks the HTTP upgrade request itself
+(:func:`receive_upgrade_request`), then hands the parsed handshake to
+trio-websocket (:func:`accept_websocket`). trio-websocket's own server parses
+the request in its reader task, where wsproto lets ``UnicodeError`` escape into
+the server's nursery for a non-ASCII header, and it waits for a request past the
+peer's EOF. Tested with trio-websocket 0.12.2 and wsproto 1.3.2; this module is
+the only one that touches their private parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Final
 
 import trio
 import trio_websocket
+import wsproto
+import wsproto.events
+import wsproto.utilities
 
 from ..protocol.jsonrpc import Buffer, SplitMessage
 from .base import EncodedMessage, TransportClosed
@@ -19,7 +32,12 @@ __all__ = [
     "CLOSE_HANDSHAKE_SECONDS",
     "DIRECT_FRAME_BYTES",
     "RECEIVE_BUFFER_BYTES",
+    "BadUpgradeRequest",
+    "UpgradeRequest",
     "WebSocketTransport",
+    "accept_websocket",
+    "receive_upgrade_request",
+    "refuse_upgrade",
 ]
 
 RECEIVE_BUFFER_BYTES: Final = 256 * 1024
@@ -35,6 +53,114 @@ DIRECT_FRAME_BYTES: Final = 64 * 1024
 _LARGE_TEXT_FRAME: Final = bytes((0x81, 127))
 """FIN + text opcode, unmasked, length in the next 8 bytes (RFC 6455 §5.2): the
 minimal encoding for the 64 KiB and more that go direct."""
+
+
+UPGRADE_READ_BYTES: Final = 16 * 1024
+"""Socket read size while the upgrade request arrives (h11 refuses a head unfinished
+after 16 KiB)."""
+
+
+class BadUpgradeRequest(Exception):
+    """The bytes are not a websocket upgrade request; answer ``status`` and close."""
+
+    def __init__(
+        self, message: str, status: int = 400, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.headers = headers or []
+
+
+@dataclass(frozen=True)
+class UpgradeRequest:
+    """A parsed upgrade request, not yet answered."""
+
+    stream: trio.SocketStream
+    headers: list[tuple[bytes, bytes]]
+    """Header names lowercased; ``Host`` and the ``Sec-WebSocket-Extensions`` and
+    ``-Protocol`` headers are left out (wsproto keeps them apart)."""
+    _protocol: wsproto.WSConnection
+    _event: wsproto.events.Request
+
+
+async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
+    """Read one upgrade request from a new connection.
+
+    Raises :class:`BadUpgradeRequest` for anything but a well-formed websocket
+    upgrade request, and :class:`TransportClosed` if the peer closes or resets
+    before the request is complete. Never times out: the caller's cancel scope
+    is the handshake deadline. Cancellation leaves the stream half-read.
+    """
+    protocol = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    while True:
+        try:
+            data = await stream.receive_some(UPGRADE_READ_BYTES)
+        except trio.BrokenResourceError:
+            raise TransportClosed("connection reset during the upgrade request") from None
+        if not data:
+            raise TransportClosed("connection closed during the upgrade request")
+        try:
+            protocol.receive_data(data)
+            events = list(protocol.events())
+        except wsproto.utilities.RemoteProtocolError as error:
+            hint = error.event_hint
+            if isinstance(hint, wsproto.events.RejectConnection):
+                raise BadUpgradeRequest(str(error), hint.status_code, list(hint.headers)) from None
+            raise BadUpgradeRequest(str(error)) from None
+        except UnicodeError:
+            # wsproto decodes the target and some header values (Host as IDNA) unchecked.
+            raise BadUpgradeRequest(
+                "non-ASCII request target or header value, or an invalid Host"
+            ) from None
+        for event in events:
+            if isinstance(event, wsproto.events.Request):
+                return UpgradeRequest(stream, event.extra_headers, protocol, event)
+
+
+async def refuse_upgrade(
+    stream: trio.abc.SendStream,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Answer an upgrade request with an HTTP error (``Connection: close``).
+
+    Closing the stream is the caller's. Raises :class:`TransportClosed` if the peer
+    has gone; a peer that does not read can hold this until cancelled.
+    """
+    head = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode(),
+        *(name + b": " + value for name, value in headers or []),
+        b"Content-Length: %d" % len(body),
+        b"Connection: close",
+    ]
+    try:
+        await stream.send_all(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        raise TransportClosed("connection lost before the handshake answer") from None
+
+
+async def accept_websocket(
+    nursery: trio.Nursery, request: UpgradeRequest, *, max_message_size: int
+) -> trio_websocket.WebSocketConnection:
+    """Answer 101 and return the open websocket; its reader task runs in ``nursery``.
+
+    Raises :class:`TransportClosed` if the peer has gone.
+    """
+    connection = trio_websocket.WebSocketConnection(
+        request.stream,
+        request._protocol,
+        max_message_size=max_message_size,
+        receive_buffer_size=RECEIVE_BUFFER_BYTES,
+    )
+    try:
+        await trio_websocket.WebSocketRequest(connection, request._event).accept()
+    except trio_websocket.ConnectionClosed as error:
+        raise TransportClosed(_reason(error)) from None
+    # Started after the 101, as wsproto is then open: the task only reads frames.
+    nursery.start_soon(connection._reader_task)
+    return connection
 
 
 def _reason(error: trio_websocket.ConnectionClosed) -> str:

@@ -98,3 +98,58 @@ async def upgrade(url: str, headers: Sequence[tuple[str, str]] = ()) -> HttpAnsw
                 body += chunk
             closed = await stream.receive_some() == b""
             return HttpAnswer(int(status), answer_headers, bytes(body), closed)
+
+
+def upgrade_request(
+    port: int, headers: Sequence[tuple[bytes, bytes]] = (), *, final_crlf: bool = True
+) -> bytes:
+    """A websocket upgrade request as raw bytes, for requests no client library would send.
+
+    ``headers`` replace the standard header of the same name (ignoring case) or are
+    added; ``final_crlf=False`` leaves out the empty line that ends the request.
+    """
+    key = base64.b64encode(os.urandom(16))
+    standard = [
+        (b"Host", f"127.0.0.1:{port}".encode()),
+        (b"Upgrade", b"websocket"),
+        (b"Connection", b"Upgrade"),
+        (b"Sec-WebSocket-Key", key),
+        (b"Sec-WebSocket-Version", b"13"),
+    ]
+    replaced = {name.lower() for name, _ in headers}
+    lines = [
+        b"GET / HTTP/1.1",
+        *(b"%s: %s" % pair for pair in standard if pair[0].lower() not in replaced),
+        *(b"%s: %s" % pair for pair in headers),
+    ]
+    return b"\r\n".join(lines) + b"\r\n" + (b"\r\n" if final_crlf else b"")
+
+
+async def exchange(port: int, request: bytes, *, half_close: bool = True) -> bytes:
+    """Send ``request`` on a new connection; everything the server sent until it closed.
+
+    ``half_close`` ends our side after the request (EOF), as a hit-and-run peer does.
+    A reset counts as a close (a server that closes with our bytes unread resets).
+    Time limits are the caller's.
+    """
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    answer = bytearray()
+    async with stream:
+        try:
+            await stream.send_all(request)
+            if half_close:
+                await stream.send_eof()
+            while chunk := await stream.receive_some():
+                answer += chunk
+        except trio.BrokenResourceError:
+            pass
+    return bytes(answer)
+
+
+def status_of(answer: bytes) -> int | None:
+    """The status of an HTTP answer, None when the server closed without one."""
+    if not answer:
+        return None
+    version, status, *_ = answer.split(b"\r\n", 1)[0].split(b" ", 2)
+    assert version == b"HTTP/1.1", answer[:200]
+    return int(status)
