@@ -67,7 +67,8 @@ def serde_float(value: float) -> str:
 
     That is ryu's format: the shortest digits that round-trip (as ``repr``),
     in plain notation from 1e-5 up to below 1e16 (``1.0``, ``0.00001``,
-    ``1000000000000000.0``) and otherwise ``1e16``, ``1.5e-7`` (no ``+``).
+    ``1000000000000000.0``) and otherwise ``1e+16``, ``1.5e-7`` (as measured
+    against codex 0.130.0).
     """
     sign = "-" if math.copysign(1.0, value) < 0 else ""
     if value == 0:
@@ -84,7 +85,7 @@ def serde_float(value: float) -> str:
     elif -5 < end <= 0:
         text = "0." + "0" * -end + digits
     elif len(digits) == 1:
-        text = f"{digits}e{end - 1}"
+        text = f"{digits}e{end - 1:+}"
     else:
-        text = f"{digits[0]}.{digits[1:]}e{end - 1}"
+        text = f"{digits[0]}.{digits[1:]}e{end - 1:+}"
     return sign + text

@@ -213,13 +213,44 @@ async def test_base64_with_trailing_bits_is_rejected(
 
 
 async def test_u64_beyond_range(wire: WireClient) -> None:
-    """serde_json reads an integer above u64::MAX as a float, printed by ryu (``e19``)."""
+    """serde_json reads an integer above u64::MAX as a float, printed by ryu (``e+19``)."""
     with trio.fail_after(WAIT):
         at_max = await wire.request("process/read", {"processId": "p", "afterSeq": 2**64 - 1})
         beyond = await wire.request("process/read", {"processId": "p", "afterSeq": 2**64})
     assert at_max["error"] == error(-32600, "unknown process id p")
     assert beyond["error"] == error(
-        -32602, "invalid type: floating point `1.8446744073709552e19`, expected u64"
+        -32602, "invalid type: floating point `1.8446744073709552e+19`, expected u64"
+    )
+
+
+@pytest.mark.parametrize(
+    ("literal", "printed"),
+    [
+        ("1.5", "1.5"),
+        ("-0.0", "-0.0"),
+        ("0.00001", "0.00001"),
+        ("1e-6", "1e-6"),
+        ("5e-324", "5e-324"),
+        ("1e15", "1000000000000000.0"),
+        ("1e16", "1e+16"),
+        ("1.25e17", "1.25e+17"),
+        ("99999999999999999999999", "1e+23"),
+        ("1.7976931348623157e308", "1.7976931348623157e+308"),
+    ],
+)
+async def test_floats_are_printed_as_the_reference_prints_them(
+    wire: WireClient, literal: str, printed: str
+) -> None:
+    """Plain notation from 1e-5 to below 1e16, else the shortest digits with ``e+N``."""
+    frame = (
+        '{"jsonrpc":"2.0","id":7,"method":"process/read",'
+        f'"params":{{"processId":"p","afterSeq":{literal}}}}}'
+    )
+    with trio.fail_after(WAIT):
+        await wire.send(frame)
+        response = await wire.response(7)
+    assert response["error"] == error(
+        -32602, f"invalid type: floating point `{printed}`, expected u64"
     )
 
 

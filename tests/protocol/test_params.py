@@ -239,19 +239,19 @@ def test_large_unsigned_values_decode() -> None:
     [
         (
             b'{"processId":"p","afterSeq":18446744073709551616}',
-            "invalid type: floating point `1.8446744073709552e19`, expected u64",
+            "invalid type: floating point `1.8446744073709552e+19`, expected u64",
         ),
         (
             b'{"processId":"p","waitMs":100000000000000000000000000000}',
-            "invalid type: floating point `1e29`, expected u64",
+            "invalid type: floating point `1e+29`, expected u64",
         ),
         (
             b'{"processId":"p","maxBytes":-9223372036854775809}',
-            "invalid type: floating point `-9.223372036854776e18`, expected usize",
+            "invalid type: floating point `-9.223372036854776e+18`, expected usize",
         ),
         (
             b'{"processId":18446744073709551616}',
-            "invalid type: floating point `1.8446744073709552e19`, expected a string",
+            "invalid type: floating point `1.8446744073709552e+19`, expected a string",
         ),
         (
             b'{"processId":9223372036854775808}',
@@ -259,7 +259,7 @@ def test_large_unsigned_values_decode() -> None:
         ),
         (
             b'{"processId":"p","afterSeq":1e16}',
-            "invalid type: floating point `1e16`, expected u64",
+            "invalid type: floating point `1e+16`, expected u64",
         ),
     ],
 )
@@ -270,7 +270,7 @@ def test_integers_beyond_u64_are_floats_as_in_serde_json(params: bytes, message:
 def test_u64_beyond_range_in_a_u16_field() -> None:
     params = b'{"processId":"p","rows":18446744073709551616,"cols":1}'
     assert error_of("process/resize", params) == (
-        "invalid type: floating point `1.8446744073709552e19`, expected u16"
+        "invalid type: floating point `1.8446744073709552e+19`, expected u16"
     )
 
 
