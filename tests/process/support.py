@@ -12,7 +12,8 @@ import base64
 import os
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import trio
@@ -162,6 +163,17 @@ def children_of(pid: int) -> dict[int, str]:
         if int(fields[1]) == pid:
             children[int(entry)] = fields[0]
     return children
+
+
+@contextmanager
+def pidfd_of(pid: int) -> Iterator[int]:
+    """A pidfd for ``pid``, closed on exit. Open it before causing the exit you wait
+    for: it keeps referring to that process even once the pid is reaped and reused."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        yield pidfd
+    finally:
+        os.close(pidfd)
 
 
 async def wait_dead(pidfd: int) -> None:

@@ -23,7 +23,7 @@ from execsrv.process import containment as containment_module
 from execsrv.process.containment import Containment
 
 from ..servers import open_execsrv
-from .support import CHILD_ENV, Collector, children_of, proc_state, py, wait_dead
+from .support import CHILD_ENV, Collector, children_of, pidfd_of, proc_state, py, wait_dead
 
 # Ignores SIGHUP, so a PTY hangup alone would not end it.
 STAYS_UP = """
@@ -61,13 +61,10 @@ async def test_direct_children_die_with_a_sigkilled_server(tty: bool) -> None:
             seen = Collector(await client.start_process(py(STAYS_UP), env=CHILD_ENV, tty=tty))
             await seen.until_output(b"ready")
             (child,) = children_of(server.process.pid)
-            pidfd = os.pidfd_open(child)
-            try:
+            with pidfd_of(child) as pidfd:
                 server.process.send_signal(signal.SIGKILL)
                 await server.process.wait()
                 await wait_dead(pidfd)
-            finally:
-                os.close(pidfd)
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
@@ -75,24 +72,18 @@ async def test_terminate_kills_descendants_that_left_the_session(tty: bool) -> N
     async with open_execsrv() as server, execsrv.connect(server.url) as client:
         with trio.fail_after(5):
             proc, grandchild = await start_escaper(client, tty=tty)
-            pidfd = os.pidfd_open(grandchild)
-            try:
+            with pidfd_of(grandchild) as pidfd:
                 assert os.getsid(grandchild) == grandchild  # it did leave
                 assert await proc.terminate() is True
                 await wait_dead(pidfd)
-            finally:
-                os.close(pidfd)
 
 
 async def test_timeout_kills_descendants_that_left_the_session() -> None:
     async with open_execsrv("--kill-grace", "0.2") as server, execsrv.connect(server.url) as client:
         with trio.fail_after(5):
             _, grandchild = await start_escaper(client, tty=False, timeout_ms=300)
-            pidfd = os.pidfd_open(grandchild)
-            try:
+            with pidfd_of(grandchild) as pidfd:
                 await wait_dead(pidfd)
-            finally:
-                os.close(pidfd)
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
@@ -101,14 +92,11 @@ async def test_shutdown_kills_descendants_that_left_the_session(tty: bool) -> No
         async with execsrv.connect(server.url) as client:
             with trio.fail_after(5):
                 _, grandchild = await start_escaper(client, tty=tty)
-        pidfd = os.pidfd_open(grandchild)
-        try:
+        with pidfd_of(grandchild) as pidfd:
             server.process.send_signal(signal.SIGTERM)
             with trio.fail_after(5):
                 assert await server.process.wait() == 0
                 await wait_dead(pidfd)
-        finally:
-            os.close(pidfd)
 
 
 # The grandchild leaves the session while its parent, the child, lives on.
@@ -179,14 +167,11 @@ async def test_the_server_adopts_reaps_and_at_shutdown_kills_orphans(tmp_path: P
                 dies_now, outlives = orphans
                 os.kill(dies_now, signal.SIGKILL)
                 await until(lambda: proc_state(dies_now) is None)  # reaped, not a zombie
-        pidfd = os.pidfd_open(outlives)
-        try:
+        with pidfd_of(outlives) as pidfd:
             server.process.send_signal(signal.SIGTERM)
             with trio.fail_after(5):
                 assert await server.process.wait() == 0
                 await wait_dead(pidfd)
-        finally:
-            os.close(pidfd)
         assert proc_state(outlives) is None  # the server reaped it before exiting
 
 
