@@ -76,6 +76,8 @@ class WsClient:
         self._rbuf = bytearray(RECV_BYTES)
         self._rview = memoryview(self._rbuf)
         self._buf = bytearray()
+        self._kept: list[Message] = []
+        """Messages that arrived with or before a reply :meth:`call` waited for."""
         self._fragments: list[bytes] = []
         self._next_id = 1
         self._handshake(host, port, parts.path or "/")
@@ -142,7 +144,7 @@ class WsClient:
         self.send_raw(_encode({"method": method, "params": params}))
 
     def call(self, method: str, params: object) -> Message:
-        """Request and wait for its reply; notifications meanwhile are dropped."""
+        """Request and wait for its reply; other messages meanwhile are kept for :meth:`recv`."""
         message = self.call_raw(method, params)
         if message.error:
             raise RuntimeError(f"{method} failed: {bytes(message.error)!r}")
@@ -152,9 +154,12 @@ class WsClient:
         """Request and return its reply, an error reply included."""
         request_id = self.request(method, params)
         while True:
-            for message in self.recv():
+            messages = self.recv()
+            for index, message in enumerate(messages):
                 if message.id == request_id and message.method is None:
+                    self._kept.extend(messages[:index] + messages[index + 1 :])
                     return message
+            self._kept.extend(messages)
 
     def initialize(self) -> None:
         self.call("initialize", {"clientName": "bench"})
@@ -179,6 +184,10 @@ class WsClient:
                 return payloads
 
     def recv(self) -> list[Message]:
+        """What :meth:`call` kept, else the next messages to arrive (at least one)."""
+        if self._kept:
+            kept, self._kept = self._kept, []
+            return kept
         return [_decode(payload) for payload in self.recv_payloads()]
 
     def _parse(self) -> list[bytes]:
