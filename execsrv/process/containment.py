@@ -15,9 +15,14 @@ and that link breaks when an intermediate parent exits. Two ways to keep it:
   the still-unreaped child. A descendant that started its own session *and*
   whose parent chain to the child has already broken is not found this way.
 
-A :class:`Containment` is made before the spawn (the child joins from
-``preexec_fn``) and checked after it: a child that did not land in its cgroup
-is contained by the fallback.
+A :class:`Containment` is made before the spawn and forks the child
+(:meth:`Containment.fork_inside`): the server's process steps into the
+child's cgroup for the fork and back out, so the child is born there and
+``subprocess`` may still use ``vfork`` (no ``preexec_fn``). After the spawn
+a child that did not land in its cgroup is contained by the fallback.
+
+Either way the child is listed with the :mod:`.deathwatch`, so it and its
+cgroup are killed when the server's process dies, even on ``kill -9``.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ import itertools
 import logging
 import os
 import signal
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import trio
 
-__all__ = ["Containment", "Leftovers"]
+from .deathwatch import DeathWatch
+
+__all__ = ["Containment", "Leftovers", "death_watcher"]
 
 log = logging.getLogger("execsrv.process")
 
@@ -65,6 +74,31 @@ def _own_cgroup_dir() -> Path | None:
 
 
 _CGROUP_PARENT: Final = _own_cgroup_dir()
+"""The server's own cgroup (as it was at import), where child cgroups are made."""
+
+_home_procs_fd: int | None = None
+_death_watch: DeathWatch | None = None
+
+
+def _the_death_watch() -> DeathWatch:
+    global _death_watch
+    if _death_watch is None:
+        _death_watch = DeathWatch(_CGROUP_PARENT, f"execsrv-{os.getpid()}-")
+    return _death_watch
+
+
+def death_watcher() -> subprocess.Popen[bytes] | None:
+    """The death watch's process, once a child has been forked (it is not an orphan)."""
+    return None if _death_watch is None else _death_watch.watcher
+
+
+def _move_home() -> None:
+    """Move this process back into :data:`_CGROUP_PARENT`."""
+    global _home_procs_fd
+    assert _CGROUP_PARENT is not None
+    if _home_procs_fd is None:
+        _home_procs_fd = os.open(_CGROUP_PARENT / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(_home_procs_fd, b"0")
 
 
 class Containment:
@@ -76,14 +110,14 @@ class Containment:
     def __init__(self, *, cgroup: bool = True) -> None:
         """``cgroup=False``: the process tree only, as on a host without cgroup v2."""
         self._cgroup: Path | None = None
-        self._join_fd: int | None = None
+        self._procs_fd: int | None = None
         self._leader: int | None = None
         if cgroup and _CGROUP_PARENT is not None:
             _sweep_once(_CGROUP_PARENT)
             path = _CGROUP_PARENT / f"execsrv-{os.getpid()}-{next(_unit_numbers)}"
             try:
                 path.mkdir()
-                self._join_fd = os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+                self._procs_fd = os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
             except OSError as error:
                 log.debug("no cgroup for a child: %s", error)
                 with contextlib.suppress(OSError):
@@ -91,10 +125,35 @@ class Containment:
             else:
                 self._cgroup = path
 
-    @property
-    def join_fd(self) -> int | None:
-        """The child writes ``0`` here between fork and exec to join its cgroup."""
-        return self._join_fd
+    def fork_inside(self, fork: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        """``fork()``, with this process in the cgroup meanwhile so the child is born
+        in it; then list the child with the death watch. Call on the fork thread
+        (one fork at a time). Raises what ``fork`` raises, or ``OSError`` if this
+        process cannot leave the cgroup again (the child is then killed and reaped).
+        """
+        inside = False
+        if self._procs_fd is not None:
+            try:
+                os.write(self._procs_fd, b"0")
+                inside = True
+            except OSError as error:  # e.g. controllers enabled: the fallback contains it
+                log.debug("cannot fork inside cgroup %s: %s", self._cgroup, error)
+        try:
+            child = fork()
+        finally:
+            if inside:
+                self._leave()
+        _the_death_watch().watch(child.pid)
+        return child
+
+    def _leave(self) -> None:
+        try:
+            _move_home()
+        except OSError as error:
+            # Never kill this cgroup while we are in it: it is no longer ours to use.
+            log.error("cannot move back out of cgroup %s: %s", self._cgroup, error)
+            self._cgroup = None
+            raise
 
     @property
     def uses_cgroup(self) -> bool:
@@ -103,7 +162,7 @@ class Containment:
     def adopt(self, leader: int) -> None:
         """After the spawn: remember the child; keep the cgroup only if it landed there."""
         self._leader = leader
-        self._close_join_fd()
+        self._close_procs_fd()
         if self._cgroup is None:
             return
         try:  # the child is unreaped, so /proc still knows it even if it exited
@@ -121,11 +180,11 @@ class Containment:
         again); a cgroup per closed process kept for the retention time adds up."""
         if self._cgroup is not None and not self.members():
             self._remove_cgroup()
-            self._leader = None  # nothing left to find: no process-tree walk either
+            self._unlist()  # nothing left to find: no process-tree walk either
 
     def abandon(self) -> None:
         """The spawn failed: release what :meth:`__init__` made."""
-        self._close_join_fd()
+        self._close_procs_fd()
         self._remove_cgroup()
 
     def members(self) -> set[int]:
@@ -165,11 +224,11 @@ class Containment:
         to call again and from a shielded scope.
         """
         self.signal(signal.SIGKILL)
-        if self._cgroup is None:
-            return
-        with trio.move_on_after(_EMPTY_WAIT_SECONDS):
-            await self.wait_empty()
-        self._remove_cgroup()
+        if self._cgroup is not None:
+            with trio.move_on_after(_EMPTY_WAIT_SECONDS):
+                await self.wait_empty()
+            self._remove_cgroup()
+        self._unlist()
 
     async def wait_empty(self) -> None:
         """Until no member is left (zombies do not count)."""
@@ -177,10 +236,15 @@ class Containment:
             for pid in members:
                 await _wait_exited(pid)
 
-    def _close_join_fd(self) -> None:
-        if self._join_fd is not None:
-            os.close(self._join_fd)
-            self._join_fd = None
+    def _unlist(self) -> None:
+        if self._leader is not None:
+            _the_death_watch().forget(self._leader)
+            self._leader = None
+
+    def _close_procs_fd(self) -> None:
+        if self._procs_fd is not None:
+            os.close(self._procs_fd)
+            self._procs_fd = None
 
     def _remove_cgroup(self) -> None:
         if self._cgroup is None:

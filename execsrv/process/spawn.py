@@ -1,39 +1,36 @@
 """Start a child in its own session and process group, on pipes or a PTY.
 
-Between fork and exec (``preexec_fn``, so ``fork`` rather than ``vfork``)
-the child asks for ``SIGKILL`` when its parent dies (``PR_SET_PDEATHSIG``),
-so it dies with the server even on ``kill -9``, joins its cgroup (see
-:mod:`.containment`) and, on a PTY, takes the terminal as its *controlling*
-terminal so job control and ``SIGWINCH`` on resize work.
+The child is forked inside its cgroup and listed with the death watch (see
+:mod:`.containment`), so it dies with the server even on ``kill -9``; no
+code runs in it between fork and exec on pipes, so ``subprocess`` uses
+``vfork``. On a PTY the child takes the terminal as its *controlling*
+terminal first (``preexec_fn``, so a full ``fork``), so job control and
+``SIGWINCH`` on resize work.
 
-The kernel ties the parent-death signal to the *thread* that forked, not
-the process: a child forked by one of trio's worker threads would be killed
-when that idle thread exits. So every child is forked by one thread that
-lives as long as the process (:class:`ForkThread`).
+Every child is forked by one thread that lives as long as the process
+(:class:`ForkThread`): one fork at a time, as the cgroup step needs, and one
+place that knows which children the server forked (:mod:`.reaper`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
 import queue
-import signal
 import struct
 import subprocess
 import termios
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Final, TypeVar
 
 import outcome
 import trio
 
 from ..protocol.errors import RpcError, os_error_message
-from .containment import Containment
+from .containment import Containment, death_watcher
 
 __all__ = ["SpawnedChild", "set_pty_size", "spawn_child"]
 
@@ -43,8 +40,6 @@ PIPE_CAPACITY: Final = 1 << 20
 T = TypeVar("T")
 
 _F_SETPIPE_SZ: Final = 1031
-_PR_SET_PDEATHSIG: Final = 1
-_prctl = ctypes.CDLL(None, use_errno=True).prctl  # bound now: the child must not load it
 
 
 @dataclass
@@ -61,18 +56,9 @@ def set_pty_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-def _prepare_child(server_pid: int, join_fd: int | None, tty: bool) -> None:
-    """Runs in the child between fork and exec, after ``setsid()``."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != server_pid:  # the server died before the line above
-        os.kill(os.getpid(), signal.SIGKILL)
-    if join_fd is not None:
-        try:
-            os.write(join_fd, b"0")
-        except OSError:
-            pass  # contained by the process tree instead (Containment.adopt)
-    if tty:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def _take_terminal() -> None:
+    """A PTY child, between fork and exec, after ``setsid()``."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class ForkThread:
@@ -118,13 +104,20 @@ class ForkThread:
         for pid in [pid for pid, popen in self.forked.items() if popen.returncode is not None]:
             del self.forked[pid]
 
-    async def popen(self, args: list[str], **options: Any) -> subprocess.Popen[bytes]:
-        """``subprocess.Popen(args, **options)`` on the fork thread."""
+    async def popen(
+        self, args: list[str], containment: Containment, **options: Any
+    ) -> subprocess.Popen[bytes]:
+        """``subprocess.Popen(args, **options)`` on the fork thread, inside ``containment``."""
 
         def spawn() -> subprocess.Popen[bytes]:
             self.forget_reaped()
-            popen = subprocess.Popen(args, **options)
+            popen: subprocess.Popen[bytes] = containment.fork_inside(
+                lambda: subprocess.Popen(args, **options)
+            )
             self.forked[popen.pid] = popen
+            watcher = death_watcher()
+            if watcher is not None:
+                self.forked[watcher.pid] = watcher
             return popen
 
         return await self.run_sync(spawn)
@@ -155,9 +148,10 @@ async def _open_process(
     try:
         popen = await fork_thread.popen(
             args,
+            containment,
             **child_fds,
             start_new_session=True,
-            preexec_fn=partial(_prepare_child, os.getpid(), containment.join_fd, tty),
+            preexec_fn=_take_terminal if tty else None,
             **options,
         )
     except BaseException:

@@ -20,6 +20,7 @@ import trio
 
 import execsrv
 from execsrv.client import Closed, Exited, Failed, Gap, Output, ProcessEvent
+from execsrv.process.deathwatch import WATCHER_SCRIPT
 
 from ..conftest import CHILD_ENV
 
@@ -151,16 +152,18 @@ def proc_state(pid: int) -> str | None:
 
 
 def children_of(pid: int) -> dict[int, str]:
-    """Every process whose parent is ``pid``, with its state letter."""
+    """Every process whose parent is ``pid``, with its state letter; not the server's
+    death watch process."""
     children: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and str(WATCHER_SCRIPT).encode() not in command:
             children[int(entry)] = fields[0]
     return children
 

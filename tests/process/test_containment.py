@@ -1,6 +1,6 @@
 """Nothing a managed child starts outlives the server's kill paths (ISSUE 8, point 3).
 
-Direct children die with the server even on ``kill -9`` (parent-death signal),
+Direct children die with the server even on ``kill -9`` (the death watch),
 and descendants that left the child's process group and session (``setsid``
 after a double fork, reparented away from the child) are still found and
 killed on ``process/terminate``, on timeout and on server shutdown. The
@@ -21,6 +21,7 @@ import trio
 import execsrv
 from execsrv.process import containment as containment_module
 from execsrv.process.containment import Containment
+from execsrv.process.deathwatch import WATCHER_SCRIPT
 
 from ..servers import open_execsrv
 from .support import CHILD_ENV, Collector, children_of, pidfd_of, proc_state, py, wait_dead
@@ -65,6 +66,103 @@ async def test_direct_children_die_with_a_sigkilled_server(tty: bool) -> None:
                 server.process.send_signal(signal.SIGKILL)
                 await server.process.wait()
                 await wait_dead(pidfd)
+
+
+async def test_escaped_descendants_die_with_a_sigkilled_server() -> None:
+    """The death watch kills the child's cgroup, escaped descendants and all."""
+    if containment_module._CGROUP_PARENT is None:
+        pytest.skip("no writable cgroup v2 here")
+    async with open_execsrv() as server, execsrv.connect(server.url) as client:
+        with trio.fail_after(5):
+            _, grandchild = await start_escaper(client, tty=False)
+            with pidfd_of(grandchild) as pidfd:
+                server.process.send_signal(signal.SIGKILL)
+                await server.process.wait()
+                await wait_dead(pidfd)
+
+
+def watcher_of(server_pid: int) -> int:
+    """The server's death watch process."""
+    children = [
+        int(pid)
+        for task in Path(f"/proc/{server_pid}/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    ]
+    (watcher,) = (
+        pid
+        for pid in children
+        if str(WATCHER_SCRIPT).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    )
+    return watcher
+
+
+async def start_waiter(client: execsrv.Client) -> int:
+    """Start a child that waits for signals; its pid."""
+    code = "import os, signal\nprint(os.getpid(), flush=True)\nwhile True: signal.pause()"
+    seen = Collector(await client.start_process(py(code), env=CHILD_ENV))
+    await seen.until_output(b"\n")
+    return int(seen.output)
+
+
+async def test_a_killed_death_watch_is_started_again_with_every_child_listed() -> None:
+    async with open_execsrv() as server, execsrv.connect(server.url) as client:
+        with trio.fail_after(5):
+            first = await start_waiter(client)
+            old_watcher = watcher_of(server.process.pid)
+            with pidfd_of(old_watcher) as pidfd:
+                os.kill(old_watcher, signal.SIGKILL)
+                await wait_dead(pidfd)
+            second = await start_waiter(client)
+            assert watcher_of(server.process.pid) != old_watcher
+            with pidfd_of(first) as first_pidfd, pidfd_of(second) as second_pidfd:
+                server.process.send_signal(signal.SIGKILL)
+                await server.process.wait()
+                await wait_dead(first_pidfd)
+                await wait_dead(second_pidfd)
+
+
+# Forks one child as the server does, with cgroups off (as on a host without a
+# writable cgroup v2), prints its pid and waits to be killed.
+WITHOUT_CGROUPS = """
+import sys, trio
+from execsrv.process import containment
+containment._CGROUP_PARENT = None
+from execsrv.process.spawn import spawn_child
+
+async def main():
+    child = await spawn_child(
+        ["sh", "-c", "trap '' HUP; exec sleep 1000"],  # a hangup alone would not end it
+        cwd="/", env={"PATH": "/usr/bin:/bin"}, tty=sys.argv[1] == "pty",
+        pipe_stdin=False, arg0=None, pty_rows=24, pty_cols=80,
+    )
+    print(child.process.pid, child.containment.uses_cgroup, flush=True)
+    await trio.sleep_forever()
+
+trio.run(main)
+"""
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+async def test_without_cgroups_children_die_with_a_sigkilled_server(tty: bool) -> None:
+    server = await trio.lowlevel.open_process(
+        [*py(WITHOUT_CGROUPS), "pty" if tty else "pipe"], stdout=subprocess.PIPE
+    )
+    assert server.stdout is not None
+    try:
+        with trio.fail_after(5):
+            line = b""
+            while not line.endswith(b"\n"):
+                line += await server.stdout.receive_some()
+            pid, uses_cgroup = line.split()
+            assert uses_cgroup == b"False"
+            with pidfd_of(int(pid)) as pidfd:
+                server.kill()
+                await server.wait()
+                await wait_dead(pidfd)
+    finally:
+        server.kill()
+        await server.wait()
+        await server.stdout.aclose()
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])

@@ -79,7 +79,9 @@ async def test_closed_processes_hold_no_descriptors_while_retained() -> None:
                     )
                     await Collector(proc).finish()
         assert len(await client.list_processes()) == 61  # all still retained
-        assert len(os.listdir(fds)) <= baseline
+        # Opened once, at the first spawn: the death watch's pipe and the server's
+        # own cgroup.procs (to step back out of a child's cgroup).
+        assert len(os.listdir(fds)) <= baseline + 2
 
 
 # Writes a marker when SIGTERM comes, then carries on until SIGKILL.
