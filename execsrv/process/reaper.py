@@ -14,6 +14,7 @@ embedding application (``LocalBackend``, :func:`execsrv.serve` in-process).
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -27,6 +28,11 @@ from .spawn import fork_thread
 __all__ = ["adopting_orphans"]
 
 _PR_SET_CHILD_SUBREAPER: Final = 36
+
+LIST_RETRY_SECONDS: Final = 0.05
+"""How soon to list children again when out of descriptors."""
+
+log = logging.getLogger("execsrv.process")
 
 
 @asynccontextmanager
@@ -52,32 +58,49 @@ async def adopting_orphans() -> AsyncIterator[None]:
 
 async def _reap_on_exits(exits: AsyncIterator[int]) -> None:
     async for _ in exits:
-        await fork_thread.run_sync(_reap_orphans)
+        # Listing children takes descriptors: out of them, try again shortly (no
+        # event says when one is free, as for accept).
+        while not await fork_thread.run_sync(_reap_orphans):  # noqa: ASYNC110
+            await trio.sleep(LIST_RETRY_SECONDS)
 
 
 def _orphans() -> list[int]:
-    """Our children that the fork thread did not fork (or that trio has reaped)."""
+    """Our children that the fork thread did not fork (or that trio has reaped).
+
+    Raises ``OSError`` if the children cannot be listed (out of descriptors).
+    """
     fork_thread.forget_reaped()
     children: list[int] = []
     for task in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{task}/children") as listing:
                 children += (int(pid) for pid in listing.read().split())
-        except OSError:
+        except FileNotFoundError:
             continue  # the thread ended meanwhile
     return [pid for pid in children if pid not in fork_thread.forked]
 
 
-def _reap_orphans() -> None:  # on the fork thread: no fork races its view of `forked`
-    for pid in _orphans():
+def _reap_orphans() -> bool:  # on the fork thread: no fork races its view of `forked`
+    """Reap the orphans that have exited; False if they could not be listed."""
+    try:
+        orphans = _orphans()
+    except OSError:
+        return False
+    for pid in orphans:
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
+    return True
 
 
 def _end_orphans() -> None:
-    for pid in _orphans():
+    try:
+        orphans = _orphans()
+    except OSError as error:  # at exit: they go to PID 1 or the next subreaper
+        log.warning("cannot list orphans to end them: %s", error)
+        return
+    for pid in orphans:
         try:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
