@@ -49,11 +49,14 @@ class DeathWatch:
 
     def watch(self, leader: int) -> None:
         """List a child just forked; starts the watcher (again) if it is not running.
-        Call on the fork thread only."""
+        Call on the fork thread only. Never raises: the child is forked already."""
         with self._lock:
             self._leaders.add(leader)
             if self._pipe is None or not self._send(b"+%d\n" % leader):
-                self._restart()
+                try:
+                    self._restart()
+                except OSError as error:  # e.g. out of descriptors: the next spawn retries
+                    self._warn(f"cannot start the death watch: {error}")
 
     def forget(self, leader: int) -> None:
         """Unlist a child: nothing it contained is left, and its pid may be reused."""
@@ -77,10 +80,12 @@ class DeathWatch:
     def _restart(self) -> None:
         if self._pipe is not None:
             os.close(self._pipe)
+            self._pipe = None
             self._warn("the death watch process ended; starting it again")
         if self.watcher is not None:
             self.watcher.kill()  # it has closed its end: ending or gone
             self.watcher.wait()
+            self.watcher = None
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         try:
             self.watcher = subprocess.Popen(
@@ -100,6 +105,6 @@ class DeathWatch:
             self._send(b"+%d\n" % leader)
 
     def _warn(self, message: str) -> None:
-        if not self._warned:
+        if not self._warned:  # once: a child that may outlive a killed server is not news
             self._warned = True
             log.warning(message)
