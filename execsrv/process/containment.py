@@ -341,7 +341,12 @@ def _tree_members(leader: int) -> set[int]:
     it lives, is in both), and everything descending from their members."""
     parents: dict[int, int] = {}
     members: set[int] = set()
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError as error:  # out of descriptors: the caller's signal to the group must do
+        log.warning("cannot walk /proc for a child's descendants: %s", error)
+        return members
+    for entry in entries:
         if not entry.isdigit():
             continue
         try:
