@@ -154,7 +154,7 @@ class WsClient:
         """Request and return its reply, an error reply included."""
         request_id = self.request(method, params)
         while True:
-            messages = self.recv()
+            messages = [_decode(payload) for payload in self.recv_payloads()]
             for index, message in enumerate(messages):
                 if message.id == request_id and message.method is None:
                     self._kept.extend(messages[:index] + messages[index + 1 :])
