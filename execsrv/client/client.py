@@ -17,7 +17,6 @@ from typing import Final, TypeVar
 
 import msgspec
 import trio
-import trio_websocket
 
 from ..logs import clip
 from ..protocol import jsonrpc
@@ -26,7 +25,7 @@ from ..protocol.http import HttpRequestBodyDeltaNotification
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Params
 from ..transport import MessageTransport, TransportClosed, WebSocketTransport
-from ..transport.websocket import RECEIVE_BUFFER_BYTES
+from ..transport.websocket import RECEIVE_BUFFER_BYTES, HandshakeError
 from .auth import authorization_header
 from .dial import dial_websocket
 from .errors import AuthenticationFailed, Disconnected, RemoteError
@@ -452,7 +451,7 @@ async def connect(
                     max_message_size=MAX_INBOUND_MESSAGE,
                     receive_buffer_size=RECEIVE_BUFFER_BYTES,
                 )
-            except (OSError, trio_websocket.HandshakeError) as error:
+            except (OSError, HandshakeError) as error:
                 raise Disconnected(f"could not connect to {url}: {error}") from None
             return WebSocketTransport(websocket, role="client")
 

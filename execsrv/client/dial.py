@@ -14,12 +14,17 @@ from __future__ import annotations
 import ssl
 from functools import partial
 from typing import Final
+from urllib.parse import urlsplit
 
 import trio
-import trio_websocket
-from trio_websocket._impl import _url_to_host
-from wsproto import ConnectionType, WSConnection
 
+from ..transport.websocket import (
+    ConnectionRejected,
+    WebSocketConnection,
+    client_websocket,
+    run_reader,
+    wait_open,
+)
 from .errors import AuthenticationFailed, Disconnected, HandshakeRejected
 
 __all__ = ["dial_websocket"]
@@ -34,7 +39,7 @@ async def dial_websocket(
     extra_headers: list[tuple[bytes, bytes]],
     max_message_size: int,
     receive_buffer_size: int,
-) -> trio_websocket.WebSocketConnection:
+) -> WebSocketConnection:
     """Open a client websocket whose reader task runs (and ends) under ``nursery``.
 
     Raises:
@@ -49,7 +54,7 @@ async def dial_websocket(
         max_message_size=max_message_size,
         receive_buffer_size=receive_buffer_size,
     )
-    websocket: trio_websocket.WebSocketConnection = await nursery.start(run)
+    websocket: WebSocketConnection = await nursery.start(run)
     return websocket
 
 
@@ -59,10 +64,10 @@ async def _run_websocket(
     extra_headers: list[tuple[bytes, bytes]],
     max_message_size: int,
     receive_buffer_size: int,
-    task_status: trio.TaskStatus[trio_websocket.WebSocketConnection],
+    task_status: trio.TaskStatus[WebSocketConnection],
 ) -> None:
     try:
-        host, port, resource, use_ssl = _url_to_host(url, None)
+        host, port, resource, use_ssl = _split_url(url)
     except ValueError as error:
         raise Disconnected(f"could not connect to {url}: {error}") from None
     stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
@@ -76,12 +81,11 @@ async def _run_websocket(
     except OSError as error:
         raise Disconnected(f"could not connect to {url}: {error}") from None
     host_header = host if port in (80, 443) else f"{host}:{port}"
-    websocket = trio_websocket.WebSocketConnection(
+    websocket = client_websocket(
         stream,
-        WSConnection(ConnectionType.CLIENT),
         host=host_header,
         path=resource,
-        client_extra_headers=extra_headers,
+        extra_headers=extra_headers,
         max_message_size=max_message_size,
         receive_buffer_size=receive_buffer_size,
     )
@@ -90,12 +94,12 @@ async def _run_websocket(
         async with trio.open_nursery() as reader:
             with trio.CancelScope() as handshake:
                 reader.start_soon(_read, websocket, handshake)
-                await websocket._open_handshake.wait()
+                await wait_open(websocket)
             accepted = not handshake.cancelled_caught
             if accepted:
                 task_status.started(websocket)
     except BaseExceptionGroup as group:
-        rejected = None if accepted else _first(group, trio_websocket.ConnectionRejected)
+        rejected = None if accepted else _first(group, ConnectionRejected)
         if rejected is None:
             raise
         raise _typed(url, rejected) from None
@@ -108,18 +112,35 @@ async def _run_websocket(
         )
 
 
-async def _read(websocket: trio_websocket.WebSocketConnection, handshake: trio.CancelScope) -> None:
+async def _read(websocket: WebSocketConnection, handshake: trio.CancelScope) -> None:
     """trio-websocket's reader; its end before the opening handshake completes (a reset
     or EOF mid-handshake) cancels the wait for it, which trio-websocket 0.12 never ends."""
     try:
-        await websocket._reader_task()
+        await run_reader(websocket)
     finally:
         handshake.cancel()
 
 
+def _split_url(url: str) -> tuple[str, int, str, bool]:
+    """Host, port, request target (path and query) and whether to use TLS."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError('the URL scheme must be "ws" or "wss"')
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    use_ssl = parts.scheme == "wss"
+    port = parts.port  # raises ValueError if malformed
+    if port is None:
+        port = 443 if use_ssl else 80
+    target = parts.path or "/"  # RFC 9112 3.2.1: an empty path is sent as "/"
+    if "?" in url:
+        target += f"?{parts.query}"
+    return parts.hostname, port, target, use_ssl
+
+
 def _first(
-    group: BaseExceptionGroup[BaseException], kind: type[trio_websocket.ConnectionRejected]
-) -> trio_websocket.ConnectionRejected | None:
+    group: BaseExceptionGroup[BaseException], kind: type[ConnectionRejected]
+) -> ConnectionRejected | None:
     for error in group.exceptions:
         if isinstance(error, kind):
             return error
@@ -130,7 +151,7 @@ def _first(
     return None
 
 
-def _typed(url: str, error: trio_websocket.ConnectionRejected) -> HandshakeRejected:
+def _typed(url: str, error: ConnectionRejected) -> HandshakeRejected:
     body = (error.body or b"").decode("utf-8", errors="replace").strip()
     body = body[:MAX_REJECTION_BODY_CHARS]
     kind = AuthenticationFailed if error.status_code in (401, 403) else HandshakeRejected

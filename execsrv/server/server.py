@@ -25,13 +25,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, NoReturn
 
 import trio
-import trio_websocket
 
 from ..logs import clip
 from ..process import ProcessLimits
 from ..transport import LineTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import (
     BadUpgradeRequest,
+    ConnectionClosed,
+    WebSocketConnection,
     accept_websocket,
     receive_upgrade_request,
     refuse_upgrade,
@@ -268,7 +269,7 @@ class ExecServer:
         peer = _peer_name(stream)
         try:
             async with trio.open_nursery() as websocket_tasks:
-                websocket: trio_websocket.WebSocketConnection | None = None
+                websocket: WebSocketConnection | None = None
                 try:
                     with handshake:
                         websocket = await self._handshake(stream, websocket_tasks, peer)
@@ -290,7 +291,7 @@ class ExecServer:
 
     async def _handshake(
         self, stream: trio.SocketStream, websocket_tasks: trio.Nursery, peer: str
-    ) -> trio_websocket.WebSocketConnection | None:
+    ) -> WebSocketConnection | None:
         """Read and check the upgrade request; the open websocket, or None if refused.
 
         Origin (403), token (401) and connection limit (503) are checked on the
@@ -327,7 +328,7 @@ class ExecServer:
             log.debug("peer left during the handshake: %s", closed.reason, extra={"peer": peer})
             return None
 
-    async def _run_websocket(self, websocket: trio_websocket.WebSocketConnection) -> None:
+    async def _run_websocket(self, websocket: WebSocketConnection) -> None:
         transport = WebSocketTransport(websocket, role="websocket")
         connection = self._connection(transport)
         log.debug("connection from %s", transport.peer)
@@ -340,7 +341,7 @@ class ExecServer:
                 await transport.aclose(POLICY_VIOLATION, connection.close_reason)
             else:
                 await transport.aclose()
-        except trio_websocket.ConnectionClosed:
+        except ConnectionClosed:
             pass
 
     async def _refuse(
@@ -360,7 +361,7 @@ class ExecServer:
 
     async def _keep_alive(
         self,
-        websocket: trio_websocket.WebSocketConnection,
+        websocket: WebSocketConnection,
         connection: Connection,
         connection_scope: trio.CancelScope,
     ) -> None:
@@ -377,7 +378,7 @@ class ExecServer:
             with trio.move_on_after(timeout) as pong_scope:
                 try:
                     await websocket.ping()
-                except trio_websocket.ConnectionClosed:
+                except ConnectionClosed:
                     return
             if pong_scope.cancelled_caught:
                 connection.close_reason = f"no pong within {timeout:g} s"

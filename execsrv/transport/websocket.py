@@ -8,8 +8,17 @@ The server side reads and checks the HTTP upgrade request itself
 trio-websocket (:func:`accept_websocket`). trio-websocket's own server parses
 the request in its reader task, where wsproto lets ``UnicodeError`` escape into
 the server's nursery for a non-ASCII header, and it waits for a request past the
-peer's EOF. Tested with trio-websocket 0.12.2 and wsproto 1.3.2; this module is
-the only one that touches their private parts.
+peer's EOF. The client side dials with :func:`client_websocket`,
+:func:`run_reader` and :func:`wait_open`, so that a refusal or a reset during
+the handshake is the caller's to handle.
+
+This module is the only one that imports trio-websocket (others use the names
+it re-exports) and the only one that touches private parts of it:
+``WebSocketConnection._reader_task``, ``._open_handshake``, ``._stream`` and
+``._stream_lock``, and ``WebSocketRequest(connection, event)``. The version
+range in ``pyproject.toml`` is the one tested;
+``tests/transport/test_trio_websocket_contract.py`` fails if an upgrade
+breaks any of them.
 """
 
 from __future__ import annotations
@@ -28,16 +37,28 @@ import wsproto.utilities
 from ..protocol.jsonrpc import Buffer, SplitMessage
 from .base import EncodedMessage, TransportClosed
 
+ConnectionClosed = trio_websocket.ConnectionClosed
+ConnectionRejected = trio_websocket.ConnectionRejected
+HandshakeError = trio_websocket.HandshakeError
+WebSocketConnection = trio_websocket.WebSocketConnection
+
 __all__ = [
     "CLOSE_HANDSHAKE_SECONDS",
     "DIRECT_FRAME_BYTES",
     "RECEIVE_BUFFER_BYTES",
     "BadUpgradeRequest",
+    "ConnectionClosed",
+    "ConnectionRejected",
+    "HandshakeError",
     "UpgradeRequest",
+    "WebSocketConnection",
     "WebSocketTransport",
     "accept_websocket",
+    "client_websocket",
     "receive_upgrade_request",
     "refuse_upgrade",
+    "run_reader",
+    "wait_open",
 ]
 
 RECEIVE_BUFFER_BYTES: Final = 256 * 1024
@@ -161,6 +182,40 @@ async def accept_websocket(
     # Started after the 101, as wsproto is then open: the task only reads frames.
     nursery.start_soon(connection._reader_task)
     return connection
+
+
+def client_websocket(
+    stream: trio.abc.Stream,
+    *,
+    host: str,
+    path: str,
+    extra_headers: list[tuple[bytes, bytes]],
+    max_message_size: int,
+    receive_buffer_size: int,
+) -> WebSocketConnection:
+    """A client websocket over ``stream``, not yet open: run :func:`run_reader`,
+    which sends the upgrade request and reads, and :func:`wait_open` for the 101."""
+    return trio_websocket.WebSocketConnection(
+        stream,
+        wsproto.WSConnection(wsproto.ConnectionType.CLIENT),
+        host=host,
+        path=path,
+        client_extra_headers=extra_headers,
+        max_message_size=max_message_size,
+        receive_buffer_size=receive_buffer_size,
+    )
+
+
+async def run_reader(websocket: WebSocketConnection) -> None:
+    """trio-websocket's reader task, until the connection ends. A client's raises
+    :class:`ConnectionRejected` if the server answers the upgrade with an error."""
+    await websocket._reader_task()
+
+
+async def wait_open(websocket: WebSocketConnection) -> None:
+    """Until a client's opening handshake has completed (never, if the reader ends
+    first: cancel this when :func:`run_reader` returns)."""
+    await websocket._open_handshake.wait()
 
 
 def _reason(error: trio_websocket.ConnectionClosed) -> str:
