@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,15 +68,20 @@ def codex_binary() -> str | None:
 
 @asynccontextmanager
 async def open_execsrv(
-    *extra_args: str, env: Mapping[str, str] | None = None
+    *extra_args: str,
+    env: Mapping[str, str] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> AsyncIterator[RunningServer]:
     """Run ``python -m execsrv serve`` on an ephemeral loopback port.
 
-    ``env`` adds to (and overrides) the inherited environment. The server runs
-    from the repository root, so the checkout's ``execsrv`` is importable even
-    when the package is not installed.
+    ``env`` adds to (and overrides) the inherited environment. ``wrapper`` is a
+    command the server's argv is appended to, one that execs it under changed
+    conditions (``setpriv ... --``). The server runs from the repository root,
+    so the checkout's ``execsrv`` is importable even when the package is not
+    installed.
     """
-    argv = [sys.executable, "-m", "execsrv", "serve", "--listen", LISTEN_ANY_PORT, *extra_args]
+    argv = [*wrapper, sys.executable, "-m", "execsrv", "serve", "--listen", LISTEN_ANY_PORT]
+    argv += extra_args
     full_env = {**os.environ, **(env or {})}
     async with _open_server(argv, kind="execsrv", env=full_env, cwd=ROOT) as server:
         yield server

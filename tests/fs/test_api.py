@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import trio
 import execsrv
 from execsrv import FileNotFound, RemoteError
 from execsrv.protocol import fs as f
+
+from ..servers import open_execsrv
 
 MIB = 1024 * 1024
 WAIT = 30
@@ -189,6 +192,49 @@ async def test_permission_denied_is_invalid_request(client: execsrv.Client, tmp_
     (tmp_path / "secret").chmod(0)
     with trio.fail_after(WAIT), pytest.raises(RemoteError) as caught:
         await client.fs.read_file(tmp_path / "secret")
+    assert (caught.value.code, caught.value.message) == (
+        -32600,
+        f"Permission denied (os error {errno.EACCES})",
+    )
+
+
+CAP_SETPCAP = 8
+
+
+def _has_capability(bit: int) -> bool:
+    """Whether this process has capability ``bit`` in its effective set."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+async def test_permission_denied_is_invalid_request_as_root(tmp_path: Path) -> None:
+    """The same denial as root: a server without the capabilities that override file modes.
+
+    Root reads a mode-000 file through ``CAP_DAC_OVERRIDE``/``CAP_DAC_READ_SEARCH``;
+    ``setpriv`` drops both (bounding and inheritable sets) before it execs the server,
+    which keeps uid 0 (its interpreter may live under a root-only ``/root``) but gets
+    the kernel's real ``EACCES``, as any unprivileged user would.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("not root: test_permission_denied_is_invalid_request covers this")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed: cannot drop capabilities")
+    if not _has_capability(CAP_SETPCAP):
+        pytest.skip("no CAP_SETPCAP: cannot drop capabilities from the bounding set")
+    (tmp_path / "secret").write_bytes(b"s")
+    (tmp_path / "secret").chmod(0)
+    dropped = "-dac_override,-dac_read_search"
+    wrapper = [setpriv, f"--inh-caps={dropped}", f"--bounding-set={dropped}", "--"]
+    with trio.fail_after(WAIT):
+        async with (
+            open_execsrv(wrapper=wrapper) as server,
+            execsrv.connect(server.url, client_name="pytest") as client,
+        ):
+            with pytest.raises(RemoteError) as caught:
+                await client.fs.read_file(tmp_path / "secret")
     assert (caught.value.code, caught.value.message) == (
         -32600,
         f"Permission denied (os error {errno.EACCES})",
