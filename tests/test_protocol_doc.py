@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from execsrv.protocol import methods, process
-from execsrv.protocol.methods import METHODS, NOTIFICATIONS, MethodSpec
+from execsrv.protocol.methods import METHODS, NOTIFICATIONS, Method
 from execsrv.protocol.wire import Params, Payload
 
 from .servers import ROOT
@@ -171,7 +171,7 @@ class _ProbeResult(Payload):
 def test_a_new_method_is_picked_up_without_changing_the_generator() -> None:
     table = {
         **METHODS,
-        "probe/run": MethodSpec("probe/run", _ProbeParams, _ProbeResult, "Probe.", extension=True),
+        "probe/run": Method("probe/run", _ProbeParams, _ProbeResult, "Probe.", extension=True),
     }
     sections = gen.render_sections(table, NOTIFICATIONS)
 

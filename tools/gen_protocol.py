@@ -16,7 +16,7 @@ Everything comes from :mod:`execsrv.protocol`: the methods and notifications
 from ``METHODS`` and ``NOTIFICATIONS``, the field tables from the msgspec
 Structs they name (through :mod:`msgspec.inspect`), the descriptions from
 struct docstrings and ``msgspec.Meta(description=...)``, and the extension flag
-from ``MethodSpec.extension`` and ``msgspec.Meta(extra={"extension": True})``.
+from ``Method.extension`` and ``msgspec.Meta(extra={"extension": True})``.
 A method added to the table shows up here without a change to this script.
 """
 

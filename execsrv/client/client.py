@@ -21,9 +21,24 @@ import trio
 from ..logs import clip
 from ..protocol import jsonrpc
 from ..protocol import process as p
-from ..protocol.http import HttpRequestBodyDeltaNotification
-from ..protocol.session import InitializeParams, InitializeResponse
-from ..protocol.wire import Params
+from ..protocol.methods import (
+    HTTP_BODY_DELTA,
+    INITIALIZE,
+    PROCESS_CLOSE_STDIN,
+    PROCESS_CLOSED,
+    PROCESS_EXITED,
+    PROCESS_LIST,
+    PROCESS_OUTPUT,
+    PROCESS_READ,
+    PROCESS_RESIZE,
+    PROCESS_SIGNAL,
+    PROCESS_START,
+    PROCESS_TERMINATE,
+    PROCESS_WRITE,
+    Method,
+)
+from ..protocol.session import InitializeParams
+from ..protocol.wire import Params, Payload
 from ..transport import MessageTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import RECEIVE_BUFFER_BYTES, HandshakeError
 from .auth import authorization_header
@@ -39,7 +54,8 @@ __all__ = ["CONNECT_SECONDS", "Client", "connect", "running_client"]
 
 log = logging.getLogger("execsrv.client")
 
-T = TypeVar("T")
+P = TypeVar("P", bound=Params)
+R = TypeVar("R", bound=Payload)
 
 CONNECT_SECONDS: Final = 10.0
 """Limit on the websocket and ``initialize`` handshake (as the reference's client)."""
@@ -54,10 +70,6 @@ MAX_INBOUND_MESSAGE: Final = 1 << 30
 """The server's messages are not limited by the reference; we accept up to 1 GiB."""
 
 _encoder: Final = msgspec.json.Encoder()
-_output_decoder: Final = msgspec.json.Decoder(p.ExecOutputDeltaNotification)
-_exited_decoder: Final = msgspec.json.Decoder(p.ExecExitedNotification)
-_closed_decoder: Final = msgspec.json.Decoder(p.ExecClosedNotification)
-_body_delta_decoder: Final = msgspec.json.Decoder(HttpRequestBodyDeltaNotification)
 
 
 Dialer = Callable[[], Awaitable[MessageTransport]]
@@ -117,8 +129,8 @@ class Client:
         if self._disconnected is not None:
             raise self._disconnected
 
-    async def call(self, method: str, params: Params, result_type: type[T]) -> T:
-        """Send a request and wait for its typed result.
+    async def call(self, method: Method[P, R], params: P) -> R:
+        """Send a request and wait for its result, decoded as ``method`` says.
 
         Raises:
             RemoteError: the server answered with an error.
@@ -128,15 +140,17 @@ class Client:
         unavailable = self._disconnected or self._outage
         if unavailable is not None:
             raise unavailable
-        return await self._call(method, params, result_type)
+        return await self._call(method, params)
 
-    async def _call(self, method: str, params: Params, result_type: type[T]) -> T:
+    async def _call(self, method: Method[P, R], params: P) -> R:
         transport = self._transport
         request_id = next(self._ids)
         pending = _PendingCall()
         self._pending[request_id] = pending
         try:
-            message = _encoder.encode(jsonrpc.Request(id=request_id, method=method, params=params))
+            message = _encoder.encode(
+                jsonrpc.Request(id=request_id, method=method.name, params=params)
+            )
             try:
                 async with self._send_lock:
                     await transport.send_messages([message])
@@ -148,7 +162,7 @@ class Client:
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None
-        return msgspec.json.decode(pending.result, type=result_type)
+        return method.result_decoder.decode(pending.result)
 
     def _lose(self, transport: MessageTransport, reason: str) -> None:
         """``transport`` is gone: fail the calls waiting on it (during a resume, the
@@ -254,23 +268,23 @@ class Client:
                 log.debug("ignored message from server: %s", clip(repr(message)))
 
     def _route_notification(self, method: str, params: msgspec.Raw) -> None:
-        if method == "process/output":
-            output = _output_decoder.decode(params)
+        if method == PROCESS_OUTPUT.name:
+            output = PROCESS_OUTPUT.decode(params)
             target = self._streams.get(output.process_id)
             if target is not None:
                 target.feed(output.seq, Output(output.seq, output.stream, output.chunk))
-        elif method == "process/exited":
-            exited = _exited_decoder.decode(params)
+        elif method == PROCESS_EXITED.name:
+            exited = PROCESS_EXITED.decode(params)
             target = self._streams.get(exited.process_id)
             if target is not None:
                 target.feed(exited.seq, Exited(exited.seq, exited.exit_code, exited.signal))
-        elif method == "process/closed":
-            closed = _closed_decoder.decode(params)
+        elif method == PROCESS_CLOSED.name:
+            closed = PROCESS_CLOSED.decode(params)
             target = self._streams.get(closed.process_id)
             if target is not None:
                 target.feed(closed.seq, Closed(closed.seq))
-        elif method == "http/request/bodyDelta":
-            delta = _body_delta_decoder.decode(params)
+        elif method == HTTP_BODY_DELTA.name:
+            delta = HTTP_BODY_DELTA.decode(params)
             body = self._http_streams.get(delta.request_id)
             if body is not None:
                 body.feed(delta)
@@ -296,7 +310,7 @@ class Client:
         params = InitializeParams(
             client_name=self._client_name, resume_session_id=resume_session_id
         )
-        response = await self._call("initialize", params, InitializeResponse)
+        response = await self._call(INITIALIZE, params)
         self.session_id = response.session_id
         message = _encoder.encode(jsonrpc.Notification(method="initialized", params={}))
         try:
@@ -352,7 +366,7 @@ class Client:
             pty_size=p.PtySize(rows=pty_size[0], cols=pty_size[1]) if pty_size else None,
         )
         try:
-            await self.call("process/start", params, p.ExecResponse)
+            await self.call(PROCESS_START, params)
         except BaseException:
             if live is None and self._streams.get(process_id) is handle.stream:
                 del self._streams[process_id]
@@ -373,36 +387,34 @@ class Client:
         params = p.ReadParams(
             process_id=process_id, after_seq=after_seq, max_bytes=max_bytes, wait_ms=wait_ms
         )
-        return await self.call("process/read", params, p.ReadResponse)
+        return await self.call(PROCESS_READ, params)
 
     async def write_process(self, process_id: str, data: bytes) -> p.WriteStatus:
         params = p.WriteParams(process_id=process_id, chunk=data)
-        return (await self.call("process/write", params, p.WriteResponse)).status
+        return (await self.call(PROCESS_WRITE, params)).status
 
     async def terminate_process(self, process_id: str) -> bool:
         """SIGKILL the process group; True if it was still running."""
         params = p.TerminateParams(process_id=process_id)
-        return (await self.call("process/terminate", params, p.TerminateResponse)).running
+        return (await self.call(PROCESS_TERMINATE, params)).running
 
     async def signal_process(self, process_id: str, signal: p.SignalName) -> None:
         """Extension: deliver ``signal`` to the process group."""
-        await self.call(
-            "process/signal", p.SignalParams(process_id=process_id, signal=signal), p.EmptyResponse
-        )
+        await self.call(PROCESS_SIGNAL, p.SignalParams(process_id=process_id, signal=signal))
 
     async def resize_process(self, process_id: str, rows: int, cols: int) -> None:
         """Extension: resize a PTY process's terminal."""
         params = p.ResizeParams(process_id=process_id, rows=rows, cols=cols)
-        await self.call("process/resize", params, p.EmptyResponse)
+        await self.call(PROCESS_RESIZE, params)
 
     async def close_stdin(self, process_id: str) -> p.WriteStatus:
         """Extension: EOF on the process's stdin."""
         params = p.CloseStdinParams(process_id=process_id)
-        return (await self.call("process/closeStdin", params, p.WriteResponse)).status
+        return (await self.call(PROCESS_CLOSE_STDIN, params)).status
 
     async def list_processes(self) -> list[p.ProcessInfo]:
         """Extension: the session's processes."""
-        return (await self.call("process/list", p.ListParams(), p.ListResponse)).processes
+        return (await self.call(PROCESS_LIST, p.ListParams())).processes
 
 
 @unwrap_exception_groups

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..protocol import fs as f
 from ..protocol.errors import NOT_FOUND
-from ..protocol.wire import Params
+from ..protocol.methods import (
+    FS_COPY,
+    FS_CREATE_DIRECTORY,
+    FS_GET_METADATA,
+    FS_READ_DIRECTORY,
+    FS_READ_FILE,
+    FS_REMOVE,
+    FS_WRITE_FILE,
+    Method,
+)
+from ..protocol.wire import Params, Payload
 from .errors import RemoteError
 
 if TYPE_CHECKING:
@@ -24,7 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DirectoryEntry", "FileMetadata", "FileNotFound", "RemoteFileSystem", "client_error"]
 
-T = TypeVar("T")
+P = TypeVar("P", bound=Params)
+R = TypeVar("R", bound=Payload)
 
 FileMetadata = f.FsGetMetadataResponse
 """``is_directory``, ``is_file``, ``is_symlink``, ``created_at_ms``, ``modified_at_ms``,
@@ -53,9 +64,9 @@ class RemoteFileSystem:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def _call(self, method: str, params: Params, result_type: type[T]) -> T:
+    async def _call(self, method: Method[P, R], params: P) -> R:
         try:
-            return await self._client.call(method, params, result_type)
+            return await self._client.call(method, params)
         except RemoteError as error:
             if isinstance(error, FileNotFound):
                 raise
@@ -64,34 +75,34 @@ class RemoteFileSystem:
     async def read_file(self, path: PathArg) -> bytes:
         """The whole file (servers refuse files over 512 MiB with ``-32600``)."""
         params = f.FsReadFileParams(path=os.fspath(path))
-        return (await self._call("fs/readFile", params, f.FsReadFileResponse)).data_base64
+        return (await self._call(FS_READ_FILE, params)).data_base64
 
     async def write_file(self, path: PathArg, data: bytes) -> None:
         """Create or truncate ``path`` (its parent must exist)."""
         params = f.FsWriteFileParams(
             path=os.fspath(path), data_base64=base64.b64encode(data).decode("ascii")
         )
-        await self._call("fs/writeFile", params, f.EmptyResponse)
+        await self._call(FS_WRITE_FILE, params)
 
     async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
         """``mkdir``; ``recursive`` (the default) creates parents and accepts an existing one."""
         params = f.FsCreateDirectoryParams(path=os.fspath(path), recursive=recursive)
-        await self._call("fs/createDirectory", params, f.EmptyResponse)
+        await self._call(FS_CREATE_DIRECTORY, params)
 
     async def get_metadata(self, path: PathArg) -> FileMetadata:
         """Type flags (after symlinks), whether ``path`` is a symlink, times, size."""
         params = f.FsGetMetadataParams(path=os.fspath(path))
-        return await self._call("fs/getMetadata", params, f.FsGetMetadataResponse)
+        return await self._call(FS_GET_METADATA, params)
 
     async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
         """The entries in the server's order (dangling symlinks left out)."""
         params = f.FsReadDirectoryParams(path=os.fspath(path))
-        return (await self._call("fs/readDirectory", params, f.FsReadDirectoryResponse)).entries
+        return (await self._call(FS_READ_DIRECTORY, params)).entries
 
     async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
         """Remove a file, symlink (not its target) or directory; ``force``: missing is fine."""
         params = f.FsRemoveParams(path=os.fspath(path), recursive=recursive, force=force)
-        await self._call("fs/remove", params, f.EmptyResponse)
+        await self._call(FS_REMOVE, params)
 
     async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
         """Copy a file, a symlink (as a symlink) or, with ``recursive``, a directory tree."""
@@ -100,4 +111,4 @@ class RemoteFileSystem:
             destination_path=os.fspath(destination),
             recursive=recursive,
         )
-        await self._call("fs/copy", params, f.EmptyResponse)
+        await self._call(FS_COPY, params)

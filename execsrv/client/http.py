@@ -34,6 +34,7 @@ from ..protocol.http import (
     HttpRequestParams,
     HttpRequestResponse,
 )
+from ..protocol.methods import HTTP_REQUEST
 from .errors import ClientError, Disconnected
 
 if TYPE_CHECKING:
@@ -209,11 +210,11 @@ class RemoteHttp:
             stream_response=stream,
         )
         if not stream:
-            result = await self._client.call("http/request", params, HttpRequestResponse)
+            result = await self._client.call(HTTP_REQUEST, params)
             return _response(result, result.body_base64, request_id)
         body_stream = self._client._open_http_stream(request_id)
         try:
-            result = await self._client.call("http/request", params, HttpRequestResponse)
+            result = await self._client.call(HTTP_REQUEST, params)
         except BaseException:
             body_stream.close()
             raise

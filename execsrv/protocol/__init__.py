@@ -30,7 +30,7 @@ from .jsonrpc import (
     decode_message,
     parse_error,
 )
-from .methods import METHODS, NOTIFICATIONS, MethodSpec, NotificationSpec
+from .methods import METHODS, NOTIFICATIONS, Method, NotificationMethod
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -49,9 +49,9 @@ __all__ = [
     "LineFramer",
     "MalformedMessage",
     "MessageTooLarge",
-    "MethodSpec",
+    "Method",
     "Notification",
-    "NotificationSpec",
+    "NotificationMethod",
     "Request",
     "RequestId",
     "Response",

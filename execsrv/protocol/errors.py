@@ -19,7 +19,6 @@ __all__ = [
     "NOT_FOUND",
     "MalformedParams",
     "RpcError",
-    "method_family",
     "os_error_message",
 ]
 
@@ -70,15 +69,6 @@ class MalformedParams(Exception):
     with id ``-1``, see :func:`execsrv.protocol.jsonrpc.parse_error`), not a
     ``-32602`` for the request, and the connection stays usable.
     """
-
-
-def method_family(method: str) -> str:
-    """The family name the reference uses in handshake errors."""
-    if method.startswith("fs/"):
-        return "filesystem"
-    if method.startswith("http/"):
-        return "http"
-    return "exec"
 
 
 def os_error_message(error: OSError) -> str:

@@ -1,191 +1,293 @@
-"""The method table: every request and notification with its wire types.
+"""The method table: one typed constant per request and per notification.
 
-This table is what the server dispatches on, what the client decodes results
-with, and what ``protocol.md`` is generated from, so the three cannot drift.
+This table is what the server routes on, what the client calls with (and decodes
+results by), and what ``protocol.md`` is generated from, so the three cannot
+drift. Decoders are built once, here. Sans-IO: no trio.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, Literal, TypeVar
+
+import msgspec
 
 from . import fs, process, session
 from . import http as http_types
 from .params import ParamsDecoder
-from .wire import Payload
+from .wire import Params, Payload
 
-__all__ = ["METHODS", "NOTIFICATIONS", "MethodSpec", "NotificationSpec"]
+__all__ = [
+    "FS_COPY",
+    "FS_CREATE_DIRECTORY",
+    "FS_GET_METADATA",
+    "FS_READ_DIRECTORY",
+    "FS_READ_FILE",
+    "FS_REMOVE",
+    "FS_WRITE_FILE",
+    "HTTP_BODY_DELTA",
+    "HTTP_REQUEST",
+    "INITIALIZE",
+    "INITIALIZED",
+    "METHODS",
+    "NOTIFICATIONS",
+    "PROCESS_CLOSED",
+    "PROCESS_CLOSE_STDIN",
+    "PROCESS_EXITED",
+    "PROCESS_LIST",
+    "PROCESS_OUTPUT",
+    "PROCESS_READ",
+    "PROCESS_RESIZE",
+    "PROCESS_SIGNAL",
+    "PROCESS_START",
+    "PROCESS_TERMINATE",
+    "PROCESS_WRITE",
+    "Family",
+    "Method",
+    "NotificationMethod",
+]
+
+P = TypeVar("P", bound=Params)
+R = TypeVar("R", bound=Payload)
+N = TypeVar("N", bound=Payload)
+
+Family = Literal["exec", "filesystem", "http"]
+"""The family a method belongs to, as the reference names it in handshake errors
+(``client must call initialize before using filesystem methods``)."""
 
 
 @dataclass(frozen=True)
-class MethodSpec:
-    """One client → server request."""
+class Method(Generic[P, R]):
+    """One client -> server request: its wire name and types, decoders built once."""
 
     name: str
-    params: type[Any]
-    result: type[Payload]
+    params: type[P]
+    result: type[R]
     summary: str
+    family: Family = "exec"
     extension: bool = False
-    ordered: bool = False  # takes effect in arrival order for its process
-    decoder: ParamsDecoder[Any] = field(init=False, repr=False, compare=False)
+    ordered: bool = False
+    """Takes effect in arrival order for its process (a lane in the server)."""
+    decoder: ParamsDecoder[P] = field(init=False, repr=False, compare=False)
+    """Decodes params with the reference's rules and serde's error texts."""
+    result_decoder: msgspec.json.Decoder[R] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "decoder", ParamsDecoder(self.params))
+        object.__setattr__(self, "result_decoder", msgspec.json.Decoder(self.result))
 
 
 @dataclass(frozen=True)
-class NotificationSpec:
-    """One notification; ``direction`` is ``"server"`` for server → client."""
+class NotificationMethod(Generic[N]):
+    """One notification. ``direction`` is ``"server"`` for server -> client."""
 
     name: str
-    params: type[Any] | None
-    direction: str
+    params: type[N] | None
+    direction: Literal["server", "client"]
     summary: str
+    _decoder: msgspec.json.Decoder[N] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        decoder = None if self.params is None else msgspec.json.Decoder(self.params)
+        object.__setattr__(self, "_decoder", decoder)
+
+    def decode(self, params: bytes) -> N:
+        """The typed params; raises ``msgspec.ValidationError`` if they do not fit."""
+        if self._decoder is None:
+            raise TypeError(f"{self.name} carries no params")
+        return self._decoder.decode(params)
 
 
-_METHOD_LIST: Final = [
-    MethodSpec(
-        "initialize",
-        session.InitializeParams,
-        session.InitializeResponse,
-        "Open a session (or resume one); once per connection.",
-    ),
-    MethodSpec(
-        "process/start",
-        process.ExecParams,
-        process.ExecResponse,
-        "Spawn a process in its own process group.",
-        ordered=True,
-    ),
-    MethodSpec(
-        "process/read",
-        process.ReadParams,
-        process.ReadResponse,
-        "Read retained output after a seq, optionally long-polling.",
-    ),
-    MethodSpec(
-        "process/write",
-        process.WriteParams,
-        process.WriteResponse,
-        "Write bytes to a process's stdin (PTY or pipeStdin).",
-        ordered=True,
-    ),
-    MethodSpec(
-        "process/terminate",
-        process.TerminateParams,
-        process.TerminateResponse,
-        "SIGKILL the process group and every descendant.",
-        ordered=True,
-    ),
-    MethodSpec(
-        "process/signal",
-        process.SignalParams,
-        process.EmptyResponse,
-        "Deliver a signal to the process group.",
-        extension=True,
-        ordered=True,
-    ),
-    MethodSpec(
-        "process/resize",
-        process.ResizeParams,
-        process.EmptyResponse,
-        "Resize a PTY process's terminal.",
-        extension=True,
-        ordered=True,
-    ),
-    MethodSpec(
-        "process/closeStdin",
-        process.CloseStdinParams,
-        process.WriteResponse,
-        "Close a process's stdin (EOF).",
-        extension=True,
-        ordered=True,
-    ),
-    MethodSpec(
-        "process/list",
-        process.ListParams,
-        process.ListResponse,
-        "List the session's processes.",
-        extension=True,
-    ),
-    MethodSpec(
-        "http/request",
-        http_types.HttpRequestParams,
-        http_types.HttpRequestResponse,
-        "Make an HTTP(S) request from the server; optionally stream the body.",
-    ),
-    MethodSpec(
-        "fs/readFile",
-        fs.FsReadFileParams,
-        fs.FsReadFileResponse,
-        "Read a whole file (at most 512 MiB).",
-    ),
-    MethodSpec(
-        "fs/writeFile",
-        fs.FsWriteFileParams,
-        fs.EmptyResponse,
-        "Create or truncate a file with the given bytes.",
-    ),
-    MethodSpec(
-        "fs/createDirectory",
-        fs.FsCreateDirectoryParams,
-        fs.EmptyResponse,
-        "Create a directory (by default with its parents).",
-    ),
-    MethodSpec(
-        "fs/getMetadata",
-        fs.FsGetMetadataParams,
-        fs.FsGetMetadataResponse,
-        "Type, symlink flag and times of a path.",
-    ),
-    MethodSpec(
-        "fs/readDirectory",
-        fs.FsReadDirectoryParams,
-        fs.FsReadDirectoryResponse,
-        "List a directory's entries.",
-    ),
-    MethodSpec(
-        "fs/remove",
-        fs.FsRemoveParams,
-        fs.EmptyResponse,
-        "Remove a file, symlink or directory (by default recursively).",
-    ),
-    MethodSpec(
-        "fs/copy",
-        fs.FsCopyParams,
-        fs.EmptyResponse,
-        "Copy a file, symlink or directory tree.",
-    ),
-]
+INITIALIZE: Final = Method(
+    "initialize",
+    session.InitializeParams,
+    session.InitializeResponse,
+    "Open a session (or resume one); once per connection.",
+)
 
-METHODS: Final[dict[str, MethodSpec]] = {spec.name: spec for spec in _METHOD_LIST}
+PROCESS_START: Final = Method(
+    "process/start",
+    process.ExecParams,
+    process.ExecResponse,
+    "Spawn a process in its own process group.",
+    ordered=True,
+)
 
-NOTIFICATIONS: Final[dict[str, NotificationSpec]] = {
-    spec.name: spec
-    for spec in [
-        NotificationSpec(
-            "initialized", None, "client", "Completes the handshake; params are ignored."
-        ),
-        NotificationSpec(
-            "process/output",
-            process.ExecOutputDeltaNotification,
-            "server",
-            "A chunk of output.",
-        ),
-        NotificationSpec(
-            "process/exited", process.ExecExitedNotification, "server", "The process exited."
-        ),
-        NotificationSpec(
-            "process/closed",
-            process.ExecClosedNotification,
-            "server",
-            "Exited and every stream at EOF; the last event.",
-        ),
-        NotificationSpec(
-            "http/request/bodyDelta",
-            http_types.HttpRequestBodyDeltaNotification,
-            "server",
-            "A piece of a streamed `http/request` body; the last has `done: true`.",
-        ),
-    ]
+PROCESS_READ: Final = Method(
+    "process/read",
+    process.ReadParams,
+    process.ReadResponse,
+    "Read retained output after a seq, optionally long-polling.",
+)
+
+PROCESS_WRITE: Final = Method(
+    "process/write",
+    process.WriteParams,
+    process.WriteResponse,
+    "Write bytes to a process's stdin (PTY or pipeStdin).",
+    ordered=True,
+)
+
+PROCESS_TERMINATE: Final = Method(
+    "process/terminate",
+    process.TerminateParams,
+    process.TerminateResponse,
+    "SIGKILL the process group and every descendant.",
+    ordered=True,
+)
+
+PROCESS_SIGNAL: Final = Method(
+    "process/signal",
+    process.SignalParams,
+    process.EmptyResponse,
+    "Deliver a signal to the process group.",
+    extension=True,
+    ordered=True,
+)
+
+PROCESS_RESIZE: Final = Method(
+    "process/resize",
+    process.ResizeParams,
+    process.EmptyResponse,
+    "Resize a PTY process's terminal.",
+    extension=True,
+    ordered=True,
+)
+
+PROCESS_CLOSE_STDIN: Final = Method(
+    "process/closeStdin",
+    process.CloseStdinParams,
+    process.WriteResponse,
+    "Close a process's stdin (EOF).",
+    extension=True,
+    ordered=True,
+)
+
+PROCESS_LIST: Final = Method(
+    "process/list",
+    process.ListParams,
+    process.ListResponse,
+    "List the session's processes.",
+    extension=True,
+)
+
+HTTP_REQUEST: Final = Method(
+    "http/request",
+    http_types.HttpRequestParams,
+    http_types.HttpRequestResponse,
+    "Make an HTTP(S) request from the server; optionally stream the body.",
+    family="http",
+)
+
+FS_READ_FILE: Final = Method(
+    "fs/readFile",
+    fs.FsReadFileParams,
+    fs.FsReadFileResponse,
+    "Read a whole file (at most 512 MiB).",
+    family="filesystem",
+)
+
+FS_WRITE_FILE: Final = Method(
+    "fs/writeFile",
+    fs.FsWriteFileParams,
+    fs.EmptyResponse,
+    "Create or truncate a file with the given bytes.",
+    family="filesystem",
+)
+
+FS_CREATE_DIRECTORY: Final = Method(
+    "fs/createDirectory",
+    fs.FsCreateDirectoryParams,
+    fs.EmptyResponse,
+    "Create a directory (by default with its parents).",
+    family="filesystem",
+)
+
+FS_GET_METADATA: Final = Method(
+    "fs/getMetadata",
+    fs.FsGetMetadataParams,
+    fs.FsGetMetadataResponse,
+    "Type, symlink flag and times of a path.",
+    family="filesystem",
+)
+
+FS_READ_DIRECTORY: Final = Method(
+    "fs/readDirectory",
+    fs.FsReadDirectoryParams,
+    fs.FsReadDirectoryResponse,
+    "List a directory's entries.",
+    family="filesystem",
+)
+
+FS_REMOVE: Final = Method(
+    "fs/remove",
+    fs.FsRemoveParams,
+    fs.EmptyResponse,
+    "Remove a file, symlink or directory (by default recursively).",
+    family="filesystem",
+)
+
+FS_COPY: Final = Method(
+    "fs/copy",
+    fs.FsCopyParams,
+    fs.EmptyResponse,
+    "Copy a file, symlink or directory tree.",
+    family="filesystem",
+)
+
+INITIALIZED: Final[NotificationMethod[Payload]] = NotificationMethod(
+    "initialized", None, "client", "Completes the handshake; params are ignored."
+)
+PROCESS_OUTPUT: Final = NotificationMethod(
+    "process/output", process.ExecOutputDeltaNotification, "server", "A chunk of output."
+)
+PROCESS_EXITED: Final = NotificationMethod(
+    "process/exited", process.ExecExitedNotification, "server", "The process exited."
+)
+PROCESS_CLOSED: Final = NotificationMethod(
+    "process/closed",
+    process.ExecClosedNotification,
+    "server",
+    "Exited and every stream at EOF; the last event.",
+)
+HTTP_BODY_DELTA: Final = NotificationMethod(
+    "http/request/bodyDelta",
+    http_types.HttpRequestBodyDeltaNotification,
+    "server",
+    "A piece of a streamed `http/request` body; the last has `done: true`.",
+)
+
+METHODS: Final[dict[str, Method[Any, Any]]] = {
+    method.name: method
+    for method in (
+        INITIALIZE,
+        PROCESS_START,
+        PROCESS_READ,
+        PROCESS_WRITE,
+        PROCESS_TERMINATE,
+        PROCESS_SIGNAL,
+        PROCESS_RESIZE,
+        PROCESS_CLOSE_STDIN,
+        PROCESS_LIST,
+        HTTP_REQUEST,
+        FS_READ_FILE,
+        FS_WRITE_FILE,
+        FS_CREATE_DIRECTORY,
+        FS_GET_METADATA,
+        FS_READ_DIRECTORY,
+        FS_REMOVE,
+        FS_COPY,
+    )
+}
+"""Every request by wire name, in the order ``protocol.md`` lists them."""
+
+NOTIFICATIONS: Final[dict[str, NotificationMethod[Any]]] = {
+    notification.name: notification
+    for notification in (
+        INITIALIZED,
+        PROCESS_OUTPUT,
+        PROCESS_EXITED,
+        PROCESS_CLOSED,
+        HTTP_BODY_DELTA,
+    )
 }

@@ -23,9 +23,9 @@ import trio
 from ..logs import clip
 from ..process import ManagedProcess
 from ..protocol import jsonrpc
-from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError, method_family
+from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError
 from ..protocol.framing import MessageTooLarge
-from ..protocol.methods import METHODS, MethodSpec
+from ..protocol.methods import METHODS, Method
 from ..protocol.process import WriteParams
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
@@ -334,8 +334,8 @@ class Connection:
         self._write_answered.set()
         self._write_answered = trio.Event()
 
-    def _require_session(self, spec: MethodSpec) -> Session:
-        family = method_family(spec.name)
+    def _require_session(self, spec: Method[Any, Any]) -> Session:
+        family = spec.family
         if self.session is None:
             raise RpcError.invalid_request(
                 f"client must call initialize before using {family} methods"
@@ -349,7 +349,7 @@ class Connection:
     async def _run_request(
         self,
         request_id: jsonrpc.RequestId,
-        spec: MethodSpec,
+        spec: Method[Any, Any],
         session: Session,
         params: Any,
         ticket: Ticket | None,

@@ -18,6 +18,7 @@ import trio.testing
 import execsrv
 from execsrv import Disconnected, RemoteError
 from execsrv.protocol import process as p
+from execsrv.protocol.methods import Method
 
 from ..conftest import CHILD_ENV, TEST_CONFIG
 from ..servers import open_execsrv
@@ -63,7 +64,9 @@ async def test_remote_error_carries_code_and_message(client: execsrv.Client) -> 
         await client.start_process([], env=CHILD_ENV)
     assert (caught.value.code, caught.value.message) == (-32602, "argv must not be empty")
     with pytest.raises(RemoteError) as caught:
-        await client.call("no/such", p.ListParams(), p.EmptyResponse)
+        await client.call(
+            Method("no/such", p.ListParams, p.EmptyResponse, "unknown"), p.ListParams()
+        )
     assert caught.value.code == -32601
     assert caught.value.message == "exec-server stub does not implement `no/such` yet"
     assert client.disconnected is None  # errors do not break the connection

@@ -18,6 +18,7 @@ import trio
 import execsrv
 from execsrv import FileNotFound, RemoteError
 from execsrv.protocol import fs as f
+from execsrv.protocol.methods import FS_READ_FILE
 
 from ..servers import open_execsrv
 
@@ -177,11 +178,11 @@ async def test_sandbox_field_through_the_client(client: execsrv.Client, tmp_path
             {"type": "external", "network": "restricted"},
             {"file_system": {"entries": [{"path": root, "access": "write"}]}},
         ]:
-            result = await client.call("fs/readFile", params(direct), f.FsReadFileResponse)
+            result = await client.call(FS_READ_FILE, params(direct))
             assert result.data_base64 == b"x"
         restricted = {"file_system": {"entries": [{"path": root, "access": "read"}]}}
         with pytest.raises(RemoteError) as caught:
-            await client.call("fs/readFile", params(restricted), f.FsReadFileResponse)
+            await client.call(FS_READ_FILE, params(restricted))
         assert (caught.value.code, caught.value.message) == (-32600, f.SANDBOX_UNSUPPORTED)
 
 
