@@ -11,7 +11,7 @@ from typing import Annotated
 
 import msgspec
 
-from .wire import Params, Payload
+from .wire import U16, U64, Params, Payload
 
 __all__ = [
     "HttpHeader",
@@ -20,8 +20,6 @@ __all__ = [
     "HttpRequestResponse",
 ]
 
-U64 = Annotated[int, msgspec.Meta(ge=0, extra={"rust": "u64"})]
-U16 = Annotated[int, msgspec.Meta(ge=0, le=65535, extra={"rust": "u16"})]
 
 RequestId = Annotated[
     str,

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .wire import Params, Payload
+from .wire import U64, NonZeroU16, Params, Payload, USize
 
 __all__ = [
     "CloseStdinParams",
@@ -41,9 +41,6 @@ __all__ = [
     "WriteStatus",
 ]
 
-U64 = Annotated[int, msgspec.Meta(ge=0, extra={"rust": "u64"})]
-USize = Annotated[int, msgspec.Meta(ge=0, extra={"rust": "usize"})]
-U16 = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"rust": "u16"})]
 
 OutputStream = Literal["stdout", "stderr", "pty"]
 WriteStatus = Literal["accepted", "unknownProcess", "stdinClosed", "starting"]
@@ -59,8 +56,8 @@ Seq = Annotated[
     int,
     msgspec.Meta(description="The event's number: output, exited and closed share one counter."),
 ]
-Rows = Annotated[U16, msgspec.Meta(description="Terminal height in character rows.")]
-Cols = Annotated[U16, msgspec.Meta(description="Terminal width in character columns.")]
+Rows = Annotated[NonZeroU16, msgspec.Meta(description="Terminal height in character rows.")]
+Cols = Annotated[NonZeroU16, msgspec.Meta(description="Terminal width in character columns.")]
 
 
 class EnvPolicy(Params):

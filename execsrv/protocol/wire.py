@@ -6,9 +6,11 @@ policy (camelCase names, keyword-only construction) is stated once.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
-__all__ = ["Params", "Payload"]
+__all__ = ["U16", "U64", "NonZeroU16", "Params", "Payload", "USize"]
 
 
 class Payload(msgspec.Struct, rename="camel", kw_only=True):
@@ -26,3 +28,12 @@ class Params(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     know the extension fields, and unknown fields are ignored on decode, as the
     reference does.
     """
+
+
+# Rust's unsigned integers, named as the reference's types are (``extra["rust"]`` is
+# what protocol.md prints and what serde's messages name).
+U64 = Annotated[int, msgspec.Meta(ge=0, extra={"rust": "u64"})]
+USize = Annotated[int, msgspec.Meta(ge=0, extra={"rust": "usize"})]
+U16 = Annotated[int, msgspec.Meta(ge=0, le=65535, extra={"rust": "u16"})]
+NonZeroU16 = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"rust": "u16"})]
+"""A ``u16`` the server also refuses as 0 (a terminal size)."""
