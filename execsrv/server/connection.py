@@ -3,7 +3,9 @@
 The reader decodes messages in arrival order and applies the handshake
 rules synchronously (so pipelined ``initialize`` + ``initialized`` + calls
 work as with the reference). Each request then runs in its own task in the
-connection's nursery: a long-poll read never holds up other requests.
+connection's nursery, or in the reader when its route says it will not wait
+this time: a long poll never holds up other requests. What to run for a method,
+and how to schedule it, comes from its route (:mod:`.routes`).
 Responses and notifications go through one bounded outbound queue drained by
 a writer task; a slow peer therefore slows the producers (backpressure),
 never grows memory without bound.
@@ -12,30 +14,28 @@ never grows memory without bound.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-import msgspec
 import trio
 
 from ..logs import clip
-from ..process import ManagedProcess
 from ..protocol import jsonrpc
 from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError
 from ..protocol.framing import MessageTooLarge
-from ..protocol.methods import METHODS, Method
-from ..protocol.process import WriteParams
+from ..protocol.methods import INITIALIZE, INITIALIZED, Method, NotificationMethod
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
 from ..transport import MessageTransport, TransportClosed
+from .call import Call, no_effect
 from .lanes import Ticket
+from .routes import Route, RouteTable
 from .session import Session, SessionRegistry, short_id
 
-__all__ = ["OUTBOUND_QUEUE_SIZE", "Connection", "Handler", "RequestContext", "WithContext"]
+__all__ = ["OUTBOUND_QUEUE_SIZE", "Connection"]
 
 log = logging.getLogger("execsrv.connection")
+
+N = TypeVar("N", bound=Payload)
 
 OUTBOUND_QUEUE_SIZE: Final = 128
 """Messages waiting for the writer (the reference's channel capacity)."""
@@ -48,53 +48,15 @@ EVICTION_GRACE: Final = 1.0
 
 RESUMED_ELSEWHERE: Final = "session has been resumed by another connection"
 
-IMMEDIATE_METHODS: Final = frozenset(
-    {"process/terminate", "process/signal", "process/resize", "process/closeStdin", "process/list"}
-)
-"""Methods whose handlers never block: the reader answers them itself when their
-process's lane is free (so arrival order still holds), without a task per request.
-So do ``process/read`` without ``waitMs`` and ``process/write`` with room in the
-stdin queue."""
-
-UNANSWERED_WRITE_BYTES: Final = 8 << 20
-"""Bytes of ``process/write`` chunks a connection may have waiting for their answer
-(e.g. queued for a child that does not read its stdin). A write that would go past
-it (unless nothing is waiting) stops the reader until enough are answered: pipelined
-writes cannot grow memory, at the price of the requests behind them waiting too."""
+UNANSWERED_REQUEST_BYTES: Final = 8 << 20
+"""Bytes of request input (a route's ``held_bytes``: stdin chunks) a connection may
+have waiting for their answer (e.g. queued for a child that does not read its stdin).
+A request that would go past it (unless nothing is waiting) stops the reader until
+enough are answered: pipelined requests cannot grow memory, at the price of the
+requests behind them waiting too."""
 
 MAX_IN_FLIGHT_REQUESTS: Final = 1024
 """Requests running at once per connection; beyond it the reader waits."""
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """What a :class:`WithContext` handler gets of the connection its request came on."""
-
-    nursery: trio.Nursery
-    """The connection's request nursery: work started here ends with the connection."""
-    send_notification: Callable[[str, Payload], Awaitable[None]]
-    """Send a notification to this connection's peer (waits while the queue is full)."""
-    state: dict[object, Any]
-    """Per-connection storage for handlers, each under a key of its own."""
-    replied: trio.Event
-    """Set once the handler's result is written to the transport (an error: on its way),
-    or the request ended without one."""
-
-
-@dataclass(frozen=True)
-class WithContext:
-    """A handler that is called as ``fn(session, params, context)``."""
-
-    fn: Callable[[Session, Any, RequestContext], Awaitable[Payload | msgspec.Raw]]
-
-
-Handler = Callable[..., Awaitable[Payload]] | WithContext
-"""A handler returns its result; a :class:`msgspec.Raw` is one already encoded."""
-
-
-def _write_would_wait(session: Session, params: WriteParams) -> bool:
-    entry = session.processes.get(params.process_id)
-    return isinstance(entry, ManagedProcess) and entry.write_would_wait(len(params.chunk))
 
 
 class CloseConnection(Exception):
@@ -104,22 +66,25 @@ class CloseConnection(Exception):
 class Connection:
     """Serve one peer until it goes away or breaks a closing rule.
 
-    The connection never owns the session: on exit it detaches, and the
-    session's TTL starts.
+    A method-agnostic JSON-RPC engine: it serves the handshake itself and every
+    other method through its :class:`~.routes.Route`, scheduled by the route's
+    facts (inline, long poll, lane, held bytes). It is the :class:`~.call.Peer`
+    its handlers get. The connection never owns the session: on exit it detaches,
+    and the session's TTL starts.
     """
 
     def __init__(
         self,
         transport: MessageTransport,
         registry: SessionRegistry,
-        handlers: dict[str, Handler],
+        routes: RouteTable,
         *,
         answer_after_input_ends: bool = False,
     ) -> None:
         self._transport = transport
         self._answer_after_input_ends = answer_after_input_ends
         self._registry = registry
-        self._handlers = handlers
+        self._routes = routes
         # Queued messages stay unencoded until the writer takes them: an output
         # notification then costs nothing extra while it waits (its bytes are the
         # retained chunk), where the encoded base64 copy would cost 1.33x its size.
@@ -128,8 +93,8 @@ class Connection:
             tuple[object, trio.Event | None]
         ](OUTBOUND_QUEUE_SIZE)
         self._in_flight = trio.Semaphore(MAX_IN_FLIGHT_REQUESTS)
-        self._unanswered_write_bytes = 0
-        self._write_answered = trio.Event()
+        self._unanswered_bytes = 0
+        self._request_answered = trio.Event()
         self._unsent = 0  # messages queued or being written
         self._direct_scope: trio.CancelScope | None = None  # set while direct writes are allowed
         self._initialize_started = False
@@ -142,7 +107,6 @@ class Connection:
         self._reader_scope = trio.CancelScope()
         self._long_polls: set[trio.CancelScope] = set()
         self._requests: trio.Nursery | None = None  # the request nursery, while it runs
-        self._handler_state: dict[object, Any] = {}
 
     # -- outbound ----------------------------------------------------------
 
@@ -179,7 +143,18 @@ class Connection:
             await written.wait()  # cancelled when the connection ends unwritten
 
     async def send_notification(self, method: str, params: Payload) -> None:
+        """Send a notification named ``method`` (the session's :class:`~.session.Attachment`)."""
         await self._send(jsonrpc.Notification(method=method, params=params))
+
+    async def notify(self, method: NotificationMethod[N], params: N) -> None:
+        """Send a notification (a handler's :class:`~.call.Peer`)."""
+        await self._send(jsonrpc.Notification(method=method.name, params=params))
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The request nursery (a handler's :class:`~.call.Peer`); valid while requests run."""
+        assert self._requests is not None, "the connection is not running"
+        return self._requests
 
     async def _write_loop(self, connection_scope: trio.CancelScope) -> None:
         try:
@@ -260,10 +235,12 @@ class Connection:
                     await self._send(jsonrpc.parse_error(detail, self._transport.description))
                 case jsonrpc.IncomingRequest():
                     await self._dispatch(message, nursery)
-                case jsonrpc.IncomingNotification(method="initialized") if self._initialize_started:
+                case jsonrpc.IncomingNotification(method=method) if (
+                    method == INITIALIZED.name and self._initialize_started
+                ):
                     self._initialized = True
                 case jsonrpc.IncomingNotification(method=method):
-                    if method == "initialized":
+                    if method == INITIALIZED.name:
                         raise CloseConnection(
                             "received `initialized` notification before `initialize`"
                         )
@@ -281,61 +258,69 @@ class Connection:
         )
 
     async def _dispatch(self, request: jsonrpc.IncomingRequest, nursery: trio.Nursery) -> None:
-        spec = METHODS.get(request.method)
-        if spec is None or (spec.name not in self._handlers and spec.name != "initialize"):
+        if request.method == INITIALIZE.name:
+            await self._handshake(request)
+            return
+        route = self._routes.get(request.method)
+        if route is None:
             await self._reply_error(request.id, RpcError.method_not_found(request.method))
             return
         try:
-            params = spec.decoder.decode(request.params)
-            if spec.name == "initialize":
-                result = await self._initialize(params)
-                await self._send(jsonrpc.Response(id=request.id, result=result))
-                return
-            session = self._require_session(spec)
+            params = route.method.decoder.decode(request.params)
+            session = self._require_session(route.method)
         except RpcError as error:
             await self._reply_error(request.id, error)
             return
         except MalformedParams as error:  # the reference could not parse the message at all
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             return
-        if spec.name == "process/write":
-            await self._admit_write(len(params.chunk))
+        held = 0
+        if route.held_bytes is not None:
+            held = route.held_bytes(params)
+            await self._admit(held)
         ticket: Ticket | None = None
         barrier: trio.Event | None = None
-        process_id = getattr(params, "process_id", None)
-        if process_id is not None:
-            if spec.ordered:
-                ticket = session.lanes.take_ticket(process_id)
+        if route.lane is not None:
+            lane = route.lane(params)
+            if route.method.ordered:
+                ticket = session.lanes.take_ticket(lane)
             else:
-                barrier = session.lanes.barrier(process_id)
+                barrier = session.lanes.barrier(lane)
+        took_effect = no_effect if ticket is None else ticket.release
+        call = Call(params, session, self, took_effect, trio.Event())
         await self._in_flight.acquire()
-        run = partial(self._run_request, request.id, spec, session, params, ticket, barrier)
-        immediate = (
-            spec.name in IMMEDIATE_METHODS
-            or (spec.name == "process/read" and not params.wait_ms)
-            or (spec.name == "process/write" and not _write_would_wait(session, params))
-        )
-        if immediate and barrier is None and (ticket is None or ticket.ready):
-            await run()  # never waits: answer inline, saving a task switch
+        if route.inline(call) and barrier is None and (ticket is None or ticket.ready):
+            # never waits: answer inline, saving a task switch
+            await self._run_request(request.id, route, call, ticket, barrier, held)
         else:
-            nursery.start_soon(run)
+            nursery.start_soon(self._run_request, request.id, route, call, ticket, barrier, held)
 
-    async def _admit_write(self, size: int) -> None:
-        """Count a write's bytes as unanswered, first waiting (the reader, so nothing
-        behind it is read) while they would take the total past the budget."""
-        while self._unanswered_write_bytes and (
-            self._unanswered_write_bytes + size > UNANSWERED_WRITE_BYTES
-        ):
-            await self._write_answered.wait()
-        self._unanswered_write_bytes += size
+    async def _handshake(self, request: jsonrpc.IncomingRequest) -> None:
+        try:
+            params = INITIALIZE.decoder.decode(request.params)
+            result = await self._initialize(params)
+        except RpcError as error:
+            await self._reply_error(request.id, error)
+            return
+        except MalformedParams as error:
+            await self._send(jsonrpc.parse_error(str(error), self._transport.description))
+            return
+        await self._send(jsonrpc.Response(id=request.id, result=result))
 
-    def _answered_write(self, size: int) -> None:
-        self._unanswered_write_bytes -= size
-        self._write_answered.set()
-        self._write_answered = trio.Event()
+    async def _admit(self, size: int) -> None:
+        """Count a request's input bytes as unanswered, first waiting (the reader, so
+        nothing behind it is read) while they would take the total past the budget."""
+        while self._unanswered_bytes and (self._unanswered_bytes + size > UNANSWERED_REQUEST_BYTES):
+            await self._request_answered.wait()
+        self._unanswered_bytes += size
 
-    def _require_session(self, spec: Method[Any, Any]) -> Session:
-        family = spec.family
+    def _answered(self, size: int) -> None:
+        self._unanswered_bytes -= size
+        self._request_answered.set()
+        self._request_answered = trio.Event()
+
+    def _require_session(self, method: Method[Any, Any]) -> Session:
+        family = method.family
         if self.session is None:
             raise RpcError.invalid_request(
                 f"client must call initialize before using {family} methods"
@@ -349,53 +334,42 @@ class Connection:
     async def _run_request(
         self,
         request_id: jsonrpc.RequestId,
-        spec: Method[Any, Any],
-        session: Session,
-        params: Any,
+        route: Route[Any, Any],
+        call: Call[Any],
         ticket: Ticket | None,
         barrier: trio.Event | None,
+        held: int,
     ) -> None:
-        handler = self._handlers[spec.name]
-        context: RequestContext | None = None
         try:
             if barrier is not None:
                 await barrier.wait()
-            if isinstance(handler, WithContext):
-                assert self._requests is not None
-                context = RequestContext(
-                    self._requests, self.send_notification, self._handler_state, trio.Event()
-                )
-                result = await handler.fn(session, params, context)
-            elif ticket is not None:
+            if ticket is not None:
                 await ticket.wait_turn()
-                result = await handler(session, params, ticket.release)
-            elif spec.name == "process/read":
+            if route.long_poll:
                 with trio.CancelScope() as long_poll:
                     self._long_polls.add(long_poll)
                     try:
-                        result = await handler(session, params)
+                        result = await route.handler(call)
                     finally:
                         self._long_polls.discard(long_poll)
-                if long_poll.cancelled_caught or session.attachment is not self:
+                if long_poll.cancelled_caught or call.session.attachment is not self:
                     raise RpcError.invalid_request(RESUMED_ELSEWHERE)
             else:
-                result = await handler(session, params)
+                result = await route.handler(call)
         except RpcError as error:
             await self._reply_error(request_id, error)
         except Exception as error:
-            log.exception("internal error in %s", spec.name)
+            log.exception("internal error in %s", route.method.name)
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))
         else:
-            # replied (below) is set once a handler with context has its result written
             response = jsonrpc.Response(id=request_id, result=result)
-            await self._send(response, until_written=context is not None)
+            await self._send(response, until_written=route.awaits_reply)
         finally:
-            if context is not None:
-                context.replied.set()
+            call.replied.set()
             if ticket is not None:
                 ticket.release()
-            if spec.name == "process/write":
-                self._answered_write(len(params.chunk))
+            if held:
+                self._answered(held)
             self._in_flight.release()
 
     async def _initialize(self, params: InitializeParams) -> InitializeResponse:

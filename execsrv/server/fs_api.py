@@ -41,8 +41,7 @@ from ..protocol import fs as f
 from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, NOT_FOUND, RpcError, os_error_message
 from ..protocol.params import base64_error
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
-from .connection import RequestContext
-from .session import Session
+from .call import Call
 
 __all__ = [
     "FS_WORKER_THREADS",
@@ -214,9 +213,7 @@ class FsApi:
         # Not abandoned: the reader is closed only once the thread is done with it.
         return await self._run(lambda: _read_into(reader, result, stop_at=stop_at), changes=True)
 
-    async def read_file(
-        self, session: Session, params: f.FsReadFileParams, context: RequestContext
-    ) -> msgspec.Raw:
+    async def read_file(self, call: Call[f.FsReadFileParams]) -> msgspec.Raw:
         """The file as a pre-encoded result; waits for a FIFO without a thread.
 
         A regular file of more than :data:`LARGE_REPLY_BYTES` (as base64)
@@ -225,6 +222,7 @@ class FsApi:
         holds its reservation until the reply is written, so while a FIFO
         that has sent that much stalls, it keeps it.
         """
+        params = call.params
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         reader = await self._run(lambda: fs.FileReader(path), changes=True)
@@ -245,7 +243,7 @@ class FsApi:
                         await trio.lowlevel.wait_readable(reader.fd)
             reply = result.finish()
             if reserved:
-                self.budget.release_after(reserved, context.replied, context.nursery)
+                self.budget.release_after(reserved, call.replied, call.peer.nursery)
                 reserved = 0
             return reply
         finally:
@@ -253,10 +251,11 @@ class FsApi:
             if reserved:
                 self.budget.release(reserved)
 
-    async def write_file(self, session: Session, params: f.FsWriteFileParams) -> f.EmptyResponse:
+    async def write_file(self, call: Call[f.FsWriteFileParams]) -> f.EmptyResponse:
         """Writes a regular file in a worker thread (waited for, even when cancelled);
         a FIFO or device without room is waited for without a thread, and that wait
         ends when the request is cancelled."""
+        params = call.params
         path = f.absolute_path(params.path)
         profile = _check_sandbox(params.sandbox)
         data = memoryview(_decode_base64(params.data_base64))
@@ -273,38 +272,39 @@ class FsApi:
             writer.close()
         return f.EmptyResponse()
 
-    async def create_directory(
-        self, session: Session, params: f.FsCreateDirectoryParams
-    ) -> f.EmptyResponse:
+    async def create_directory(self, call: Call[f.FsCreateDirectoryParams]) -> f.EmptyResponse:
+        params = call.params
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         recursive = params.recursive is not False
         await self._run(lambda: fs.create_directory(path, recursive=recursive), changes=True)
         return f.EmptyResponse()
 
-    async def get_metadata(
-        self, session: Session, params: f.FsGetMetadataParams
-    ) -> f.FsGetMetadataResponse:
+    async def get_metadata(self, call: Call[f.FsGetMetadataParams]) -> f.FsGetMetadataResponse:
+        params = call.params
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         return await self._run(lambda: read_metadata(path), changes=False)
 
     async def read_directory(
-        self, session: Session, params: f.FsReadDirectoryParams
+        self, call: Call[f.FsReadDirectoryParams]
     ) -> f.FsReadDirectoryResponse:
+        params = call.params
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         entries = await self._run(lambda: read_directory_entries(path), changes=False)
         return f.FsReadDirectoryResponse(entries=entries)
 
-    async def remove(self, session: Session, params: f.FsRemoveParams) -> f.EmptyResponse:
+    async def remove(self, call: Call[f.FsRemoveParams]) -> f.EmptyResponse:
+        params = call.params
         path = f.absolute_path(params.path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         recursive, force = params.recursive is not False, params.force is not False
         await self._run(lambda: fs.remove(path, recursive=recursive, force=force), changes=True)
         return f.EmptyResponse()
 
-    async def copy(self, session: Session, params: f.FsCopyParams) -> f.EmptyResponse:
+    async def copy(self, call: Call[f.FsCopyParams]) -> f.EmptyResponse:
+        params = call.params
         source = f.absolute_path(params.source_path)
         destination = f.absolute_path(params.destination_path)
         _refuse_sandboxed(_check_sandbox(params.sandbox))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import ssl
-from typing import Final
 
 import trio
 
@@ -47,17 +46,12 @@ from ..protocol.http import (
     HttpRequestParams,
     HttpRequestResponse,
 )
+from ..protocol.methods import HTTP_BODY_DELTA
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
+from .call import Call, Peer
 from .config import ServerConfig
-from .connection import RequestContext
-from .session import Session
 
-__all__ = ["BODY_DELTA", "HttpApi"]
-
-BODY_DELTA: Final = "http/request/bodyDelta"
-
-_ACTIVE_STREAMS: Final = "http/request active streams"
-"""Key of the per-connection set of streamed request ids in ``RequestContext.state``."""
+__all__ = ["HttpApi"]
 
 
 class HttpApi:
@@ -78,6 +72,10 @@ class HttpApi:
         self.max_body_bytes = max_body_bytes
         self.budget = budget or ByteBudget(DEFAULT_REPLY_BUDGET_BYTES)
         self.ssl_context = ssl_context
+        self._streaming: dict[Peer, set[str]] = {}
+        """Per connection, the request ids of its streamed bodies still being sent (an
+        id may not be reused on its connection until its ``done`` frame is on its way).
+        A connection leaves with its last stream, and its streams end with it."""
 
     @classmethod
     def from_config(cls, config: ServerConfig, budget: ByteBudget | None = None) -> HttpApi:
@@ -93,33 +91,38 @@ class HttpApi:
             budget=budget or ByteBudget(config.max_reply_bytes_in_flight),
         )
 
-    async def request(
-        self, session: Session, params: HttpRequestParams, context: RequestContext
-    ) -> HttpRequestResponse:
+    async def request(self, call: Call[HttpRequestParams]) -> HttpRequestResponse:
+        params, peer = call.params, call.peer
         deadline = math.inf
         if params.timeout_ms is not None:
             deadline = trio.current_time() + params.timeout_ms / 1000
-        active: set[str] = context.state.setdefault(_ACTIVE_STREAMS, set())
         request_id = params.request_id
-        if params.stream_response and request_id in active:
+        if params.stream_response and request_id in self._streaming.get(peer, ()):
             raise RpcError.invalid_params(
                 f"http/request streamResponse requestId `{request_id}` is already active"
             )
         request = _build(params)
         if not params.stream_response:
-            return await self._buffered(request, deadline, context)
-        active.add(request_id)
+            return await self._buffered(request, deadline, call)
+        self._streaming.setdefault(peer, set()).add(request_id)
         try:
-            head: ResponseHead = await context.nursery.start(
-                self._stream, request, request_id, deadline, context, active
+            head: ResponseHead = await peer.nursery.start(
+                self._stream, request, request_id, deadline, call
             )
         except BaseException:
-            active.discard(request_id)
+            self._stream_ended(peer, request_id)
             raise
         return _result(head, b"")
 
+    def _stream_ended(self, peer: Peer, request_id: str) -> None:
+        active = self._streaming.get(peer)
+        if active is not None:
+            active.discard(request_id)
+            if not active:
+                del self._streaming[peer]
+
     async def _buffered(
-        self, request: HttpRequest, deadline: float, context: RequestContext
+        self, request: HttpRequest, deadline: float, call: Call[HttpRequestParams]
     ) -> HttpRequestResponse:
         """The whole body in the result. Once it reaches :data:`LARGE_REPLY_BYTES`
         (as base64) it reserves the largest body's size in the reply budget, held
@@ -145,7 +148,7 @@ class HttpApi:
                         raise _failure(error) from None
                     result = _result(head, bytes(body))
                     if reserved:
-                        self.budget.release_after(reserved, context.replied, context.nursery)
+                        self.budget.release_after(reserved, call.replied, call.peer.nursery)
                         reserved = 0
                     return result
         finally:
@@ -161,8 +164,7 @@ class HttpApi:
         request: HttpRequest,
         request_id: str,
         deadline: float,
-        context: RequestContext,
-        active: set[str],
+        call: Call[HttpRequestParams],
         *,
         task_status: trio.TaskStatus[ResponseHead],
     ) -> None:
@@ -180,24 +182,22 @@ class HttpApi:
                         raise _failure(failure) from None
                     task_status.started(head)
                     started = True
-                    await context.replied.wait()
+                    await call.replied.wait()
                     try:
                         while chunk := await exchange.receive_some():
                             seq += 1
-                            await context.send_notification(
-                                BODY_DELTA, _delta(request_id, seq, chunk)
-                            )
+                            await call.peer.notify(HTTP_BODY_DELTA, _delta(request_id, seq, chunk))
                     except BodyFailed as failure:
                         error = str(failure)
             if scope.cancelled_caught:
                 if not started:
                     raise _failure(RequestFailed.sending(str(exchange.url)))
                 error = str(BodyFailed())
-            await context.replied.wait()  # the deadline may have cut the wait short
+            await call.replied.wait()  # the deadline may have cut the wait short
         finally:
-            active.discard(request_id)  # free before `done` is seen: the id may be reused
-        await context.send_notification(
-            BODY_DELTA, _delta(request_id, seq + 1, b"", done=True, error=error)
+            self._stream_ended(call.peer, request_id)  # free before `done` is seen: reusable
+        await call.peer.notify(
+            HTTP_BODY_DELTA, _delta(request_id, seq + 1, b"", done=True, error=error)
         )
 
 

@@ -1,26 +1,26 @@
 """``process/*`` handlers: params in, result out, reference errors.
 
-Each handler gets its session and decoded params. Ordered handlers also get
-``took_effect``, to call once their effect is in place so the next request
-in the process's lane may go (see :mod:`.lanes`).
+Each handler gets a :class:`~.call.Call`. Ordered handlers whose effect comes
+before they finish waiting (start, write) call ``call.took_effect`` once it is
+in place, so the next request in the process's lane may go (see :mod:`.lanes`).
+The ``*_will_not_wait`` predicates tell the connection when the reader may
+answer a request itself (see :mod:`.routes`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from ..process import ExitedOutputBudget, ManagedProcess, ProcessLimits
 from ..process.containment import Leftovers
 from ..protocol import process as p
 from ..protocol.errors import RpcError
+from .call import Call
 from .session import STARTING, Session, short_id
 
 __all__ = ["ProcessApi"]
 
 log = logging.getLogger("execsrv.process")
-
-TookEffect = Callable[[], None]
 
 
 class ProcessApi:
@@ -51,9 +51,8 @@ class ProcessApi:
         assert isinstance(entry, ManagedProcess)
         return entry
 
-    async def start(
-        self, session: Session, params: p.ExecParams, took_effect: TookEffect
-    ) -> p.ExecResponse:
+    async def start(self, call: Call[p.ExecParams]) -> p.ExecResponse:
+        session, params, took_effect = call.session, call.params, call.took_effect
         if not params.argv:
             raise RpcError.invalid_params("argv must not be empty")
         process_id = params.process_id
@@ -120,8 +119,14 @@ class ProcessApi:
             log.info("process limit reached", extra={"session": short_id(session.id)})
             raise RpcError.invalid_request(f"process limit reached ({limit})")
 
-    async def read(self, session: Session, params: p.ReadParams) -> p.ReadResponse:
-        managed = self._lookup(session, params.process_id)
+    @staticmethod
+    def read_will_not_wait(call: Call[p.ReadParams]) -> bool:
+        """No ``waitMs``: the read answers with what is retained now."""
+        return not call.params.wait_ms
+
+    async def read(self, call: Call[p.ReadParams]) -> p.ReadResponse:
+        params = call.params
+        managed = self._lookup(call.session, params.process_id)
         return await managed.read(params.after_seq or 0, params.max_bytes, params.wait_ms or 0)
 
     @staticmethod
@@ -134,47 +139,48 @@ class ProcessApi:
             return p.WriteResponse(status="starting")
         return entry
 
-    async def write(
-        self, session: Session, params: p.WriteParams, took_effect: TookEffect
-    ) -> p.WriteResponse:
-        target = self._stdin_target(session, params.process_id)
+    @staticmethod
+    def write_will_not_wait(call: Call[p.WriteParams]) -> bool:
+        """The chunk fits in the stdin queue now (or there is no process to write to)."""
+        entry = call.session.processes.get(call.params.process_id)
+        return not (
+            isinstance(entry, ManagedProcess) and entry.write_would_wait(len(call.params.chunk))
+        )
+
+    async def write(self, call: Call[p.WriteParams]) -> p.WriteResponse:
+        params = call.params
+        target = self._stdin_target(call.session, params.process_id)
         if isinstance(target, p.WriteResponse):
             return target
         status = target.write(params.chunk)
-        took_effect()
+        call.took_effect()
         if status == "accepted":
             await target.wait_stdin_room()
         return p.WriteResponse(status=status)
 
-    async def close_stdin(
-        self, session: Session, params: p.CloseStdinParams, took_effect: TookEffect
-    ) -> p.WriteResponse:
-        target = self._stdin_target(session, params.process_id)
+    async def close_stdin(self, call: Call[p.CloseStdinParams]) -> p.WriteResponse:
+        target = self._stdin_target(call.session, call.params.process_id)
         if isinstance(target, p.WriteResponse):
             return target
         return p.WriteResponse(status=target.close_stdin())
 
-    async def terminate(
-        self, session: Session, params: p.TerminateParams, took_effect: TookEffect
-    ) -> p.TerminateResponse:
-        entry = session.processes.get(params.process_id)
+    async def terminate(self, call: Call[p.TerminateParams]) -> p.TerminateResponse:
+        entry = call.session.processes.get(call.params.process_id)
         running = isinstance(entry, ManagedProcess) and entry.kill()
         return p.TerminateResponse(running=running)
 
-    async def signal(
-        self, session: Session, params: p.SignalParams, took_effect: TookEffect
-    ) -> p.EmptyResponse:
-        self._lookup(session, params.process_id).send_signal(params.signal)
+    async def signal(self, call: Call[p.SignalParams]) -> p.EmptyResponse:
+        self._lookup(call.session, call.params.process_id).send_signal(call.params.signal)
         return p.EmptyResponse()
 
-    async def resize(
-        self, session: Session, params: p.ResizeParams, took_effect: TookEffect
-    ) -> p.EmptyResponse:
-        managed = self._lookup(session, params.process_id)
+    async def resize(self, call: Call[p.ResizeParams]) -> p.EmptyResponse:
+        params = call.params
+        managed = self._lookup(call.session, params.process_id)
         if not managed.resize(params.rows, params.cols):
             raise RpcError.invalid_request(f"process {params.process_id} is not a tty")
         return p.EmptyResponse()
 
-    async def list(self, session: Session, params: p.ListParams) -> p.ListResponse:
-        processes = [e.info() for e in session.processes.values() if isinstance(e, ManagedProcess)]
+    async def list(self, call: Call[p.ListParams]) -> p.ListResponse:
+        entries = call.session.processes.values()
+        processes = [e.info() for e in entries if isinstance(e, ManagedProcess)]
         return p.ListResponse(processes=processes)

@@ -39,10 +39,11 @@ from ..transport.websocket import (
 )
 from .budget import ByteBudget
 from .config import ServerConfig
-from .connection import Connection, Handler, WithContext
+from .connection import Connection
 from .fs_api import FS_WORKER_THREADS, FsApi
 from .http_api import HttpApi
 from .process_api import ProcessApi
+from .routes import RouteTable, build_routes
 from .security import (
     ConnectionLimits,
     HandshakePolicy,
@@ -125,7 +126,7 @@ class ExecServer:
         self._pending = PendingHandshakes(config.max_pending_handshakes, config.handshake_timeout)
         self._accept_scope = trio.CancelScope()
         self._connections: trio.Nursery | None = None
-        api = ProcessApi(
+        processes = ProcessApi(
             ProcessLimits(
                 retained_output_bytes=config.retention_bytes,
                 exited_retention_seconds=config.exited_retention,
@@ -134,35 +135,15 @@ class ExecServer:
             max_processes=config.max_processes_per_session,
             exited_output_bytes=config.exited_retention_bytes,
         )
-        self.handlers: dict[str, Handler] = {
-            "process/start": api.start,
-            "process/read": api.read,
-            "process/write": api.write,
-            "process/terminate": api.terminate,
-            "process/signal": api.signal,
-            "process/resize": api.resize,
-            "process/closeStdin": api.close_stdin,
-            "process/list": api.list,
-        }
         self.reply_budget = ByteBudget(config.max_reply_bytes_in_flight)
         """Bytes of large replies in flight (``--max-reply-bytes-in-flight``)."""
         self.http = HttpApi.from_config(config, self.reply_budget)
-        self.handlers["http/request"] = WithContext(self.http.request)
         files = FsApi(trio.CapacityLimiter(FS_WORKER_THREADS), self.reply_budget)
-        self.handlers.update(
-            {
-                "fs/readFile": WithContext(files.read_file),
-                "fs/writeFile": files.write_file,
-                "fs/createDirectory": files.create_directory,
-                "fs/getMetadata": files.get_metadata,
-                "fs/readDirectory": files.read_directory,
-                "fs/remove": files.remove,
-                "fs/copy": files.copy,
-            }
-        )
+        self.routes: RouteTable = build_routes(processes, files, self.http)
+        """Every method's handler and scheduling facts; raises at startup if incomplete."""
 
     def _connection(self, transport: Any, **options: bool) -> Connection:
-        return Connection(transport, self.registry, self.handlers, **options)
+        return Connection(transport, self.registry, self.routes, **options)
 
     @property
     def pending_handshakes(self) -> int:

@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 from execsrv.process import ManagedProcess
-from execsrv.server.connection import UNANSWERED_WRITE_BYTES
+from execsrv.server.connection import UNANSWERED_REQUEST_BYTES
 
 from ..wire import open_wire
 from .conftest import StartServer
@@ -60,7 +60,7 @@ async def test_pipelined_writes_to_a_child_that_does_not_read_are_bounded(
 
             nursery.start_soon(flood)
             await trio.testing.wait_all_tasks_blocked(cushion=0.1)
-            assert managed.stdin_queued_bytes <= UNANSWERED_WRITE_BYTES + PIECE
+            assert managed.stdin_queued_bytes <= UNANSWERED_REQUEST_BYTES + PIECE
 
             go = await trio.open_file(fifo, "wb", buffering=0)
             await go.write(b"go\n")
