@@ -30,6 +30,7 @@ from ..protocol.process import WriteParams
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
 from ..transport import MessageTransport, TransportClosed
+from .errors import DOMAIN_ERRORS, rpc_error
 from .lanes import Ticket
 from .session import Session, SessionRegistry, short_id
 
@@ -382,6 +383,8 @@ class Connection:
                 result = await handler(session, params)
         except RpcError as error:
             await self._reply_error(request_id, error)
+        except DOMAIN_ERRORS as error:  # the one place they become wire errors
+            await self._reply_error(request_id, rpc_error(error))
         except Exception as error:
             log.exception("internal error in %s", spec.name)
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))

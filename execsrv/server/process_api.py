@@ -1,8 +1,10 @@
-"""``process/*`` handlers: params in, result out, reference errors.
+"""``process/*`` handlers: params in, result out, process errors.
 
 Each handler gets its session and decoded params. Ordered handlers also get
 ``took_effect``, to call once their effect is in place so the next request
-in the process's lane may go (see :mod:`.lanes`).
+in the process's lane may go (see :mod:`.lanes`). Failures are the process
+domain's errors (:mod:`execsrv.process.errors`); :mod:`.errors` words them
+for the wire.
 """
 
 from __future__ import annotations
@@ -10,10 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..process import ExitedOutputBudget, ManagedProcess, ProcessLimits
+from ..process import (
+    EmptyArgv,
+    ExitedOutputBudget,
+    ManagedProcess,
+    ProcessIdTaken,
+    ProcessLimitReached,
+    ProcessLimits,
+    ProcessStarting,
+    UnknownProcess,
+)
 from ..process.containment import Leftovers
 from ..protocol import process as p
-from ..protocol.errors import RpcError
 from .session import STARTING, Session, short_id
 
 __all__ = ["ProcessApi"]
@@ -45,9 +55,9 @@ class ProcessApi:
     def _lookup(session: Session, process_id: str) -> ManagedProcess:
         entry = session.processes.get(process_id)
         if entry is None:
-            raise RpcError.invalid_request(f"unknown process id {process_id}")
+            raise UnknownProcess(process_id)
         if entry is STARTING:
-            raise RpcError.invalid_request(f"process id {process_id} is starting")
+            raise ProcessStarting(process_id)
         assert isinstance(entry, ManagedProcess)
         return entry
 
@@ -55,10 +65,10 @@ class ProcessApi:
         self, session: Session, params: p.ExecParams, took_effect: TookEffect
     ) -> p.ExecResponse:
         if not params.argv:
-            raise RpcError.invalid_params("argv must not be empty")
+            raise EmptyArgv()
         process_id = params.process_id
         if process_id in session.processes:
-            raise RpcError.invalid_request(f"process {process_id} already exists")
+            raise ProcessIdTaken(process_id)
         self._check_process_limit(session)
         session.processes[process_id] = STARTING
         size = params.pty_size
@@ -118,7 +128,7 @@ class ProcessApi:
         )
         if running >= limit:
             log.info("process limit reached", extra={"session": short_id(session.id)})
-            raise RpcError.invalid_request(f"process limit reached ({limit})")
+            raise ProcessLimitReached(limit)
 
     async def read(self, session: Session, params: p.ReadParams) -> p.ReadResponse:
         managed = self._lookup(session, params.process_id)
@@ -170,9 +180,7 @@ class ProcessApi:
     async def resize(
         self, session: Session, params: p.ResizeParams, took_effect: TookEffect
     ) -> p.EmptyResponse:
-        managed = self._lookup(session, params.process_id)
-        if not managed.resize(params.rows, params.cols):
-            raise RpcError.invalid_request(f"process {params.process_id} is not a tty")
+        self._lookup(session, params.process_id).resize(params.rows, params.cols)
         return p.EmptyResponse()
 
     async def list(self, session: Session, params: p.ListParams) -> p.ListResponse:
