@@ -20,11 +20,12 @@ import trio
 
 from ..client.errors import Disconnected
 from ..client.events import Exited, Failed, ProcessEvent
-from ..client.fs import DirectoryEntry, FileMetadata, client_error
+from ..client.fs import DirectoryEntry, FileMetadata
 from ..client.process import ProcessResult, collect_result
 from ..protocol.errors import RpcError
 from ..protocol.fs import absolute_path
 from ..protocol.process import EnvPolicy, SignalName, WriteStatus
+from .errors import as_client_error
 
 __all__ = ["ExecBackend", "ExitStatus", "PathArg", "ProcessEvents", "ProcessHandle"]
 
@@ -37,7 +38,7 @@ def absolute(path: PathArg) -> str:
     try:
         return absolute_path(os.fspath(path))
     except RpcError as error:
-        raise client_error(error.code, error.message) from None
+        raise as_client_error(error) from None
 
 
 @dataclass(frozen=True, slots=True)

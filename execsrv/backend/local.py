@@ -16,21 +16,22 @@ from typing import TypeVar
 import trio
 
 from .. import fs
-from ..client.errors import RemoteError
 from ..client.events import Closed, Exited, Output, ProcessEventStream
-from ..client.fs import DirectoryEntry, FileMetadata, client_error
-from ..process import ManagedProcess, ProcessLimits
+from ..client.fs import DirectoryEntry, FileMetadata
+from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
+from ..process import (
+    EmptyArgv,
+    ManagedProcess,
+    NotATerminal,
+    ProcessIdTaken,
+    ProcessLimits,
+    SpawnFailed,
+)
 from ..process.containment import Leftovers
 from ..protocol import process as p
-from ..protocol.errors import RpcError
 from ..protocol.wire import Payload
-from ..server.fs_api import (
-    FS_WORKER_THREADS,
-    read_directory_entries,
-    read_metadata,
-    run_fs_operation,
-)
 from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle, absolute
+from .errors import as_client_error
 
 __all__ = ["FS_WORKER_THREADS", "LocalBackend", "LocalProcess"]
 
@@ -60,8 +61,10 @@ class LocalProcess(ProcessHandle):
         self.managed.send_signal(signal)
 
     async def resize(self, rows: int, cols: int) -> None:
-        if not self.managed.resize(rows, cols):
-            raise RemoteError(-32600, f"process {self.process_id} is not a tty")
+        try:
+            self.managed.resize(rows, cols)
+        except NotATerminal as error:
+            raise as_client_error(error) from None
 
     async def terminate(self) -> bool:
         return self.managed.kill()
@@ -107,10 +110,10 @@ class LocalBackend(ExecBackend):
     ) -> LocalProcess:
         argv = list(argv)
         if not argv:
-            raise RemoteError(-32602, "argv must not be empty")
+            raise as_client_error(EmptyArgv())
         process_id = process_id if process_id is not None else f"proc-{next(self._ids)}"
         if process_id in self._processes:
-            raise RemoteError(-32600, f"process {process_id} already exists")
+            raise as_client_error(ProcessIdTaken(process_id))
 
         async def read_after(after_seq: int, max_bytes: int) -> p.ReadResponse:
             return handle.managed.snapshot(after_seq, max_bytes)
@@ -143,8 +146,8 @@ class LocalBackend(ExecBackend):
                 sink=sink,
                 limits=self._limits,
             )
-        except RpcError as error:
-            raise client_error(error.code, error.message) from None
+        except SpawnFailed as error:
+            raise as_client_error(error) from None
         self._processes[process_id] = handle
 
         def forget() -> None:
@@ -157,11 +160,11 @@ class LocalBackend(ExecBackend):
     # -- files ----------------------------------------------------------------
 
     async def _fs(self, function: Callable[[], T], *, changes: bool) -> T:
-        """The server's fs path: a worker thread, the reference's error codes."""
+        """The server's fs path: a worker thread, the client's errors for its failures."""
         try:
             return await run_fs_operation(function, limiter=self._fs_threads, changes=changes)
-        except RpcError as error:
-            raise client_error(error.code, error.message) from None
+        except fs.FsError as error:
+            raise as_client_error(error) from None
 
     async def read_file(self, path: PathArg) -> bytes:
         checked = absolute(path)

@@ -1,7 +1,7 @@
-"""Filesystem operations for ``fs/*``: blocking, no RPC knowledge.
+"""Filesystem operations for ``fs/*``, with no RPC knowledge.
 
-:mod:`.ops` holds the operations (run them in a worker thread) and
-:mod:`.errors` the error kinds the protocol distinguishes.
+:mod:`.ops` holds the operations, :mod:`.worker` runs them in a worker
+thread, and :mod:`.errors` has the error kinds the protocol distinguishes.
 """
 
 from .errors import ErrorKind, FsError, kind_of
@@ -19,8 +19,10 @@ from .ops import (
     remove,
     write_file,
 )
+from .worker import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
 
 __all__ = [
+    "FS_WORKER_THREADS",
     "MAX_READ_FILE_BYTES",
     "DirectoryEntry",
     "ErrorKind",
@@ -33,7 +35,10 @@ __all__ = [
     "get_metadata",
     "kind_of",
     "read_directory",
+    "read_directory_entries",
     "read_file",
+    "read_metadata",
     "remove",
+    "run_fs_operation",
     "write_file",
 ]

@@ -1,7 +1,7 @@
 """An HTTP/1.1 client on trio and h11 that behaves like the reference's reqwest.
 
-No RPC knowledge here: :mod:`execsrv.server.http_api` maps these types and
-errors onto ``http/request``.
+No RPC knowledge here: :mod:`execsrv.server.http_api` maps these types onto
+``http/request``, and :mod:`execsrv.server.errors` these errors.
 """
 
 from .errors import (

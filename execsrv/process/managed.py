@@ -40,6 +40,7 @@ from ..protocol.process import (
 from ..protocol.wire import Payload
 from .containment import Leftovers
 from .env import build_child_env
+from .errors import NotATerminal
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
@@ -154,7 +155,7 @@ class ManagedProcess:
         exited_output: ExitedOutputBudget | None = None,
     ) -> ManagedProcess:
         """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it; the caller
-        starts :meth:`supervise`. Raises ``RpcError`` ``-32603`` if the spawn fails.
+        starts :meth:`supervise`. Raises :class:`~.errors.SpawnFailed` if the spawn fails.
 
         Once closed, its output counts against ``exited_output`` (if given); the
         caller discards it from the budget when forgetting it."""
@@ -396,13 +397,13 @@ class ManagedProcess:
         if self.running:
             self.signal_group(SIGNALS[name])
 
-    def resize(self, rows: int, cols: int) -> bool:
-        """Set the PTY size; False for a pipe process."""
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the PTY size (a no-op once closed); :class:`~.errors.NotATerminal`
+        for a pipe process."""
         if self._child.pty_master_fd is None:
-            return False
+            raise NotATerminal(self.process_id)
         if self._child.pty_master is not None and not self.closed:
             set_pty_size(self._child.pty_master_fd, rows, cols)
-        return True
 
     # -- supervision ----------------------------------------------------------
 

@@ -29,8 +29,9 @@ from typing import Any, Final, TypeVar
 import outcome
 import trio
 
-from ..protocol.errors import RpcError, os_error_message
+from ..protocol.errors import os_error_message
 from .containment import Containment, death_watcher
+from .errors import SpawnFailed
 
 __all__ = ["SpawnedChild", "set_pty_size", "spawn_child"]
 
@@ -174,13 +175,14 @@ def _grow_pipe(stream: trio.abc.ReceiveStream | trio.abc.SendStream | None) -> N
             pass  # above /proc/sys/fs/pipe-max-size: keep the default
 
 
-def _spawn_error(error: OSError, *, tty: bool, program: str, cwd: str) -> RpcError:
+def _spawn_error(error: OSError, *, tty: bool, program: str, cwd: str) -> SpawnFailed:
+    """The reference's text: its PTY layer names a missing program, else the OS error."""
     if tty and error.errno == errno.ENOENT and error.filename != cwd:
-        return RpcError.internal(
+        return SpawnFailed(
             f"Unable to spawn {program} because it doesn't exist on the filesystem "
             "(ENOENT: No such file or directory)"
         )
-    return RpcError.internal(os_error_message(error))
+    return SpawnFailed(os_error_message(error))
 
 
 async def spawn_child(
@@ -194,7 +196,7 @@ async def spawn_child(
     pty_rows: int,
     pty_cols: int,
 ) -> SpawnedChild:
-    """Spawn ``argv``; raises :class:`RpcError` ``-32603`` with the OS error text.
+    """Spawn ``argv``; raises :class:`~.errors.SpawnFailed` with the OS error text.
 
     ``argv[0]`` is looked up on the child's own ``PATH``. ``arg0`` replaces the
     ``argv[0]`` the child sees.

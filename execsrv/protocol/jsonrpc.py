@@ -18,6 +18,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
+from .errors import INVALID_REQUEST
 from .json_numbers import I64_MAX, I64_MIN, NUMBER_OUT_OF_RANGE, is_beyond_f64
 
 __all__ = [
@@ -276,4 +277,6 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
 def parse_error(detail: str, source: str) -> ErrorResponse:
     """The reply to a malformed frame; ``source`` names the transport and peer."""
     message = f"failed to parse {source}: {detail}"
-    return ErrorResponse(error=ErrorObject(code=-32600, message=message), id=PARSE_ERROR_ID)
+    return ErrorResponse(
+        error=ErrorObject(code=INVALID_REQUEST, message=message), id=PARSE_ERROR_ID
+    )

@@ -27,6 +27,7 @@ from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
 from ..transport import MessageTransport, TransportClosed
 from .call import Call, no_effect
+from .errors import DOMAIN_ERRORS, rpc_error
 from .lanes import Ticket
 from .routes import Route, RouteTable
 from .session import Session, SessionRegistry, short_id
@@ -358,6 +359,8 @@ class Connection:
                 result = await route.handler(call)
         except RpcError as error:
             await self._reply_error(request_id, error)
+        except DOMAIN_ERRORS as error:  # the one place they become wire errors
+            await self._reply_error(request_id, rpc_error(error))
         except Exception as error:
             log.exception("internal error in %s", route.method.name)
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))

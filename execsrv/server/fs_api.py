@@ -7,9 +7,10 @@ looked at. The handlers then normalise the paths and reject what the
 reference's handler rejects (``-32600``: the base64 of ``fs/writeFile``, then
 a restricted sandbox profile, which execsrv refuses). The operation runs in a worker
 thread under the server's :class:`trio.CapacityLimiter`, so a huge file or
-directory never blocks the event loop; its errors map as in the reference:
-not found → ``-32004``, invalid input or permission denied → ``-32600``,
-anything else → ``-32603``, with Rust's ``<text> (os error N)`` wording.
+directory never blocks the event loop; it fails with :class:`~execsrv.fs.FsError`,
+which :mod:`.errors` maps as the reference does: not found → ``-32004``, invalid
+input or permission denied → ``-32600``, anything else → ``-32603``, with Rust's
+``<text> (os error N)`` wording.
 
 Reads may be abandoned when their request is cancelled (the thread finishes
 on its own); changes (write, create, remove, copy) are waited for, so nothing
@@ -37,35 +38,21 @@ import msgspec
 import trio
 
 from .. import fs
+from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
 from ..protocol import fs as f
-from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, NOT_FOUND, RpcError, os_error_message
+from ..protocol.errors import RpcError
 from ..protocol.params import base64_error
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .call import Call
 
-__all__ = [
-    "FS_WORKER_THREADS",
-    "FsApi",
-    "read_directory_entries",
-    "read_metadata",
-    "run_fs_operation",
-]
+__all__ = ["FS_WORKER_THREADS", "FsApi"]
 
 T = TypeVar("T")
-
-FS_WORKER_THREADS: Final = 8
-"""Filesystem operations running at once per server; more wait for a thread."""
 
 _READ_CHUNK: Final = 3 << 20
 """Bytes read at a time; a multiple of 3, so each chunk is whole base64 quads."""
 _RESULT_PREFIX: Final = b'{"dataBase64":"'
 _RESULT_SUFFIX: Final = b'"}'
-
-_CODES: Final = {
-    fs.ErrorKind.NOT_FOUND: NOT_FOUND,
-    fs.ErrorKind.INVALID_INPUT: INVALID_REQUEST,
-    fs.ErrorKind.OTHER: INTERNAL_ERROR,
-}
 
 
 def _check_sandbox(sandbox: f.FileSystemSandboxContext | None) -> f.PermissionProfile | None:
@@ -99,26 +86,6 @@ def _decode_base64(text: str) -> bytes:
             f"fs/writeFile requires valid base64 dataBase64: {base64_error(text)}"
         )
     return data
-
-
-def _fs_error(error: fs.FsError | OSError) -> RpcError:
-    if isinstance(error, fs.FsError):
-        return RpcError(_CODES[error.kind], error.message)
-    return RpcError(_CODES[fs.kind_of(error)], os_error_message(error))
-
-
-async def run_fs_operation(
-    function: Callable[[], T], *, limiter: trio.CapacityLimiter, changes: bool
-) -> T:
-    """Run a blocking :mod:`execsrv.fs` operation in a worker thread; its errors
-    become the reference's ``RpcError``. Reads are abandoned on cancellation, changes
-    are waited for (nothing half-done behind the caller's back)."""
-    try:
-        return await trio.to_thread.run_sync(
-            function, limiter=limiter, abandon_on_cancel=not changes
-        )
-    except (fs.FsError, OSError) as error:
-        raise _fs_error(error) from None
 
 
 class _Read(enum.Enum):
@@ -161,34 +128,13 @@ def _read_into(reader: fs.FileReader, result: _Base64Result, *, stop_at: int | N
     return _Read.LARGE
 
 
-def read_metadata(path: str) -> f.FsGetMetadataResponse:
-    """Blocking ``fs/getMetadata`` result for ``path``."""
-    m = fs.get_metadata(path)
-    return f.FsGetMetadataResponse(
-        is_directory=m.is_directory,
-        is_file=m.is_file,
-        is_symlink=m.is_symlink,
-        created_at_ms=m.created_at_ms,
-        modified_at_ms=m.modified_at_ms,
-        size=m.size,
-    )
-
-
-def read_directory_entries(path: str) -> list[f.FsReadDirectoryEntry]:
-    """Blocking ``fs/readDirectory`` entries for ``path``."""
-    return [
-        f.FsReadDirectoryEntry(
-            file_name=e.file_name, is_directory=e.is_directory, is_file=e.is_file
-        )
-        for e in fs.read_directory(path)
-    ]
-
-
 def _write_some(writer: fs.FileWriter, data: memoryview) -> int:
+    """One non-blocking write on the event loop (a FIFO or device), failing as
+    the worker thread's writes do."""
     try:
         return writer.write(data)
     except OSError as error:
-        raise _fs_error(error) from None
+        raise fs.FsError.from_os_error(error) from error
 
 
 class FsApi:

@@ -13,8 +13,9 @@ headers and body, streamed bodies included. Until the headers are in, running
 out of it fails the request (``error sending request``); afterwards it fails
 the body (``error decoding response body``).
 
-Unlike the reference, a request never holds up other requests on its
-connection (DESIGN.md §1.1.1).
+Failures are the runner's errors (:mod:`execsrv.http.errors`); :mod:`.errors`
+words them for the wire. Unlike the reference, a request never holds up other
+requests on its connection (DESIGN.md §1.1.1).
 """
 
 from __future__ import annotations
@@ -27,16 +28,10 @@ import trio
 from ..http import (
     BodyFailed,
     BodyTooLarge,
-    HttpError,
     HttpExchange,
     HttpRequest,
-    InvalidHeaderName,
-    InvalidHeaderValue,
-    InvalidMethod,
-    InvalidUrl,
     RequestFailed,
     ResponseHead,
-    UnsupportedScheme,
     is_visible_ascii,
 )
 from ..protocol.errors import RpcError
@@ -133,19 +128,14 @@ class HttpApi:
         try:
             with trio.CancelScope(deadline=deadline):
                 async with exchange:
-                    try:
-                        head = await exchange.send()
-                        body = bytearray()
-                        while chunk := await exchange.receive_some():
-                            body += chunk
-                            if len(body) > self.max_body_bytes:
-                                raise BodyTooLarge(self.max_body_bytes)
-                            if not reserved and base64_size(len(body)) >= LARGE_REPLY_BYTES:
-                                reserved = await self.budget.acquire(
-                                    base64_size(self.max_body_bytes)
-                                )
-                    except HttpError as error:
-                        raise _failure(error) from None
+                    head = await exchange.send()
+                    body = bytearray()
+                    while chunk := await exchange.receive_some():
+                        body += chunk
+                        if len(body) > self.max_body_bytes:
+                            raise BodyTooLarge(self.max_body_bytes)
+                        if not reserved and base64_size(len(body)) >= LARGE_REPLY_BYTES:
+                            reserved = await self.budget.acquire(base64_size(self.max_body_bytes))
                     result = _result(head, bytes(body))
                     if reserved:
                         self.budget.release_after(reserved, call.replied, call.peer.nursery)
@@ -156,8 +146,8 @@ class HttpApi:
                 self.budget.release(reserved)
         # The deadline ran out.
         if head is None:
-            raise _failure(RequestFailed.sending(str(exchange.url)))
-        raise _failure(BodyFailed())
+            raise RequestFailed.sending(str(exchange.url))
+        raise BodyFailed()
 
     async def _stream(
         self,
@@ -176,10 +166,7 @@ class HttpApi:
         try:
             with trio.CancelScope(deadline=deadline) as scope:
                 async with exchange:
-                    try:
-                        head = await exchange.send()
-                    except RequestFailed as failure:
-                        raise _failure(failure) from None
+                    head = await exchange.send()
                     task_status.started(head)
                     started = True
                     await call.replied.wait()
@@ -191,7 +178,7 @@ class HttpApi:
                         error = str(failure)
             if scope.cancelled_caught:
                 if not started:
-                    raise _failure(RequestFailed.sending(str(exchange.url)))
+                    raise RequestFailed.sending(str(exchange.url))
                 error = str(BodyFailed())
             await call.replied.wait()  # the deadline may have cut the wait short
         finally:
@@ -202,35 +189,13 @@ class HttpApi:
 
 
 def _build(params: HttpRequestParams) -> HttpRequest:
-    """Validate the request; ``-32602`` with the reference's wording."""
-    try:
-        return HttpRequest.build(
-            params.method,
-            params.url,
-            [(header.name, header.value) for header in params.headers],
-            params.body_base64,
-        )
-    except InvalidMethod as error:
-        raise RpcError.invalid_params(f"http/request method is invalid: {error}") from None
-    except InvalidUrl as error:
-        raise RpcError.invalid_params(f"http/request url is invalid: {error}") from None
-    except UnsupportedScheme as error:
-        raise RpcError.invalid_params(
-            f"http/request only supports http and https URLs, got {error.scheme}"
-        ) from None
-    except InvalidHeaderName as error:
-        raise RpcError.invalid_params(f"http/request header name is invalid: {error}") from None
-    except InvalidHeaderValue as error:
-        raise RpcError.invalid_params(
-            f"http/request header value is invalid for {error.name}: {error}"
-        ) from None
-
-
-def _failure(error: HttpError) -> RpcError:
-    """``-32603`` for a request or body that failed."""
-    if isinstance(error, BodyFailed | BodyTooLarge):
-        return RpcError.internal(f"failed to read http/request response body: {error}")
-    return RpcError.internal(f"http/request failed: {error}")
+    """Validate the request; :class:`~execsrv.http.InvalidRequest` for the first problem."""
+    return HttpRequest.build(
+        params.method,
+        params.url,
+        [(header.name, header.value) for header in params.headers],
+        params.body_base64,
+    )
 
 
 def _result(head: ResponseHead, body: bytes) -> HttpRequestResponse:

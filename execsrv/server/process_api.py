@@ -1,20 +1,29 @@
-"""``process/*`` handlers: params in, result out, reference errors.
+"""``process/*`` handlers: params in, result out, process errors.
 
 Each handler gets a :class:`~.call.Call`. Ordered handlers whose effect comes
 before they finish waiting (start, write) call ``call.took_effect`` once it is
 in place, so the next request in the process's lane may go (see :mod:`.lanes`).
 The ``*_will_not_wait`` predicates tell the connection when the reader may
-answer a request itself (see :mod:`.routes`).
+answer a request itself (see :mod:`.routes`). Failures are the process domain's
+errors (:mod:`execsrv.process.errors`); :mod:`.errors` words them for the wire.
 """
 
 from __future__ import annotations
 
 import logging
 
-from ..process import ExitedOutputBudget, ManagedProcess, ProcessLimits
+from ..process import (
+    EmptyArgv,
+    ExitedOutputBudget,
+    ManagedProcess,
+    ProcessIdTaken,
+    ProcessLimitReached,
+    ProcessLimits,
+    ProcessStarting,
+    UnknownProcess,
+)
 from ..process.containment import Leftovers
 from ..protocol import process as p
-from ..protocol.errors import RpcError
 from .call import Call
 from .session import STARTING, Session, short_id
 
@@ -45,19 +54,19 @@ class ProcessApi:
     def _lookup(session: Session, process_id: str) -> ManagedProcess:
         entry = session.processes.get(process_id)
         if entry is None:
-            raise RpcError.invalid_request(f"unknown process id {process_id}")
+            raise UnknownProcess(process_id)
         if entry is STARTING:
-            raise RpcError.invalid_request(f"process id {process_id} is starting")
+            raise ProcessStarting(process_id)
         assert isinstance(entry, ManagedProcess)
         return entry
 
     async def start(self, call: Call[p.ExecParams]) -> p.ExecResponse:
         session, params, took_effect = call.session, call.params, call.took_effect
         if not params.argv:
-            raise RpcError.invalid_params("argv must not be empty")
+            raise EmptyArgv()
         process_id = params.process_id
         if process_id in session.processes:
-            raise RpcError.invalid_request(f"process {process_id} already exists")
+            raise ProcessIdTaken(process_id)
         self._check_process_limit(session)
         session.processes[process_id] = STARTING
         size = params.pty_size
@@ -117,7 +126,7 @@ class ProcessApi:
         )
         if running >= limit:
             log.info("process limit reached", extra={"session": short_id(session.id)})
-            raise RpcError.invalid_request(f"process limit reached ({limit})")
+            raise ProcessLimitReached(limit)
 
     @staticmethod
     def read_will_not_wait(call: Call[p.ReadParams]) -> bool:
@@ -175,9 +184,7 @@ class ProcessApi:
 
     async def resize(self, call: Call[p.ResizeParams]) -> p.EmptyResponse:
         params = call.params
-        managed = self._lookup(call.session, params.process_id)
-        if not managed.resize(params.rows, params.cols):
-            raise RpcError.invalid_request(f"process {params.process_id} is not a tty")
+        self._lookup(call.session, params.process_id).resize(params.rows, params.cols)
         return p.EmptyResponse()
 
     async def list(self, call: Call[p.ListParams]) -> p.ListResponse:

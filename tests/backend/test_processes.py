@@ -142,7 +142,10 @@ async def test_resize_of_a_pipe_process_is_refused(backend: ExecBackend) -> None
         proc = await backend.start(["true"], cwd="/", env=CHILD_ENV)
         with pytest.raises(RemoteError) as caught:
             await proc.resize(10, 10)
-        assert caught.value.code == -32600
+        assert (caught.value.code, caught.value.message) == (
+            -32600,
+            f"process {proc.process_id} is not a tty",
+        )
         await proc.wait()
 
 
@@ -158,6 +161,9 @@ async def test_start_errors_are_the_protocol_errors(backend: ExecBackend, tmp_pa
 
 
 async def _check_start_errors(backend: ExecBackend, tmp_path) -> None:
+    with pytest.raises(RemoteError) as empty:
+        await backend.start([], cwd="/", env=CHILD_ENV)
+    assert (empty.value.code, empty.value.message) == (-32602, "argv must not be empty")
     with pytest.raises(RemoteError) as missing:
         await backend.start(["/nonexistent/program"], cwd="/", env=CHILD_ENV)
     assert missing.value.code == -32603
