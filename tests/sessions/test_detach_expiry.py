@@ -112,6 +112,6 @@ async def test_a_peer_that_stops_answering_pings_is_detached(nursery: trio.Nurse
         assert session is not None
         assert session.attachment is not None
         # Stop reading. The server pings, gets no pong, and detaches the session.
-        await session.detached.wait()
+        await session.wait_detached()
         assert session.attachment is None
         assert server.registry.lookup(session_id) is session  # detached, not expired
