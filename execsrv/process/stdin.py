@@ -14,6 +14,7 @@ from typing import Final
 
 import trio
 
+from ..changed import Changed
 from ..protocol.process import WriteStatus
 
 __all__ = ["STDIN_BUFFER_BYTES", "StdinQueue"]
@@ -32,7 +33,7 @@ class StdinQueue:
         self._queued_bytes = 0
         self._eof_requested = False
         self.closed = False
-        self._changed = trio.Event()
+        self._changed = Changed()  # the queue, EOF or closed changed
 
     @property
     def eof_requested(self) -> bool:
@@ -44,10 +45,6 @@ class StdinQueue:
         """Bytes accepted and not yet written to the child."""
         return self._queued_bytes
 
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
-
     def offer(self, data: bytes) -> WriteStatus:
         """Queue ``data``; ``stdinClosed`` once EOF was requested or the pipe broke."""
         if self.closed or self._eof_requested:
@@ -57,7 +54,7 @@ class StdinQueue:
         if data:
             self._queue.append(data)
             self._queued_bytes += len(data)
-            self._wake()
+            self._changed.notify()
         return "accepted"
 
     def _write_now(self, data: bytes) -> int:
@@ -78,7 +75,7 @@ class StdinQueue:
         if self.closed or self._eof_requested:
             return "stdinClosed"
         self._eof_requested = True
-        self._wake()
+        self._changed.notify()
         return "accepted"
 
     def would_wait(self, size: int) -> bool:
@@ -87,14 +84,15 @@ class StdinQueue:
 
     async def wait_room(self) -> None:
         """Return once at most :data:`STDIN_BUFFER_BYTES` are queued (or stdin is gone)."""
-        while self._queued_bytes > STDIN_BUFFER_BYTES and not self.closed:
-            await self._changed.wait()
+        await self._changed.wait_until(
+            lambda: self._queued_bytes <= STDIN_BUFFER_BYTES or self.closed
+        )
 
     def _break(self) -> None:
         self.closed = True
         self._queue.clear()
         self._queued_bytes = 0
-        self._wake()
+        self._changed.notify()
 
     async def run(self) -> None:
         """Write queued bytes in order until EOF, a broken pipe, or cancellation."""
@@ -108,7 +106,7 @@ class StdinQueue:
                         return
                     self._queue.popleft()
                     self._queued_bytes -= len(data)
-                    self._wake()
+                    self._changed.notify()
                 elif self._eof_requested:
                     return
                 else:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import trio
 
+from ..changed import Changed
 from ..process import ManagedProcess
 from ..protocol.errors import RpcError
 from ..protocol.wire import Payload
@@ -59,8 +60,8 @@ class Session:
         self._scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self.ended = trio.Event()
-        self.detached = trio.Event()
-        """Set while no connection is attached (waiters: tests, observability)."""
+        self._detached = False
+        self._attachment_changed = Changed()
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -71,6 +72,17 @@ class Session:
     @property
     def attachment(self) -> Attachment | None:
         return self._attachment
+
+    @property
+    def detached(self) -> bool:
+        """Its connection left and none has resumed it since (its TTL is running).
+        A new session not attached yet is not detached."""
+        return self._detached
+
+    async def wait_detached(self) -> None:
+        """Return once :attr:`detached` is true (at once, without a checkpoint, if it
+        is now). Cancellation is safe."""
+        await self._attachment_changed.wait_until(lambda: self._detached)
 
     async def run(
         self, *, task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED
@@ -102,8 +114,8 @@ class Session:
         previous = self._attachment
         self._attachment = attachment
         self._scope.deadline = math.inf
-        if self.detached.is_set():
-            self.detached = trio.Event()
+        self._detached = False
+        self._attachment_changed.notify()
         return previous
 
     def detach(self, attachment: Attachment) -> bool:
@@ -112,7 +124,8 @@ class Session:
             return False
         self._attachment = None
         self._scope.deadline = trio.current_time() + self._ttl
-        self.detached.set()
+        self._detached = True
+        self._attachment_changed.notify()
         return True
 
     @property
@@ -133,7 +146,7 @@ class Session:
     def reclaimable(self) -> bool:
         """Detached with no process holding a child or its pipes (closed processes
         kept only for reading do not count): ending it early loses no running work."""
-        return self.detached.is_set() and all(
+        return self._detached and all(
             isinstance(entry, ManagedProcess) and entry.closed for entry in self.processes.values()
         )
 

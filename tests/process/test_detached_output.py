@@ -86,7 +86,7 @@ async def test_detached_flood_blocks_the_child_and_the_resume_reads_it_all(
         managed = _managed(server, session_id, proc.process_id)
         session = server.registry.lookup(session_id)
         assert session is not None
-        await session.detached.wait()
+        await session.wait_detached()
 
         os.kill(managed.pid, signal.SIGUSR1)
         # Paused: retention is full of output nobody received, and the child sits in

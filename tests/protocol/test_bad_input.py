@@ -14,7 +14,10 @@ import trio
 import execsrv
 
 from ..wire import open_wire
-from .test_fuzz_server import PARSE_ERROR_PREFIX
+
+PARSE_ERROR_PREFIX = (
+    "failed to parse websocket JSON-RPC message from exec-server websocket 127.0.0.1:"
+)
 
 
 async def _still_serving(url: str) -> None:

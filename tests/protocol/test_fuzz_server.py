@@ -1,9 +1,10 @@
-"""End-to-end dispatcher fuzz: random frames at a real in-process server.
+"""Dispatcher fuzz: random frames at the server's real Connection and handlers.
 
-Each example starts a fresh server, sends a random sequence of frames over one
-websocket (valid and invalid JSON, requests for every method in METHODS plus
-junk, random params, stray notifications and responses) and checks the
-reference's connection-level rules (spec §1.6):
+Each example starts a fresh server engine (``tests/memory_pair.py``: sessions,
+connections and handlers as a server has them, without a socket), sends a random
+sequence of frames over one memory transport (valid and invalid JSON, requests
+for every method in METHODS plus junk, random params, stray notifications and
+responses) and checks the reference's connection-level rules (spec §1.6):
 
 - every request gets exactly one reply, a result or an error, with its id;
 - every malformed frame gets ``-32600`` with id ``-1`` and the connection stays;
@@ -20,14 +21,12 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import trio
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-import execsrv
 from execsrv.protocol.errors import MalformedParams, RpcError
 from execsrv.protocol.jsonrpc import (
     IncomingNotification,
@@ -36,14 +35,14 @@ from execsrv.protocol.jsonrpc import (
     decode_message,
 )
 from execsrv.protocol.methods import METHODS
+from execsrv.transport import MemoryTransport
 
-from ..conftest import CHILD_ENV, TEST_CONFIG
-from ..wire import WireClosed, open_wire
+from ..conftest import CHILD_ENV
+from ..memory_pair import open_memory_server, open_memory_wire
+from ..wire import WireClient, WireClosed
 from .test_fuzz import json_values, params_objects
 
-PARSE_ERROR_PREFIX = (
-    "failed to parse websocket JSON-RPC message from exec-server websocket 127.0.0.1:"
-)
+PARSE_ERROR_PREFIX = f"failed to parse {MemoryTransport.description}: "
 PROCESS_IDS = ["p", "q", ""]
 METHOD_NAMES = [
     *METHODS,
@@ -204,82 +203,81 @@ class Oracle:
                 return "close"
 
 
-async def _exchange(url: str, specs: list[tuple[str, Any]]) -> None:
+async def _exchange(wire: WireClient, specs: list[tuple[str, Any]]) -> None:
     oracle = Oracle()
     next_id = 0
     pending: dict[Any, str] = {}  # request id (as JSON) -> method
     parse_errors = 0
     closing = False
-    async with open_wire(url) as wire:
-        for kind, value in specs:
-            binary = False
-            if kind == "request":
-                next_id += 1
-                request_id: int | str = next_id if next_id % 2 else f"id-{next_id}"
-                frame: bytes | str = json.dumps({"id": request_id, **_harmless(value)})
-                binary = next_id % 3 == 0
-            elif kind == "initialize":
-                next_id += 1
-                request_id = next_id
-                frame = json.dumps(
-                    {"id": request_id, "method": "initialize", "params": {"clientName": "fuzz"}}
-                )
-            elif kind == "initialized":
-                frame = '{"method":"initialized","params":{}}'
-            elif kind == "notification":
-                frame = json.dumps(value)
-            else:
-                frame = value
-                binary = isinstance(value, bytes)
-            expected = oracle.expect(frame)
-            if expected == "reply":
-                pending[json.dumps(request_id)] = kind
-            elif expected == "parse-error":
-                parse_errors += 1
-            if isinstance(frame, bytes) and not binary:
-                # A text frame must be valid UTF-8; send undecodable bytes as binary.
-                try:
-                    frame = frame.decode()
-                except UnicodeDecodeError:
-                    pass
-            await wire.send_binary(frame) if binary else await wire.send(frame)
-            if expected == "close":
-                closing = True
-                break
-
-        replies: dict[str, dict[str, Any]] = {}
-        parse_replies = 0
-        while closing or len(replies) < len(pending) or parse_replies < parse_errors:
-            try:
-                message = await wire.recv()
-            except WireClosed:
-                assert closing, "the server closed a connection it should have kept"
-                break
-            if "method" in message:
-                assert "id" not in message, message
-                continue  # a process notification
-            assert ("result" in message) != ("error" in message), message
-            if "error" in message:
-                assert isinstance(message["error"]["code"], int), message
-                assert isinstance(message["error"]["message"], str), message
-                assert set(message["error"]) == {"code", "message"}, message
-            if message["id"] == -1:
-                assert message["error"]["code"] == -32600, message
-                assert message["error"]["message"].startswith(PARSE_ERROR_PREFIX), message
-                parse_replies += 1
-                continue
-            key = json.dumps(message["id"])
-            assert key in pending, f"reply to an unknown id: {message}"
-            assert key not in replies, f"second reply for one id: {message}"
-            replies[key] = message
-        event("closed by a rule" if closing else "kept open")
-        results = sum("result" in reply for reply in replies.values())
-        event(f"successful replies: {min(results, 5)}{'+' if results >= 5 else ''}")
-        if not closing:
-            assert set(replies) == set(pending)
-            assert parse_replies == parse_errors
+    for kind, value in specs:
+        binary = False
+        if kind == "request":
+            next_id += 1
+            request_id: int | str = next_id if next_id % 2 else f"id-{next_id}"
+            frame: bytes | str = json.dumps({"id": request_id, **_harmless(value)})
+            binary = next_id % 3 == 0
+        elif kind == "initialize":
+            next_id += 1
+            request_id = next_id
+            frame = json.dumps(
+                {"id": request_id, "method": "initialize", "params": {"clientName": "fuzz"}}
+            )
+        elif kind == "initialized":
+            frame = '{"method":"initialized","params":{}}'
+        elif kind == "notification":
+            frame = json.dumps(value)
         else:
-            assert parse_replies <= parse_errors
+            frame = value
+            binary = isinstance(value, bytes)
+        expected = oracle.expect(frame)
+        if expected == "reply":
+            pending[json.dumps(request_id)] = kind
+        elif expected == "parse-error":
+            parse_errors += 1
+        if isinstance(frame, bytes) and not binary:
+            # A text frame must be valid UTF-8; send undecodable bytes as binary.
+            try:
+                frame = frame.decode()
+            except UnicodeDecodeError:
+                pass
+        await wire.send_binary(frame) if binary else await wire.send(frame)
+        if expected == "close":
+            closing = True
+            break
+
+    replies: dict[str, dict[str, Any]] = {}
+    parse_replies = 0
+    while closing or len(replies) < len(pending) or parse_replies < parse_errors:
+        try:
+            message = await wire.recv()
+        except WireClosed:
+            assert closing, "the server closed a connection it should have kept"
+            break
+        if "method" in message:
+            assert "id" not in message, message
+            continue  # a process notification
+        assert ("result" in message) != ("error" in message), message
+        if "error" in message:
+            assert isinstance(message["error"]["code"], int), message
+            assert isinstance(message["error"]["message"], str), message
+            assert set(message["error"]) == {"code", "message"}, message
+        if message["id"] == -1:
+            assert message["error"]["code"] == -32600, message
+            assert message["error"]["message"].startswith(PARSE_ERROR_PREFIX), message
+            parse_replies += 1
+            continue
+        key = json.dumps(message["id"])
+        assert key in pending, f"reply to an unknown id: {message}"
+        assert key not in replies, f"second reply for one id: {message}"
+        replies[key] = message
+    event("closed by a rule" if closing else "kept open")
+    results = sum("result" in reply for reply in replies.values())
+    event(f"successful replies: {min(results, 5)}{'+' if results >= 5 else ''}")
+    if not closing:
+        assert set(replies) == set(pending)
+        assert parse_replies == parse_errors
+    else:
+        assert parse_replies <= parse_errors
 
 
 @settings(
@@ -350,12 +348,11 @@ def capture_errors() -> Iterator[list[str]]:
 
 
 async def _run_against_fresh_server(specs: list[tuple[str, Any]]) -> None:
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=TEST_CONFIG))
+    async with open_memory_server() as server:
         with trio.fail_after(15):
-            await _exchange(server.url, specs)
-            async with open_wire(server.url) as fresh:
+            async with open_memory_wire(server) as wire:
+                await _exchange(wire, specs)
+            async with open_memory_wire(server) as fresh:
                 await fresh.handshake()
                 listed = await fresh.request("process/list", {})
                 assert listed["result"] == {"processes": []}
-        nursery.cancel_scope.cancel()

@@ -113,3 +113,33 @@ async def test_a_session_being_created_is_not_reclaimed(
             await registry.create()
         assert registry.lookup(created.id) is created
         holding.cancel_scope.cancel()
+
+
+async def test_wait_detached_returns_when_the_connection_leaves(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as holding:
+        registry = SessionRegistry(holding, ttl=TTL)
+        session = await registry.create()
+        assert not session.detached  # new, not attached yet: not detached either
+        peer = Peer()
+        session.attach(peer)
+        detached_at: list[float] = []
+
+        async def wait() -> None:
+            await session.wait_detached()
+            detached_at.append(trio.current_time())
+
+        async with trio.open_nursery() as waiters:
+            waiters.start_soon(wait)
+            waiters.start_soon(wait)
+            await trio.sleep(5)
+            assert not detached_at
+            assert session.detach(peer)
+            left_at = trio.current_time()
+        assert detached_at == [left_at, left_at]
+        await session.wait_detached()  # already detached: at once
+        assert trio.current_time() == left_at
+        session.attach(peer)
+        assert not session.detached
+        holding.cancel_scope.cancel()

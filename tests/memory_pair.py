@@ -1,0 +1,168 @@
+"""The server engine and the client over the memory transport: no socket, one trio run.
+
+A :class:`MemoryServer` is a real session registry with real ``Connection``\\ s and
+the server's real handlers; :func:`open_memory_client` is a real ``Client`` on a
+memory transport; :class:`MemoryWire` is the raw JSON-RPC peer of ``tests/wire.py``
+on one. Run them on the autojump clock and a TTL, a grace period or a back-off
+happens exactly and at once.
+
+This is the only test module that builds a ``Connection`` or a ``Client`` on a
+transport (both constructors are being reworked): adapt it here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from execsrv import ServerConfig
+from execsrv.client import Client
+from execsrv.client.client import CONNECT_SECONDS, Dialer, running_client
+from execsrv.client.unwrap import unwrap_exception_groups
+from execsrv.server.connection import Connection, Handler
+from execsrv.server.server import ExecServer
+from execsrv.server.session import SessionRegistry
+from execsrv.transport import MemoryTransport, TransportClosed, memory_transport_pair
+from execsrv.transport.memory import PEER_CLOSED
+
+from .conftest import TEST_CONFIG
+from .wire import Message, WireClient, WireClosed
+
+__all__ = [
+    "MemoryServer",
+    "MemoryWire",
+    "open_memory_client",
+    "open_memory_server",
+    "open_memory_wire",
+]
+
+
+@dataclass
+class MemoryServer:
+    """Sessions and connections as ``open_server`` nests them, without listeners."""
+
+    config: ServerConfig
+    registry: SessionRegistry
+    _handlers: dict[str, Handler]
+    _nursery: trio.Nursery
+    connections: list[Connection] = field(default_factory=list)
+    """Every connection served, oldest first."""
+    _server_ends: list[MemoryTransport] = field(default_factory=list)
+
+    async def connect(self) -> MemoryTransport:
+        """A new peer: the client's end of a pair whose other end a ``Connection`` serves.
+
+        Usable as a client's ``dial``.
+        """
+        client_end, server_end = memory_transport_pair(self.config.max_message_bytes)
+        connection = Connection(server_end, self.registry, self._handlers)
+        self.connections.append(connection)
+        self._server_ends.append(server_end)
+        self._nursery.start_soon(self._serve, connection, server_end)
+        await trio.lowlevel.checkpoint()
+        return client_end
+
+    async def _serve(self, connection: Connection, transport: MemoryTransport) -> None:
+        """As ``ExecServer._run_websocket``: the peer learns why (its 1008 close reason)."""
+        try:
+            await connection.run()
+        finally:
+            closing_rule = connection.violation or connection.evicted
+            with trio.CancelScope(shield=True):
+                await transport.aclose(
+                    reason=connection.close_reason if closing_rule else PEER_CLOSED
+                )
+            self._server_ends.remove(transport)
+
+    async def sever(self) -> int:
+        """Drop every open connection without a goodbye, as a network failure does;
+        returns how many there were."""
+        ends = list(self._server_ends)
+        for end in ends:
+            await end.abort()
+        return len(ends)
+
+
+@asynccontextmanager
+async def open_memory_server(config: ServerConfig = TEST_CONFIG) -> AsyncIterator[MemoryServer]:
+    """A :class:`MemoryServer`; on exit its connections end, then its sessions."""
+    async with trio.open_nursery() as holding:
+        registry = SessionRegistry(
+            holding, ttl=config.session_ttl, max_sessions=config.max_sessions
+        )
+        handlers = ExecServer(config, registry).handlers
+        try:
+            async with trio.open_nursery() as connections:
+                try:
+                    yield MemoryServer(config, registry, handlers, connections)
+                finally:
+                    connections.cancel_scope.cancel()
+        finally:
+            holding.cancel_scope.cancel()
+
+
+@unwrap_exception_groups
+@asynccontextmanager
+async def open_memory_client(
+    server: MemoryServer,
+    *,
+    resume_session_id: str | None = None,
+    dial: Dialer | None = None,
+    client_name: str = "pytest",
+) -> AsyncIterator[Client]:
+    """A real client connected to ``server``, its handshake done, as ``connect`` makes one.
+
+    With ``dial`` (``server.connect``, or a test's own), a dropped connection is
+    re-dialled and the session resumed, as with ``connect(auto_resume=True)``.
+    """
+    async with trio.open_nursery() as nursery:
+        transport = await server.connect()
+        async with running_client(nursery, transport, client_name=client_name, dial=dial) as client:
+            with trio.fail_after(CONNECT_SECONDS):
+                await client._handshake(resume_session_id)
+            yield client
+
+
+class MemoryWire(WireClient):
+    """``tests/wire.py``'s raw JSON-RPC peer on a memory transport: every frame is
+    bytes (text and binary frames alike); a closed transport is ``WireClosed``
+    with no code and the server's close reason."""
+
+    def __init__(self, transport: MemoryTransport) -> None:
+        self.transport = transport
+        self.notifications: list[Message] = []
+        self.responses: dict[Any, Message] = {}
+        self._next_id = 1
+
+    async def send(self, obj: Message | list[Any] | str | bytes) -> None:
+        if isinstance(obj, dict | list):
+            obj = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        try:
+            await self.transport.send_messages([obj.encode() if isinstance(obj, str) else obj])
+        except TransportClosed as closed:
+            raise WireClosed(None, closed.reason) from None
+
+    async def recv(self) -> Message:
+        try:
+            data = await self.transport.receive_message()
+        except TransportClosed as closed:
+            raise WireClosed(None, closed.reason) from None
+        message = json.loads(data)
+        if not isinstance(message, dict):
+            raise AssertionError(f"server sent a non-object JSON message: {data!r}")
+        return message
+
+
+@asynccontextmanager
+async def open_memory_wire(server: MemoryServer) -> AsyncIterator[MemoryWire]:
+    """A raw peer connected to ``server``; its end is closed when the block exits."""
+    transport = await server.connect()
+    try:
+        yield MemoryWire(transport)
+    finally:
+        await transport.aclose()
