@@ -1,7 +1,7 @@
 """The server engine and the client over the memory transport: no socket, one trio run.
 
 A :class:`MemoryServer` is a real session registry with real ``Connection``\\ s and
-the server's real handlers; :func:`open_memory_client` is a real ``Client`` on a
+the server's real routes; :func:`open_memory_client` is a real ``Client`` on a
 memory transport; :class:`MemoryWire` is the raw JSON-RPC peer of ``tests/wire.py``
 on one. Run them on the autojump clock and a TTL, a grace period or a back-off
 happens exactly and at once.
@@ -24,7 +24,8 @@ from execsrv import ServerConfig
 from execsrv.client import Client
 from execsrv.client.client import CONNECT_SECONDS, Dialer, running_client
 from execsrv.client.unwrap import unwrap_exception_groups
-from execsrv.server.connection import Connection, Handler
+from execsrv.server.connection import Connection
+from execsrv.server.routes import RouteTable
 from execsrv.server.server import ExecServer
 from execsrv.server.session import SessionRegistry
 from execsrv.transport import MemoryTransport, TransportClosed, memory_transport_pair
@@ -48,7 +49,7 @@ class MemoryServer:
 
     config: ServerConfig
     registry: SessionRegistry
-    _handlers: dict[str, Handler]
+    _routes: RouteTable
     _nursery: trio.Nursery
     connections: list[Connection] = field(default_factory=list)
     """Every connection served, oldest first."""
@@ -60,7 +61,7 @@ class MemoryServer:
         Usable as a client's ``dial``.
         """
         client_end, server_end = memory_transport_pair(self.config.max_message_bytes)
-        connection = Connection(server_end, self.registry, self._handlers)
+        connection = Connection(server_end, self.registry, self._routes)
         self.connections.append(connection)
         self._server_ends.append(server_end)
         self._nursery.start_soon(self._serve, connection, server_end)
@@ -95,11 +96,11 @@ async def open_memory_server(config: ServerConfig = TEST_CONFIG) -> AsyncIterato
         registry = SessionRegistry(
             holding, ttl=config.session_ttl, max_sessions=config.max_sessions
         )
-        handlers = ExecServer(config, registry).handlers
+        routes = ExecServer(config, registry).routes
         try:
             async with trio.open_nursery() as connections:
                 try:
-                    yield MemoryServer(config, registry, handlers, connections)
+                    yield MemoryServer(config, registry, routes, connections)
                 finally:
                     connections.cancel_scope.cancel()
         finally:
