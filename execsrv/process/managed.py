@@ -195,6 +195,13 @@ class ManagedProcess:
     def closed(self) -> bool:
         return self.closed_seq is not None
 
+    async def wait_exited(self) -> None:
+        """Return once the child has exited and been reaped (its ``exited`` is recorded).
+
+        Cancellation: nothing to undo."""
+        while self.running:
+            await self._changed.wait()
+
     def info(self) -> ProcessInfo:
         return ProcessInfo(
             process_id=self.process_id,
