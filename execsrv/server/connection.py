@@ -215,7 +215,8 @@ class Connection:
         connection``, the other in-flight requests get :data:`EVICTION_GRACE`
         to answer, the replies are flushed, and then the connection ends. With
         ``answer_after_input_ends`` (stdio, whose output outlives its input),
-        requests read before EOF get the same grace to answer.
+        requests read before EOF get the same grace to answer. After :meth:`drain`
+        the requests in flight run to their answer, bounded by the server's grace.
         """
         input_ended = False
         try:
