@@ -8,6 +8,7 @@ bound URL and nothing else goes to stdout. Logs go to stderr. ``exec`` and
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import ssl
 import sys
@@ -23,6 +24,8 @@ from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
 from .server.security import normalize_origin
 
 __all__ = ["main"]
+
+log = logging.getLogger("execsrv.server")
 
 DEFAULTS = ServerConfig()
 
@@ -153,8 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=DEFAULTS.kill_grace,
         metavar="SECONDS",
-        help="SIGTERM-to-SIGKILL grace for timeoutMs, session expiry and shutdown "
-        f"(default {DEFAULTS.kill_grace:g})",
+        help="SIGTERM-to-SIGKILL grace for timeoutMs, session expiry and an immediate "
+        f"shutdown (default {DEFAULTS.kill_grace:g})",
+    )
+    serve_parser.add_argument(
+        "--shutdown-grace",
+        type=_positive_float,
+        default=DEFAULTS.shutdown_grace,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT the listeners close, then for up to this long requests "
+        "in flight are answered and children get SIGTERM to exit; then what is left is "
+        "cancelled and SIGKILLed. A second signal shuts down at once "
+        f"(default {DEFAULTS.shutdown_grace:g})",
     )
     serve_parser.add_argument(
         "--ping-interval",
@@ -290,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
 async def _serve_until_signalled(config: ServerConfig) -> None:
     """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down.
 
+    The first signal asks the server to shut down gracefully (it stops
+    accepting, then gives requests in flight and children ``--shutdown-grace``);
+    a cancel from outside could only be immediate. A second signal is: the tree
+    is cancelled, and each child gets SIGTERM, ``--kill-grace``, then SIGKILL.
     The process is its children's subreaper: their orphans are reaped, and
     killed at the end (see :mod:`execsrv.process.reaper`).
     """
@@ -298,17 +315,18 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
 
             async def run_server(*, task_status: trio.TaskStatus[ExecServer]) -> None:
                 await serve(config.listen, config=config, task_status=task_status)
-                nursery.cancel_scope.cancel()  # stdio: stdin reached EOF
+                nursery.cancel_scope.cancel()  # shut down, or stdio's stdin reached EOF
 
-            async def stop_on_signal() -> None:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-                    return
-
-            nursery.start_soon(stop_on_signal)
-            server = await nursery.start(run_server)
+            server = await nursery.start(run_server)  # signals meanwhile wait in the receiver
             if server.url is not None:
                 print(server.url, flush=True)
+            async for signum in signals:
+                if server.shutting_down:
+                    log.warning("%s again: shutting down now", signal.Signals(signum).name)
+                    nursery.cancel_scope.cancel()
+                    return
+                log.info("%s received", signal.Signals(signum).name)
+                server.shutdown()
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:

@@ -96,9 +96,10 @@ async def open_memory_server(config: ServerConfig = TEST_CONFIG) -> AsyncIterato
         registry = SessionRegistry(
             holding, ttl=config.session_ttl, max_sessions=config.max_sessions
         )
-        routes = ExecServer(config, registry).routes
         try:
             async with trio.open_nursery() as connections:
+                # The server's own route table (its handlers), with no listener.
+                routes = ExecServer(config, registry, connections).routes
                 try:
                     yield MemoryServer(config, registry, routes, connections)
                 finally:

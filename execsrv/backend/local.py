@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TypeVar
 
 import trio
@@ -131,30 +132,32 @@ class LocalBackend(ExecBackend):
                     stream.feed(seq, Closed(seq))
             return True
 
-        try:
-            handle._managed = await ManagedProcess.spawn(
-                process_id,
-                argv,
-                cwd=cwd,
-                env=env or {},
-                env_policy=env_policy,
-                tty=tty,
-                pipe_stdin=pipe_stdin,
-                arg0=None,
-                pty_size=pty_size,
-                timeout_ms=timeout_ms,
-                sink=sink,
-                limits=self._limits,
-            )
-        except SpawnFailed as error:
-            raise as_client_error(error) from None
-        self._processes[process_id] = handle
-
-        def forget() -> None:
+        def forget(managed: ManagedProcess) -> None:
             if self._processes.get(process_id) is handle:
                 del self._processes[process_id]
 
-        self._nursery.start_soon(handle.managed.supervise, forget, self._leftovers)
+        run = partial(
+            ManagedProcess.run,
+            process_id,
+            argv,
+            cwd=cwd,
+            env=env or {},
+            env_policy=env_policy,
+            tty=tty,
+            pipe_stdin=pipe_stdin,
+            arg0=None,
+            pty_size=pty_size,
+            timeout_ms=timeout_ms,
+            sink=sink,
+            limits=self._limits,
+            forget=forget,
+            leftovers=self._leftovers,
+        )
+        try:
+            handle._managed = await self._nursery.start(run)
+        except SpawnFailed as error:
+            raise as_client_error(error) from None
+        self._processes[process_id] = handle
         return handle
 
     # -- files ----------------------------------------------------------------

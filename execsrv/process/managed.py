@@ -80,7 +80,7 @@ class ProcessLimits:
 
 
 class ManagedProcess:
-    """A spawned child owned by a session; :meth:`supervise` runs its lifetime.
+    """A spawned child owned by a session; get one from :meth:`run`, which runs its lifetime.
 
     All methods are called from trio tasks of the same run. Reads and writes
     are safe to call concurrently with the supervisor.
@@ -154,8 +154,8 @@ class ManagedProcess:
         limits: ProcessLimits,
         exited_output: ExitedOutputBudget | None = None,
     ) -> ManagedProcess:
-        """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it; the caller
-        starts :meth:`supervise`. Raises :class:`~.errors.SpawnFailed` if the spawn fails.
+        """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it, unsupervised
+        (:meth:`run` supervises). Raises :class:`~.errors.SpawnFailed` if the spawn fails.
 
         Once closed, its output counts against ``exited_output`` (if given); the
         caller discards it from the budget when forgetting it."""
@@ -195,6 +195,13 @@ class ManagedProcess:
     @property
     def closed(self) -> bool:
         return self.closed_seq is not None
+
+    async def wait_exited(self) -> None:
+        """Return once the child has exited and been reaped (its ``exited`` is recorded).
+
+        Cancellation: nothing to undo."""
+        while self.running:
+            await self._changed.wait()
 
     def info(self) -> ProcessInfo:
         return ProcessInfo(
@@ -407,19 +414,71 @@ class ManagedProcess:
 
     # -- supervision ----------------------------------------------------------
 
-    async def supervise(
-        self, forget: Callable[[], None], leftovers: Leftovers | None = None
+    @classmethod
+    async def run(
+        cls,
+        process_id: str,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        env_policy: EnvPolicy | None,
+        tty: bool,
+        pipe_stdin: bool,
+        arg0: str | None,
+        pty_size: tuple[int, int] | None,
+        timeout_ms: int | None,
+        sink: NotificationSink,
+        limits: ProcessLimits,
+        exited_output: ExitedOutputBudget | None = None,
+        forget: Callable[[ManagedProcess], None],
+        leftovers: Leftovers | None = None,
+        task_status: trio.TaskStatus[ManagedProcess] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run the process to ``closed``, keep it for the retention time, then forget it.
+        """Spawn ``argv`` and run the process's whole lifetime in this task.
 
-        Cancellation (session expiry, server shutdown) terminates the process
-        group and every descendant, even those that left it: SIGTERM, the grace
-        period, then SIGKILL; the child is always reaped. When the retention
-        time ends, what the child left running goes to ``leftovers`` (killed
-        now without one).
+        Start it in the nursery that is to supervise it:
+        ``managed = await nursery.start(partial(ManagedProcess.run, ...))`` returns
+        the process right after the spawn. A spawn error (``RpcError`` ``-32603``)
+        reaches that caller, and nothing is left behind; cancelling the caller
+        before then cancels the spawn (a child already forked is killed and reaped).
+
+        Runs the process to ``closed``, keeps it for the retention time, then calls
+        ``forget(process)``. Cancellation (session expiry, server shutdown) terminates
+        the process group and every descendant, even those that left it: SIGTERM,
+        the grace period, then SIGKILL; the child is always reaped before ``forget``.
+        When the retention time ends, what the child left running goes to
+        ``leftovers`` (killed now without one).
         """
+        managed = await cls.spawn(
+            process_id,
+            argv,
+            cwd=cwd,
+            env=env,
+            env_policy=env_policy,
+            tty=tty,
+            pipe_stdin=pipe_stdin,
+            arg0=arg0,
+            pty_size=pty_size,
+            timeout_ms=timeout_ms,
+            sink=sink,
+            limits=limits,
+            exited_output=exited_output,
+        )
+        await managed._supervise(forget, leftovers, task_status)
+
+    async def _supervise(
+        self,
+        forget: Callable[[ManagedProcess], None],
+        leftovers: Leftovers | None,
+        task_status: trio.TaskStatus[ManagedProcess],
+    ) -> None:
         handed_over: Leftovers | None = None
         try:
+            # The fork itself is not cancellable: a request cancelled meanwhile ends
+            # here, before the process is handed over, and the finally reaps it.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            task_status.started(self)
             async with trio.open_nursery() as nursery:
                 stdin_scope = trio.CancelScope()
                 if self._stdin is not None:
@@ -448,7 +507,7 @@ class ManagedProcess:
         finally:
             with trio.CancelScope(shield=True):
                 await self._reap(handed_over)
-            forget()
+            forget(self)
 
     def _output_streams(self) -> list[tuple[trio.abc.ReceiveStream, OutputStream]]:
         if self._child.pty_master is not None:

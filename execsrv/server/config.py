@@ -29,7 +29,12 @@ class ServerConfig:
     """``--max-message-bytes``: largest inbound message; a larger one closes a websocket
     (1009) and, over stdio, is answered with a parse error and skipped."""
     kill_grace: float = 2.0
-    """``--kill-grace``: SIGTERM → SIGKILL grace for timeouts, expiry and shutdown."""
+    """``--kill-grace``: SIGTERM → SIGKILL grace for timeouts, session expiry and an
+    immediate shutdown (the server's scope cancelled, or a second signal)."""
+    shutdown_grace: float = 5.0
+    """``--shutdown-grace``: on shutdown, after the listeners close, how long requests
+    in flight have to be answered and children to exit on SIGTERM; then whatever is
+    left is cancelled and SIGKILLed."""
     ping_interval: float = 15.0
     """``--ping-interval``: websocket keepalive ping period; 0 disables pings."""
     pong_timeout: float = 15.0

@@ -105,6 +105,7 @@ class Connection:
         self.peer = getattr(transport, "peer", "stdio")
         self.violation = False  # closed for breaking a protocol rule
         self.evicted = False  # its session was resumed by another connection
+        self.draining = False  # the server is shutting down (see drain)
         self._reader_scope = trio.CancelScope()
         self._long_polls: set[trio.CancelScope] = set()
         self._requests: trio.Nursery | None = None  # the request nursery, while it runs
@@ -190,7 +191,8 @@ class Connection:
         connection``, the other in-flight requests get :data:`EVICTION_GRACE`
         to answer, the replies are flushed, and then the connection ends. With
         ``answer_after_input_ends`` (stdio, whose output outlives its input),
-        requests read before EOF get the same grace to answer.
+        requests read before EOF get the same grace to answer. After :meth:`drain`
+        the requests in flight run to their answer, bounded by the server's grace.
         """
         input_ended = False
         try:
@@ -208,9 +210,10 @@ class Connection:
                     except CloseConnection as error:
                         self.close_reason = str(error)
                         self.violation = True
+                    drained = self.draining and not (input_ended or self.violation)
                     if self.evicted or (input_ended and self._answer_after_input_ends):
                         requests.cancel_scope.deadline = trio.current_time() + EVICTION_GRACE
-                    else:
+                    elif not drained:  # drained: the server's shutdown grace bounds them
                         requests.cancel_scope.cancel()
                 self._direct_scope = None
                 self._send_channel.close()  # the writer flushes what is queued, then ends
@@ -408,6 +411,13 @@ class Connection:
         else:
             log.info("session resumed", extra={"session": short_id(session_id)})
         return session
+
+    def drain(self) -> None:
+        """Server shutdown: read no more requests; those in flight run to their answer
+        (cancelled if the server's shutdown grace ends first), the queued messages are
+        flushed, and then :meth:`run` returns."""
+        self.draining = True
+        self._reader_scope.cancel()
 
     def evict(self) -> None:
         """Another connection resumed our session: fail long-polls, then close."""

@@ -11,6 +11,7 @@ errors (:mod:`execsrv.process.errors`); :mod:`.errors` words them for the wire.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from ..process import (
     EmptyArgv,
@@ -70,33 +71,36 @@ class ProcessApi:
         self._check_process_limit(session)
         session.processes[process_id] = STARTING
         size = params.pty_size
-        try:
-            managed = await ManagedProcess.spawn(
-                process_id,
-                params.argv,
-                cwd=params.cwd,
-                env=params.env,
-                env_policy=params.env_policy,
-                tty=params.tty,
-                pipe_stdin=params.pipe_stdin,
-                arg0=params.arg0,
-                pty_size=(size.rows, size.cols) if size else None,
-                timeout_ms=params.timeout_ms,
-                sink=session.notify,
-                limits=self._limits,
-                exited_output=self._exited_output,
-            )
-        except BaseException:
-            del session.processes[process_id]
-            raise
-        session.processes[process_id] = managed
 
-        def forget() -> None:
+        def forget(managed: ManagedProcess) -> None:
             self._exited_output.discard(managed)
             if session.processes.get(process_id) is managed:
                 del session.processes[process_id]
 
-        session.nursery.start_soon(managed.supervise, forget, self._session_leftovers(session))
+        run = partial(
+            ManagedProcess.run,
+            process_id,
+            params.argv,
+            cwd=params.cwd,
+            env=params.env,
+            env_policy=params.env_policy,
+            tty=params.tty,
+            pipe_stdin=params.pipe_stdin,
+            arg0=params.arg0,
+            pty_size=(size.rows, size.cols) if size else None,
+            timeout_ms=params.timeout_ms,
+            sink=session.notify,
+            limits=self._limits,
+            exited_output=self._exited_output,
+            forget=forget,
+            leftovers=self._session_leftovers(session),
+        )
+        try:
+            managed: ManagedProcess = await session.nursery.start(run)
+        except BaseException:
+            del session.processes[process_id]
+            raise
+        session.processes[process_id] = managed
         took_effect()
         return p.ExecResponse(process_id=process_id)
 

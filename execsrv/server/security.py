@@ -292,6 +292,11 @@ class PendingHandshakes:
         self._scopes[scope] = None
         return scope
 
+    def cancel_all(self) -> None:
+        """End every pending handshake now (server shutdown)."""
+        for scope in self._scopes:
+            scope.cancel()
+
     def release(self, scope: trio.CancelScope) -> None:
         """The handshake in ``scope`` is over (answered, refused, closed or evicted)."""
         self._scopes.pop(scope, None)

@@ -2,14 +2,18 @@
 
 ::
 
-    server nursery
-    ├── holding nursery ─ one task per session (see .session)
-    ├── accept nursery ─ listeners
+    holding nursery ─ one task per session (see .session)
     └── connection nursery ─ one task per connection
+        └── open_server's body: listeners, each serve_websocket call in a cancel
+            scope of its own (its accept nursery inside), or serve_stdio
 
-Shutdown cancels the accept nursery first (no new connections), then the
-connections and the sessions; each process group gets SIGTERM, the kill
-grace, then SIGKILL, and every child is reaped before :func:`open_server`
+Shutdown (:meth:`ExecServer.shutdown`, or leaving :func:`open_server`'s block)
+has two phases. One: the listeners close. Two, until ``shutdown_grace`` from
+then: connections read no more requests, answer those in flight and flush what
+is queued, then close; every child gets SIGTERM. At the deadline what is left
+is cancelled and every child still running gets SIGKILL. Cancelling the block
+instead shuts down at once (each process group gets SIGTERM, the kill grace,
+then SIGKILL). Either way every child is reaped before :func:`open_server`
 returns.
 """
 
@@ -19,15 +23,16 @@ import errno
 import ipaddress
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, final
 
 import trio
 
 from ..logs import clip
-from ..process import ProcessLimits
+from ..process import ManagedProcess, ProcessLimits
 from ..transport import LineTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import (
     BadUpgradeRequest,
@@ -100,21 +105,25 @@ def parse_listen(url: str) -> ListenAddress:
     return ListenAddress(stdio=False, host=host, port=port)
 
 
+@final
 class ExecServer:
-    """A running server; get one from :func:`open_server`.
+    """A running server; get one from :func:`open_server`, which owns its nurseries.
 
-    ``port`` and ``url`` are set once a websocket listener is up.
+    ``port`` and ``url`` are those of the websocket listener started last.
     """
 
     def __init__(
         self,
         config: ServerConfig,
         registry: SessionRegistry,
+        connections: trio.Nursery,
         *,
         policy: HandshakePolicy | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
+        self._connections = connections
+        """Where each accepted connection runs; :func:`open_server`'s connection nursery."""
         self.policy = policy if policy is not None else HandshakePolicy.from_config(config)
         """Who may open a websocket (Origin, bearer token); fixed at startup."""
         self.url: str | None = None
@@ -124,8 +133,16 @@ class ExecServer:
         self.max_connections = config.max_connections
         """``config.max_connections``, lowered to fit the descriptor limit once listening."""
         self._pending = PendingHandshakes(config.max_pending_handshakes, config.handshake_timeout)
-        self._accept_scope = trio.CancelScope()
-        self._connections: trio.Nursery | None = None
+        self._accepting = True
+        self._listeners: set[trio.CancelScope] = set()
+        """A scope per running :meth:`serve_websocket` call; :meth:`stop_accepting` cancels them."""
+        self._live: set[Connection] = set()
+        """Connections being served, each drained at shutdown."""
+        self._grace_bounded: set[trio.CancelScope] = {connections.cancel_scope}
+        """Scopes the shutdown deadline cancels: the connection nursery, serve_stdio calls."""
+        self._shutdown_deadline: float | None = None
+        self._terminated: set[ManagedProcess] = set()
+        """Children sent SIGTERM by the shutdown."""
         processes = ProcessApi(
             ProcessLimits(
                 retained_output_bytes=config.retention_bytes,
@@ -145,6 +162,16 @@ class ExecServer:
     def _connection(self, transport: Any, **options: bool) -> Connection:
         return Connection(transport, self.registry, self.routes, **options)
 
+    async def _run_connection(self, connection: Connection) -> None:
+        """Serve ``connection``, drained by :meth:`shutdown` (even one accepted just before)."""
+        self._live.add(connection)
+        try:
+            if self._shutdown_deadline is not None:
+                connection.drain()
+            await connection.run()
+        finally:
+            self._live.discard(connection)
+
     @property
     def pending_handshakes(self) -> int:
         """Connections accepted whose upgrade request is not answered yet."""
@@ -156,37 +183,51 @@ class ExecServer:
         port: int,
         *,
         task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED,
-    ) -> NoReturn:
-        """Accept websocket connections until cancelled; ``started`` once listening.
+    ) -> None:
+        """Accept websocket connections until :meth:`stop_accepting`; ``started`` once
+        listening. Then the sockets are closed and this returns; connections already
+        accepted go on (they run in the server's connection nursery).
 
+        Call it once per listener: several may run at once. Cancelling one call
+        closes only its listener. Raises :class:`~.security.ConfigError`, before
+        binding, for a non-loopback ``host`` without a token (unless
+        ``insecure_no_auth``), and ``RuntimeError`` once accepting has stopped.
         First raises the soft descriptor limit to the hard one and lowers the
         connection limits to fit it (see :class:`~.security.ConnectionLimits`).
-        Raises :class:`~.security.ConfigError`, before binding, for a non-loopback
-        ``host`` without a token (unless ``insecure_no_auth``).
         """
-        assert self._connections is not None
         require_auth_off_loopback(host, port, self.config)
+        if not self._accepting:
+            raise RuntimeError("the server has stopped accepting connections")
         self._fit_limits_to_descriptors()
-        with self._accept_scope:
-            listeners = await trio.open_tcp_listeners(port, host=host)
+        with trio.CancelScope() as accepting:
+            self._listeners.add(accepting)
             try:
-                async with trio.open_nursery() as accept:
-                    for listener in listeners:
-                        accept.start_soon(self._accept_loop, listener)
-                    self.port = listeners[0].socket.getsockname()[1]
-                    shown = f"[{host}]" if ":" in host else host
-                    self.url = f"ws://{shown}:{self.port}"
-                    log.info("listening on %s", self.url)
-                    if not is_loopback(host) and not self.policy.requires_token:
-                        log.warning(
-                            "no authentication on a non-loopback address (--insecure-no-auth): "
-                            "anyone who can reach %s can run commands",
-                            self.url,
-                        )
-                    task_status.started(self)
+                await self._listen(host, port, task_status)
             finally:
+                self._listeners.discard(accepting)
+
+    async def _listen(
+        self, host: str, port: int, task_status: trio.TaskStatus[ExecServer]
+    ) -> NoReturn:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        try:
+            async with trio.open_nursery() as accept:
                 for listener in listeners:
-                    await trio.aclose_forcefully(listener)
+                    accept.start_soon(self._accept_loop, listener)
+                self.port = listeners[0].socket.getsockname()[1]
+                shown = f"[{host}]" if ":" in host else host
+                self.url = f"ws://{shown}:{self.port}"
+                log.info("listening on %s", self.url)
+                if not is_loopback(host) and not self.policy.requires_token:
+                    log.warning(
+                        "no authentication on a non-loopback address (--insecure-no-auth): "
+                        "anyone who can reach %s can run commands",
+                        self.url,
+                    )
+                task_status.started(self)
+        finally:
+            for listener in listeners:
+                await trio.aclose_forcefully(listener)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fit_limits_to_descriptors(self) -> None:
@@ -212,7 +253,6 @@ class ExecServer:
         Each connection's handshake is admitted to :attr:`_pending` here, in accept
         order, so the oldest is the first to make room.
         """
-        assert self._connections is not None
         failed_since: float | None = None
         failures = 0
         while True:
@@ -316,7 +356,7 @@ class ExecServer:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_alive, websocket, connection, nursery.cancel_scope)
-                await connection.run()
+                await self._run_connection(connection)
                 nursery.cancel_scope.cancel()
             if connection.violation or connection.evicted:
                 await transport.aclose(POLICY_VIOLATION, connection.close_reason)
@@ -370,10 +410,16 @@ class ExecServer:
     async def serve_stdio(
         self, *, task_status: trio.TaskStatus[ExecServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve the one connection on stdin/stdout; returns at stdin EOF.
+        """Serve the one connection on stdin/stdout; returns at stdin EOF, or once
+        :meth:`shutdown` has drained it (or its grace has ended).
 
-        Its session ends with the connection: there is no resume over stdio.
+        At stdin EOF its session ends with the connection (its processes are
+        SIGKILLed, as the reference does): there is no resume over stdio. At
+        shutdown the session is left to the shutdown's SIGTERM and grace.
+        Raises ``RuntimeError`` once the server is shutting down.
         """
+        if self._shutdown_deadline is not None:
+            raise RuntimeError("the server is shutting down")
         transport = LineTransport(
             trio.lowlevel.FdStream(os.dup(0)),
             trio.lowlevel.FdStream(os.dup(1)),
@@ -383,18 +429,84 @@ class ExecServer:
         connection = self._connection(transport, answer_after_input_ends=True)
         task_status.started(self)
         try:
-            await connection.run()
+            with trio.CancelScope() as serving:
+                self._grace_bounded.add(serving)
+                try:
+                    await self._run_connection(connection)
+                finally:
+                    self._grace_bounded.discard(serving)
         finally:
-            if connection.session is not None:
+            session = connection.session
+            if session is not None and self._shutdown_deadline is None:
                 # The reference kills every process at once at stdin EOF.
-                connection.session.close(kill=True)
+                session.close(kill=True)
                 with trio.CancelScope(shield=True):
-                    await connection.session.ended.wait()
+                    await session.ended.wait()
             await transport.aclose()
 
     def stop_accepting(self) -> None:
-        """Phase one of shutdown: close the listeners; live connections go on."""
-        self._accept_scope.cancel()
+        """Phase one of shutdown: close every listener (each :meth:`serve_websocket`
+        call returns); connections already accepted go on."""
+        self._accepting = False
+        for accepting in self._listeners:
+            accepting.cancel()
+
+    def shutdown(self) -> None:
+        """Shut down gracefully; a second call does nothing.
+
+        Phase one: :meth:`stop_accepting`, and pending upgrade requests are
+        dropped. Phase two, until ``config.shutdown_grace`` from now: every
+        connection reads no more requests, answers those in flight, flushes its
+        queued messages and closes (:meth:`serve_stdio` returns); every running
+        child gets SIGTERM (its group and descendants). Leaving
+        :func:`open_server`'s block (``serve`` does once its listener returns)
+        waits for this, up to the deadline; then what is left is cancelled and
+        every child still running is SIGKILLed and reaped.
+        """
+        if self._shutdown_deadline is not None:
+            return
+        grace = self.config.shutdown_grace
+        log.info("shutting down", extra={"grace_s": f"{grace:g}"})
+        self._shutdown_deadline = deadline = trio.current_time() + grace
+        self.stop_accepting()
+        self._pending.cancel_all()
+        for scope in self._grace_bounded:
+            scope.deadline = min(scope.deadline, deadline)
+        for connection in self._live:
+            connection.drain()
+        self._terminate_children()
+
+    @property
+    def shutting_down(self) -> bool:
+        """:meth:`shutdown` has been called."""
+        return self._shutdown_deadline is not None
+
+    def _running_children(self) -> list[ManagedProcess]:
+        return [
+            entry
+            for session in self.registry.sessions()
+            for entry in session.processes.values()
+            if isinstance(entry, ManagedProcess) and entry.running
+        ]
+
+    def _terminate_children(self) -> None:
+        """SIGTERM, once, to every running child not sent it yet."""
+        for child in self._running_children():
+            if child not in self._terminated:
+                self._terminated.add(child)
+                child.signal_contained(signal.SIGTERM)
+
+    async def _end_sessions(self) -> None:
+        """The end of phase two, once the connections are gone: wait for the children
+        to exit on SIGTERM, until the deadline; then SIGKILL the rest and end every
+        session (its supervisors reap the children)."""
+        assert self._shutdown_deadline is not None
+        self._terminate_children()  # any started by requests answered during the grace
+        with trio.move_on_at(self._shutdown_deadline):
+            for child in self._running_children():
+                await child.wait_exited()
+        for session in self.registry.sessions():
+            session.close(kill=True)
 
 
 @asynccontextmanager
@@ -403,24 +515,23 @@ async def open_server(config: ServerConfig | None = None) -> AsyncIterator[ExecS
 
     Start listeners with ``await nursery.start(server.serve_websocket, host, port)``
     inside the block, or use :func:`serve`. Leaving the block shuts down in two
-    phases and returns only when every child process is reaped.
+    phases (see :meth:`ExecServer.shutdown`; call that to end the listeners and
+    begin the grace while still inside). Leaving it by an exception or a
+    cancellation shuts down at once instead. Either way this returns only when
+    every child process is reaped.
     """
     config = config or ServerConfig()
     policy = HandshakePolicy.from_config(config)  # ConfigError before anything starts
-    async with trio.open_nursery() as root:
-        holding: trio.Nursery = await root.start(_open_nursery)
-        connections: trio.Nursery = await root.start(_open_nursery)
+    async with trio.open_nursery() as holding:
         registry = SessionRegistry(
             holding, ttl=config.session_ttl, max_sessions=config.max_sessions
         )
-        server = ExecServer(config, registry, policy=policy)
-        server._connections = connections
-        try:
+        async with trio.open_nursery() as connections:
+            server = ExecServer(config, registry, connections, policy=policy)
             yield server
-        finally:
-            server.stop_accepting()
-            connections.cancel_scope.cancel()
-            holding.cancel_scope.cancel()
+            server.shutdown()
+        await server._end_sessions()
+        holding.cancel_scope.cancel()
 
 
 def _peer_name(stream: trio.SocketStream) -> str:
@@ -429,12 +540,6 @@ def _peer_name(stream: trio.SocketStream) -> str:
     except OSError:  # already reset
         return "unknown"
     return f"{host}:{port}"
-
-
-async def _open_nursery(*, task_status: trio.TaskStatus[trio.Nursery]) -> None:
-    async with trio.open_nursery() as nursery:
-        task_status.started(nursery)
-        await trio.sleep_forever()
 
 
 async def serve(
@@ -451,7 +556,9 @@ async def serve(
     with :func:`functools.partial`:
     ``await nursery.start(partial(execsrv.serve, config=config))``.
     ``listen`` defaults to ``config.listen``; given, it replaces it.
-    Cancellation shuts down in two phases; every child is gone when this returns.
+    :meth:`ExecServer.shutdown` ends it in two phases (a websocket listener
+    returns at once, then the grace runs); cancellation ends it at once. Every
+    child is gone when this returns.
 
     Raises :class:`~.security.ConfigError` before binding when the config is
     refused (a non-loopback listen without a token, an unreadable or empty

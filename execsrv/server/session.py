@@ -179,6 +179,11 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def sessions(self) -> list[Session]:
+        """Every session held now, ending ones included; a copy, safe to iterate
+        while sessions end."""
+        return list(self._sessions.values())
+
     def live_count(self) -> int:
         """Sessions that count against the limit: not closed, not past their TTL.
 

@@ -114,7 +114,7 @@ async def test_server_shutdown_kills_every_child_two_phase(
     stop: signal.Signals, tmp_path: Path
 ) -> None:
     marker = tmp_path / "got-term"
-    async with open_execsrv("--kill-grace", str(GRACE)) as server:
+    async with open_execsrv("--shutdown-grace", str(GRACE)) as server:
         server_pid = server.process.pid
         pids: list[int] = []
         async with execsrv.connect(server.url) as client:
@@ -146,7 +146,8 @@ async def test_server_shutdown_kills_every_child_two_phase(
             finally:
                 for pidfd in pidfds:
                     os.close(pidfd)
-    # Phase two: the stubborn child got TERM first and was killed only after the grace.
+    # Phase two: the stubborn child got TERM first and was killed only at the
+    # shutdown grace's end; the others exited on TERM.
     assert marker.exists()
     assert elapsed >= GRACE
     assert elapsed < GRACE + 5
