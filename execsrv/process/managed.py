@@ -439,7 +439,7 @@ class ManagedProcess:
 
         Start it in the nursery that is to supervise it:
         ``managed = await nursery.start(partial(ManagedProcess.run, ...))`` returns
-        the process right after the spawn. A spawn error (``RpcError`` ``-32603``)
+        the process right after the spawn. A spawn error (:class:`~.errors.SpawnFailed`)
         reaches that caller, and nothing is left behind; cancelling the caller
         before then cancels the spawn (a child already forked is killed and reaped).
 

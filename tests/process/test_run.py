@@ -13,8 +13,7 @@ from functools import partial
 import pytest
 import trio
 
-from execsrv.process import ManagedProcess, ProcessLimits
-from execsrv.protocol.errors import INTERNAL_ERROR, RpcError
+from execsrv.process import ManagedProcess, ProcessLimits, SpawnFailed
 from execsrv.protocol.wire import Payload
 
 from .support import CHILD_ENV
@@ -59,11 +58,10 @@ async def test_a_spawn_error_reaches_the_starter() -> None:
     forgotten: list[ManagedProcess] = []
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            with pytest.raises(RpcError) as caught:
+            with pytest.raises(SpawnFailed) as caught:
                 await nursery.start(_run(["/nonexistent/program"], forgotten))
             assert not nursery.child_tasks
-    assert caught.value.code == INTERNAL_ERROR
-    assert "No such file or directory" in caught.value.message
+    assert str(caught.value) == "No such file or directory (os error 2)"
     assert forgotten == []
 
 
