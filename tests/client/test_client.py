@@ -18,7 +18,8 @@ import trio.testing
 import execsrv
 from execsrv import Disconnected, RemoteError
 from execsrv.protocol import process as p
-from execsrv.protocol.methods import PROCESS_READ, PROCESS_WRITE, Method
+from execsrv.protocol.fs import FsReadFileParams
+from execsrv.protocol.methods import FS_READ_FILE, PROCESS_READ, PROCESS_WRITE, Method
 
 from ..conftest import CHILD_ENV, TEST_CONFIG
 from ..servers import open_execsrv
@@ -71,6 +72,23 @@ async def test_remote_error_carries_code_and_message(client: execsrv.Client) -> 
     assert caught.value.code == -32601
     assert caught.value.message == "exec-server stub does not implement `no/such` yet"
     assert client.disconnected is None  # errors do not break the connection
+
+
+async def test_error_codes_become_exception_classes_on_every_call(
+    client: execsrv.Client,
+) -> None:
+    """``-32004`` is ``FileNotFound`` whichever way the call is made (mapped once, in
+    the client's peer)."""
+    missing = "/no/such/dir/file"
+    with pytest.raises(execsrv.FileNotFound) as direct:
+        await client.call(FS_READ_FILE, FsReadFileParams(path=missing))
+    with pytest.raises(execsrv.FileNotFound) as through_fs:
+        await client.fs.read_file(missing)
+    assert direct.value.code == through_fs.value.code == -32004
+    assert direct.value.message == through_fs.value.message
+    with pytest.raises(RemoteError) as other:  # other codes stay plain RemoteErrors
+        await client.call(PROCESS_READ, p.ReadParams(process_id="missing"))
+    assert type(other.value) is RemoteError
 
 
 async def test_concurrent_calls_are_matched_by_id(client: execsrv.Client) -> None:

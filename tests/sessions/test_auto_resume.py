@@ -235,3 +235,35 @@ async def test_a_stream_behind_when_its_process_closed_still_recovers(
     assert received == b"".join(b"line %d\n" % n for n in range(BATCH))
     assert isinstance(events[-1], execsrv.Closed)
 
+
+async def test_wait_resumed_returns_after_each_resume(server: execsrv.ExecServer) -> None:
+    assert server.port is not None
+    async with (
+        open_proxy(server.port) as proxy,
+        execsrv.connect(proxy.url, auto_resume=True) as client,
+    ):
+        with trio.fail_after(10):
+            await client.wait_resumed(0)  # at once: nothing to wait for
+            for count in (1, 2):
+                assert proxy.sever() == 1
+                await client.wait_resumed(count)
+                assert client.resumes == count
+                assert await client.list_processes() == []  # the new connection works
+
+
+async def test_wait_resumed_raises_when_the_client_gives_up(server: execsrv.ExecServer) -> None:
+    """Without ``auto_resume`` the first drop is final: no waiter hangs."""
+    assert server.port is not None
+    async with open_proxy(server.port) as proxy, execsrv.connect(proxy.url) as client:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+
+                async def wait() -> None:
+                    with pytest.raises(execsrv.Disconnected) as caught:
+                        await client.wait_resumed(1)
+                    assert caught.value is client.disconnected
+
+                nursery.start_soon(wait)
+                await trio.testing.wait_all_tasks_blocked()
+                assert proxy.sever() == 1
+            assert client.resumes == 0
