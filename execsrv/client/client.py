@@ -165,7 +165,7 @@ async def connect(
     connect and ``initialize`` are limited to :data:`CONNECT_SECONDS`.
 
     With ``auto_resume``, a dropped connection is re-dialled with backoff and
-    the session resumed (for up to :data:`RESUME_WITHIN_SECONDS`): calls in
+    the session resumed (for up to :data:`~.supervisor.RESUME_WITHIN_SECONDS`): calls in
     flight fail with :class:`Disconnected`, later calls work again, and each
     process event stream re-reads what it missed, so it sees every seq exactly
     once (or a :class:`~.events.Gap` where retention already dropped output).
@@ -239,7 +239,6 @@ async def running_client(
     """
     router = NotificationRouter()
     supervisor = ResumeSupervisor(transport, router, client_name=client_name, dial=dial)
-    nursery.start_soon(supervisor.peer.read_messages)
     nursery.start_soon(supervisor.supervise, nursery)
     graceful = False
     try:

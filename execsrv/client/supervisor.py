@@ -113,8 +113,10 @@ class ResumeSupervisor:
         self._outage = None
 
     async def supervise(self, nursery: trio.Nursery) -> None:
-        """Watch the peer; on a loss re-dial and resume (peers' readers go in ``nursery``),
-        or give up. Returns once the connection is gone for good."""
+        """Run the peer's reader and watch the peer; on a loss re-dial and resume (each
+        new peer's reader also goes in ``nursery``), or give up. Returns once the
+        connection is gone for good."""
+        nursery.start_soon(self.peer.read_messages)
         while True:
             lost = await self.peer.wait_lost()
             if self.gone is not None:
