@@ -15,7 +15,7 @@ async def _receive(url: str, total: int) -> tuple[int, int]:
     events = 0
     async with execsrv.connect(url, client_name="bench") as client:
         process = await client.start_process(["head", "-c", str(total), "/dev/zero"], env=ENV)
-        async for event in process.stream:
+        async for event in process.events:
             events += 1
             if isinstance(event, execsrv.Output):
                 received += len(event.data)

@@ -166,7 +166,7 @@ class _Attached:
         return self.status
 
     async def _copy_output(self) -> None:
-        async for event in self._proc.stream:
+        async for event in self._proc.events:
             match event:
                 case Output(stream="stderr", data=data):
                     await self._write(self._stderr, data)

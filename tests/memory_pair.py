@@ -22,7 +22,8 @@ import trio
 
 from execsrv import ServerConfig
 from execsrv.client import Client
-from execsrv.client.client import CONNECT_SECONDS, Dialer, running_client
+from execsrv.client.client import running_client
+from execsrv.client.supervisor import Dialer
 from execsrv.client.unwrap import unwrap_exception_groups
 from execsrv.server.connection import Connection
 from execsrv.server.routes import RouteTable
@@ -124,9 +125,14 @@ async def open_memory_client(
     """
     async with trio.open_nursery() as nursery:
         transport = await server.connect()
-        async with running_client(nursery, transport, client_name=client_name, dial=dial) as client:
-            with trio.fail_after(CONNECT_SECONDS):
-                await client._handshake(resume_session_id)
+        async with running_client(
+            nursery,
+            transport,
+            client_name=client_name,
+            server_name="the memory server",
+            resume_session_id=resume_session_id,
+            dial=dial,
+        ) as client:
             yield client
 
 

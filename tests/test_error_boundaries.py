@@ -19,7 +19,7 @@ import pytest
 import execsrv
 from execsrv import fs, http, process
 from execsrv.backend.errors import as_client_error
-from execsrv.client.fs import FileNotFound
+from execsrv.client.errors import FileNotFound
 from execsrv.protocol import errors as wire_errors
 from execsrv.server.errors import DomainError, rpc_error
 

@@ -15,7 +15,7 @@ discovery) runs unchanged in this process or on an exec-server::
 from .base import ExecBackend, ExitStatus, PathArg, ProcessEvents, ProcessHandle
 from .docs import ProjectDoc, discover_project_docs, find_repository_root
 from .local import LocalBackend, LocalProcess
-from .remote import RemoteBackend, RemoteProcessHandle
+from .remote import RemoteBackend
 
 __all__ = [
     "ExecBackend",
@@ -27,7 +27,6 @@ __all__ = [
     "ProcessHandle",
     "ProjectDoc",
     "RemoteBackend",
-    "RemoteProcessHandle",
     "discover_project_docs",
     "find_repository_root",
 ]

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import abc
 import os
-from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-import trio
-
-from ..client.errors import Disconnected
-from ..client.events import Exited, Failed, ProcessEvent
+from ..client.events import ExitStatus, ProcessEvents
 from ..client.fs import DirectoryEntry, FileMetadata
 from ..client.process import ProcessResult, collect_result
 from ..protocol.errors import RpcError
@@ -41,84 +37,20 @@ def absolute(path: PathArg) -> str:
         raise as_client_error(error) from None
 
 
-@dataclass(frozen=True, slots=True)
-class ExitStatus:
-    """How a process ended: ``exit_code`` as the protocol reports it, and the
-    signal that killed it (``"SIGKILL"``), if one did."""
-
-    exit_code: int
-    signal: str | None = None
-
-
-class ProcessEvents:
-    """A process's events in seq order, each once, with the exit status on the side.
-
-    Iterate it from one task. :meth:`wait_exit` may run in another task at the
-    same time: it only pulls events while the iterator is idle, and keeps what
-    it pulls for the iterator, so nothing is lost or reordered.
-    """
-
-    def __init__(self, source: AsyncIterator[ProcessEvent]) -> None:
-        self._source = source
-        self._lock = trio.Lock()  # one pull from the source at a time
-        self._kept: deque[ProcessEvent] = deque()  # pulled by wait_exit, not yet iterated
-        self._ended = False
-        self.exit_status: ExitStatus | None = None
-        self.failure: str | None = None
-
-    async def _pull(self) -> ProcessEvent | None:
-        if self._ended:
-            return None
-        try:
-            event = await self._source.__anext__()
-        except StopAsyncIteration:
-            self._ended = True
-            return None
-        if isinstance(event, Exited):
-            self.exit_status = ExitStatus(event.exit_code, event.signal)
-        elif isinstance(event, Failed):
-            self.failure = event.reason
-        return event
-
-    def __aiter__(self) -> ProcessEvents:
-        return self
-
-    async def __anext__(self) -> ProcessEvent:
-        async with self._lock:
-            event = self._kept.popleft() if self._kept else await self._pull()
-        if event is None:
-            raise StopAsyncIteration
-        return event
-
-    async def wait_exit(self) -> ExitStatus:
-        """The exit status, pulling (and keeping) events until it is known.
-
-        Raises :class:`~execsrv.Disconnected` if the stream failed first.
-        """
-        while not self._settled():
-            async with self._lock:
-                if self._settled():  # the iterator got there while we waited for the lock
-                    break
-                event = await self._pull()
-                if event is None:
-                    raise Disconnected("the event stream ended without an exit")
-                self._kept.append(event)
-        if self.exit_status is None:
-            assert self.failure is not None
-            raise Disconnected(self.failure)
-        return self.exit_status
-
-    def _settled(self) -> bool:
-        return self.exit_status is not None or self.failure is not None
-
-
-class ProcessHandle(abc.ABC):
+class ProcessHandle(Protocol):
     """One started process: its events, its input, and control over it.
 
     :attr:`events` yields :class:`~execsrv.Output`, :class:`~execsrv.Exited`,
     :class:`~execsrv.Closed` (last), and possibly :class:`~execsrv.Gap` or,
     when the backend is gone, :class:`~execsrv.Failed`.
+
+    A protocol, so that the client's :class:`~execsrv.RemoteProcess` is one
+    without the client depending on this package; a class that subclasses it
+    gets :meth:`wait` and :meth:`communicate` from here.
     """
+
+    process_id: str
+    events: ProcessEvents
 
     def __init__(self, process_id: str, events: ProcessEvents) -> None:
         self.process_id = process_id

@@ -11,8 +11,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..client.errors import RemoteError
-from ..client.fs import FileNotFound
+from ..client.errors import FileNotFound, RemoteError
 from ..logs import clip
 from .base import ExecBackend, PathArg, absolute
 

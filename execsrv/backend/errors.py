@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from .. import fs
-from ..client.errors import RemoteError
-from ..client.fs import client_error
+from ..client.errors import RemoteError, client_error
 from ..process import EmptyArgv, ProcessError, SpawnFailed
 from ..protocol.errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, NOT_FOUND, RpcError
 

@@ -4,40 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..client import Client, RemoteProcess
-from ..client.fs import DirectoryEntry, FileMetadata
+from ..client import Client, RemoteFileSystem, RemoteProcess
 from ..protocol import process as p
-from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle
+from .base import ExecBackend
 
-__all__ = ["RemoteBackend", "RemoteProcessHandle"]
-
-
-class RemoteProcessHandle(ProcessHandle):
-    def __init__(self, process: RemoteProcess) -> None:
-        super().__init__(process.process_id, ProcessEvents(process.stream))
-        self.remote = process
-
-    async def write(self, data: bytes) -> p.WriteStatus:
-        return await self.remote.write(data)
-
-    async def close_stdin(self) -> p.WriteStatus:
-        return await self.remote.close_stdin()
-
-    async def signal(self, signal: p.SignalName) -> None:
-        await self.remote.signal(signal)
-
-    async def resize(self, rows: int, cols: int) -> None:
-        await self.remote.resize(rows, cols)
-
-    async def terminate(self) -> bool:
-        return await self.remote.terminate()
+__all__ = ["RemoteBackend"]
 
 
-class RemoteBackend(ExecBackend):
-    """Processes in ``client``'s session and files on its server (``client.fs``);
-    its lifetime is the client's."""
+class RemoteBackend(RemoteFileSystem, ExecBackend):
+    """Processes in ``client``'s session and files on its server; its lifetime is
+    the client's.
+
+    The file methods are :class:`~execsrv.client.RemoteFileSystem`'s, and
+    :meth:`start` returns the client's own :class:`~execsrv.RemoteProcess`.
+    """
 
     def __init__(self, client: Client) -> None:
+        super().__init__(client)
         self.client = client
 
     async def start(
@@ -52,8 +35,8 @@ class RemoteBackend(ExecBackend):
         pty_size: tuple[int, int] | None = None,
         timeout_ms: int | None = None,
         process_id: str | None = None,
-    ) -> RemoteProcessHandle:
-        process = await self.client.start_process(
+    ) -> RemoteProcess:
+        return await self.client.start_process(
             argv,
             process_id=process_id,
             cwd=cwd,
@@ -64,25 +47,3 @@ class RemoteBackend(ExecBackend):
             pty_size=pty_size,
             timeout_ms=timeout_ms,
         )
-        return RemoteProcessHandle(process)
-
-    async def read_file(self, path: PathArg) -> bytes:
-        return await self.client.fs.read_file(path)
-
-    async def write_file(self, path: PathArg, data: bytes) -> None:
-        await self.client.fs.write_file(path, data)
-
-    async def get_metadata(self, path: PathArg) -> FileMetadata:
-        return await self.client.fs.get_metadata(path)
-
-    async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
-        return await self.client.fs.read_directory(path)
-
-    async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
-        await self.client.fs.create_directory(path, recursive=recursive)
-
-    async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
-        await self.client.fs.remove(path, recursive=recursive, force=force)
-
-    async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
-        await self.client.fs.copy(source, destination, recursive=recursive)

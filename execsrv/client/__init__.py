@@ -2,10 +2,18 @@
 
 from .auth import TOKEN_ENV, token_from_env
 from .client import Client, connect
-from .errors import AuthenticationFailed, ClientError, Disconnected, HandshakeRejected, RemoteError
+from .errors import (
+    AuthenticationFailed,
+    ClientError,
+    Disconnected,
+    FileNotFound,
+    HandshakeRejected,
+    RemoteError,
+)
 from .events import Closed, Exited, Failed, Gap, Output, ProcessEvent
-from .fs import FileNotFound, RemoteFileSystem
-from .http import HttpBodyStream, HttpResponse, HttpStreamError, RemoteHttp
+from .fs import RemoteFileSystem
+from .http import HttpResponse, RemoteHttp
+from .http_body import HttpBodyStream, HttpStreamError
 from .process import ProcessResult, RemoteProcess
 from .stdio import connect_stdio
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Final
+
+from ..protocol.errors import NOT_FOUND
+
 __all__ = [
     "AuthenticationFailed",
     "ClientError",
     "Disconnected",
+    "FileNotFound",
     "HandshakeRejected",
     "RemoteError",
+    "client_error",
 ]
 
 
@@ -26,6 +32,22 @@ class RemoteError(ClientError):
         super().__init__(f"{message} (code {code})")
         self.code = code
         self.message = message
+
+
+class FileNotFound(RemoteError):
+    """The path (or a parent of it) does not exist on the server: code ``-32004``."""
+
+
+_ERROR_CLASSES: Final[dict[int, type[RemoteError]]] = {NOT_FOUND: FileNotFound}
+
+
+def client_error(code: int, message: str) -> RemoteError:
+    """The exception for a server's error answer: the one place codes become classes.
+
+    The client's peer raises what this returns from every call, and the local
+    backend uses it too, so ``except FileNotFound`` works on any call and backend.
+    """
+    return _ERROR_CLASSES.get(code, RemoteError)(code, message)
 
 
 class Disconnected(ClientError):

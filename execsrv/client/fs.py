@@ -3,8 +3,8 @@
 Paths are absolute paths on the *server's* machine (``str`` or
 ``os.PathLike``). Errors are :class:`~.errors.RemoteError` with the server's
 code and message, except "not found" (``-32004``), which is
-:class:`FileNotFound` (a RemoteError subclass), so ``except FileNotFound``
-reads naturally. Works against execsrv and codex 0.130.0 (whose
+:class:`~.errors.FileNotFound` (a RemoteError subclass, raised by every call),
+so ``except FileNotFound`` reads naturally. Works against execsrv and codex 0.130.0 (whose
 :meth:`RemoteFileSystem.get_metadata` has no ``size``: it is None).
 """
 
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import TYPE_CHECKING, TypeVar
 
 from ..protocol import fs as f
-from ..protocol.errors import NOT_FOUND
 from ..protocol.methods import (
     FS_COPY,
     FS_CREATE_DIRECTORY,
@@ -24,18 +22,10 @@ from ..protocol.methods import (
     FS_READ_FILE,
     FS_REMOVE,
     FS_WRITE_FILE,
-    Method,
 )
-from ..protocol.wire import Params, Payload
-from .errors import RemoteError
+from .peer import Caller
 
-if TYPE_CHECKING:
-    from .client import Client
-
-__all__ = ["DirectoryEntry", "FileMetadata", "FileNotFound", "RemoteFileSystem", "client_error"]
-
-P = TypeVar("P", bound=Params)
-R = TypeVar("R", bound=Payload)
+__all__ = ["DirectoryEntry", "FileMetadata", "RemoteFileSystem"]
 
 FileMetadata = f.FsGetMetadataResponse
 """``is_directory``, ``is_file``, ``is_symlink``, ``created_at_ms``, ``modified_at_ms``,
@@ -47,62 +37,43 @@ DirectoryEntry = f.FsReadDirectoryEntry
 PathArg = str | os.PathLike[str]
 
 
-class FileNotFound(RemoteError):
-    """The path (or a parent of it) does not exist on the server: code ``-32004``."""
-
-
-def client_error(code: int, message: str) -> RemoteError:
-    """The exception a client raises for a server error: :class:`FileNotFound` for -32004."""
-    if code == NOT_FOUND:
-        return FileNotFound(code, message)
-    return RemoteError(code, message)
-
-
 class RemoteFileSystem:
     """The server's file system; get it as ``client.fs``."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
-
-    async def _call(self, method: Method[P, R], params: P) -> R:
-        try:
-            return await self._client.call(method, params)
-        except RemoteError as error:
-            if isinstance(error, FileNotFound):
-                raise
-            raise client_error(error.code, error.message) from None
 
     async def read_file(self, path: PathArg) -> bytes:
         """The whole file (servers refuse files over 512 MiB with ``-32600``)."""
         params = f.FsReadFileParams(path=os.fspath(path))
-        return (await self._call(FS_READ_FILE, params)).data_base64
+        return (await self._client.call(FS_READ_FILE, params)).data_base64
 
     async def write_file(self, path: PathArg, data: bytes) -> None:
         """Create or truncate ``path`` (its parent must exist)."""
         params = f.FsWriteFileParams(
             path=os.fspath(path), data_base64=base64.b64encode(data).decode("ascii")
         )
-        await self._call(FS_WRITE_FILE, params)
+        await self._client.call(FS_WRITE_FILE, params)
 
     async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
         """``mkdir``; ``recursive`` (the default) creates parents and accepts an existing one."""
         params = f.FsCreateDirectoryParams(path=os.fspath(path), recursive=recursive)
-        await self._call(FS_CREATE_DIRECTORY, params)
+        await self._client.call(FS_CREATE_DIRECTORY, params)
 
     async def get_metadata(self, path: PathArg) -> FileMetadata:
         """Type flags (after symlinks), whether ``path`` is a symlink, times, size."""
         params = f.FsGetMetadataParams(path=os.fspath(path))
-        return await self._call(FS_GET_METADATA, params)
+        return await self._client.call(FS_GET_METADATA, params)
 
     async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
         """The entries in the server's order (dangling symlinks left out)."""
         params = f.FsReadDirectoryParams(path=os.fspath(path))
-        return (await self._call(FS_READ_DIRECTORY, params)).entries
+        return (await self._client.call(FS_READ_DIRECTORY, params)).entries
 
     async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
         """Remove a file, symlink (not its target) or directory; ``force``: missing is fine."""
         params = f.FsRemoveParams(path=os.fspath(path), recursive=recursive, force=force)
-        await self._call(FS_REMOVE, params)
+        await self._client.call(FS_REMOVE, params)
 
     async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
         """Copy a file, a symlink (as a symlink) or, with ``recursive``, a directory tree."""
@@ -111,4 +82,4 @@ class RemoteFileSystem:
             destination_path=os.fspath(destination),
             recursive=recursive,
         )
-        await self._call(FS_COPY, params)
+        await self._client.call(FS_COPY, params)

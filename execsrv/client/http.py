@@ -24,126 +24,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
 
-import trio
-
-from ..protocol.http import (
-    HttpHeader,
-    HttpRequestBodyDeltaNotification,
-    HttpRequestParams,
-    HttpRequestResponse,
-)
+from ..protocol.http import HttpHeader, HttpRequestParams, HttpRequestResponse
 from ..protocol.methods import HTTP_REQUEST
-from .errors import ClientError, Disconnected
+from .http_body import HttpBodyStream
+from .peer import Caller
+from .router import NotificationRouter
 
-if TYPE_CHECKING:
-    from .client import Client
-
-__all__ = ["BODY_BUFFER_FRAMES", "HttpBodyStream", "HttpResponse", "HttpStreamError", "RemoteHttp"]
-
-BODY_BUFFER_FRAMES: Final = 256
-"""Frames a stream holds for a consumer (the reference client's channel capacity).
-
-The client's reader cannot wait for one slow consumer without holding up every
-other call and stream on the connection, so a consumer that falls this far
-behind fails its stream, as the reference does (``body delta channel filled
-before delivery``). Read promptly, or use a buffered request.
-"""
-
-
-class HttpStreamError(ClientError):
-    """A streamed body cannot be completed; ``reason`` says why.
-
-    The message follows the reference client: ``http response stream `<id>`
-    failed: <reason>``, or ``… received seq X, expected Y`` for a gap.
-    """
-
-    def __init__(self, request_id: str, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.request_id = request_id
-        self.reason = reason
-
-    @classmethod
-    def failed(cls, request_id: str, reason: str) -> HttpStreamError:
-        return cls(request_id, f"http response stream `{request_id}` failed: {reason}", reason)
-
-    @classmethod
-    def gap(cls, request_id: str, received: int, expected: int) -> HttpStreamError:
-        message = (
-            f"http response stream `{request_id}` received seq {received}, expected {expected}"
-        )
-        return cls(request_id, message, message)
-
-
-class HttpBodyStream:
-    """The chunks of a streamed body, in order; iterate it once.
-
-    Ends when the server's last frame (``done``) arrives, or raises
-    :class:`HttpStreamError` / :class:`~.errors.Disconnected`. Chunks that
-    arrived before a failure are still delivered first. :meth:`close` stops
-    listening (later frames are dropped).
-    """
-
-    def __init__(self, request_id: str, client: Client) -> None:
-        self.request_id = request_id
-        self._client = client
-        self._send, self._receive = trio.open_memory_channel[bytes](BODY_BUFFER_FRAMES)
-        self._expected_seq = 1
-        self._error: ClientError | None = None
-        self._open = True  # still accepting frames
-
-    def __aiter__(self) -> HttpBodyStream:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._receive.receive()
-        except trio.EndOfChannel:
-            if self._error is not None:
-                raise self._error from None
-            raise StopAsyncIteration from None
-
-    async def read(self) -> bytes:
-        """The rest of the body, joined."""
-        return b"".join([chunk async for chunk in self])
-
-    def close(self) -> None:
-        """Stop receiving: frames still to come are dropped, iteration ends."""
-        self._finish(None)
-
-    def feed(self, delta: HttpRequestBodyDeltaNotification) -> None:
-        """Take one frame from the client's reader; never blocks."""
-        if not self._open:
-            return
-        if delta.seq != self._expected_seq:
-            self._finish(HttpStreamError.gap(self.request_id, delta.seq, self._expected_seq))
-            return
-        self._expected_seq += 1
-        if delta.delta_base64:
-            try:
-                self._send.send_nowait(delta.delta_base64)
-            except trio.WouldBlock:
-                reason = "body delta channel filled before delivery"
-                self._finish(HttpStreamError.failed(self.request_id, reason))
-                return
-        if delta.done:
-            error = None
-            if delta.error is not None:
-                error = HttpStreamError.failed(self.request_id, delta.error)
-            self._finish(error)
-
-    def fail(self, error: ClientError) -> None:
-        """End the stream with ``error`` (e.g. the connection is gone)."""
-        self._finish(error)
-
-    def _finish(self, error: ClientError | None) -> None:
-        if not self._open:
-            return
-        self._open = False
-        self._error = error
-        self._send.close()  # the consumer drains what is buffered, then sees the end
-        self._client._forget_http_stream(self)
+# The body stream lives in .http_body (the router feeds it); named here too.
+__all__ = ["HttpResponse", "RemoteHttp"]
 
 
 @dataclass(frozen=True)
@@ -166,8 +55,9 @@ class HttpResponse:
 class RemoteHttp:
     """``http/request`` on one client; reached as ``client.http``."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Caller, router: NotificationRouter) -> None:
         self._client = client
+        self._router = router
         self._ids = itertools.count(1)
 
     async def request(
@@ -212,7 +102,7 @@ class RemoteHttp:
         if not stream:
             result = await self._client.call(HTTP_REQUEST, params)
             return _response(result, result.body_base64, request_id)
-        body_stream = self._client._open_http_stream(request_id)
+        body_stream = self._router.open_body(request_id)
         try:
             result = await self._client.call(HTTP_REQUEST, params)
         except BaseException:
@@ -226,9 +116,3 @@ def _response(
 ) -> HttpResponse:
     headers = [(header.name, header.value) for header in result.headers]
     return HttpResponse(result.status, headers, body, request_id)
-
-
-def fail_streams(streams: Sequence[HttpBodyStream], reason: str) -> None:
-    """End every stream with :class:`~.errors.Disconnected` (the connection is gone)."""
-    for stream in streams:
-        stream.fail(Disconnected(reason))

@@ -28,7 +28,7 @@ from ..logs import clip
 from ..protocol.framing import MessageTooLarge
 from ..transport import LineTransport, TransportClosed
 from ..transport.base import EncodedMessage
-from .client import CONNECT_SECONDS, MAX_INBOUND_MESSAGE, Client, running_client
+from .client import MAX_INBOUND_MESSAGE, Client, running_client
 from .errors import Disconnected
 from .unwrap import unwrap_exception_groups
 
@@ -202,15 +202,12 @@ async def connect_stdio(
             transport = _CommandTransport(process, stderr, command)
             # Closing the transport is stdin EOF: an execsrv stdio server stops.
             async with running_client(
-                nursery, transport, client_name=client_name, dial=None
+                nursery,
+                transport,
+                client_name=client_name,
+                server_name=f"`{command}`",
+                dial=None,
             ) as client:
-                try:
-                    with trio.fail_after(CONNECT_SECONDS):
-                        await client._handshake(None)
-                except trio.TooSlowError:
-                    raise Disconnected(
-                        f"timed out waiting for the initialize handshake of `{command}`"
-                    ) from None
                 yield client
     finally:
         with trio.CancelScope(shield=True):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from execsrv import Closed, Exited, Output, RemoteError
-from execsrv.backend import ExecBackend, ExitStatus
+from execsrv import Closed, Exited, Output, RemoteError, RemoteProcess
+from execsrv.backend import ExecBackend, ExitStatus, RemoteBackend
 from execsrv.protocol.process import EnvPolicy
 
 from ..conftest import CHILD_ENV
@@ -179,3 +179,11 @@ async def _check_start_errors(backend: ExecBackend, tmp_path) -> None:
         "process twice already exists",
     )
     await proc.wait()
+
+
+async def test_the_remote_handle_is_the_clients_process(backend: ExecBackend) -> None:
+    """No wrapper: ``RemoteBackend.start`` returns the client's own ``RemoteProcess``."""
+    with trio.fail_after(10):
+        proc = await backend.start(["true"], cwd="/", env=CHILD_ENV)
+        assert await proc.wait() == ExitStatus(0)
+    assert isinstance(proc, RemoteProcess) == isinstance(backend, RemoteBackend)

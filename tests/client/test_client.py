@@ -18,7 +18,8 @@ import trio.testing
 import execsrv
 from execsrv import Disconnected, RemoteError
 from execsrv.protocol import process as p
-from execsrv.protocol.methods import Method
+from execsrv.protocol.fs import FsReadFileParams
+from execsrv.protocol.methods import FS_READ_FILE, PROCESS_READ, PROCESS_WRITE, Method
 
 from ..conftest import CHILD_ENV, TEST_CONFIG
 from ..servers import open_execsrv
@@ -40,7 +41,7 @@ async def test_typed_results(client: execsrv.Client) -> None:
         result = await proc.communicate()
         assert bytes(result.stdout) == b"a\0b"
         assert result.exit_code == 4
-        read = await client.read_process("typed")
+        read = await proc.read()
         assert isinstance(read, p.ReadResponse)
         assert [type(chunk) for chunk in read.chunks] == [p.ProcessOutputChunk]
         assert read.chunks[0].chunk == b"a\0b"
@@ -50,14 +51,15 @@ async def test_typed_results(client: execsrv.Client) -> None:
         assert listed == [
             p.ProcessInfo(process_id="typed", argv=argv, tty=False, running=False, exit_code=4)
         ]
-        assert await client.write_process("typed", b"x") == "stdinClosed"
-        assert await client.write_process("nobody", b"x") == "unknownProcess"
-        assert await client.terminate_process("typed") is False
+        assert await proc.write(b"x") == "stdinClosed"
+        nobody = p.WriteParams(process_id="nobody", chunk=b"x")
+        assert (await client.call(PROCESS_WRITE, nobody)).status == "unknownProcess"
+        assert await proc.terminate() is False
 
 
 async def test_remote_error_carries_code_and_message(client: execsrv.Client) -> None:
     with pytest.raises(RemoteError) as caught:
-        await client.read_process("missing")
+        await client.call(PROCESS_READ, p.ReadParams(process_id="missing"))
     assert caught.value.code == -32600
     assert caught.value.message == "unknown process id missing"
     with pytest.raises(RemoteError) as caught:
@@ -72,6 +74,23 @@ async def test_remote_error_carries_code_and_message(client: execsrv.Client) -> 
     assert client.disconnected is None  # errors do not break the connection
 
 
+async def test_error_codes_become_exception_classes_on_every_call(
+    client: execsrv.Client,
+) -> None:
+    """``-32004`` is ``FileNotFound`` whichever way the call is made (mapped once, in
+    the client's peer)."""
+    missing = "/no/such/dir/file"
+    with pytest.raises(execsrv.FileNotFound) as direct:
+        await client.call(FS_READ_FILE, FsReadFileParams(path=missing))
+    with pytest.raises(execsrv.FileNotFound) as through_fs:
+        await client.fs.read_file(missing)
+    assert direct.value.code == through_fs.value.code == -32004
+    assert direct.value.message == through_fs.value.message
+    with pytest.raises(RemoteError) as other:  # other codes stay plain RemoteErrors
+        await client.call(PROCESS_READ, p.ReadParams(process_id="missing"))
+    assert type(other.value) is RemoteError
+
+
 async def test_concurrent_calls_are_matched_by_id(client: execsrv.Client) -> None:
     """Many tasks, many calls in flight at once: every answer reaches its own caller."""
     outcomes: dict[tuple[int, int], str] = {}
@@ -82,12 +101,13 @@ async def test_concurrent_calls_are_matched_by_id(client: execsrv.Client) -> Non
             match call % 3:
                 case 0:
                     try:
-                        await client.read_process(f"missing-{task}-{call}")
+                        missing = p.ReadParams(process_id=f"missing-{task}-{call}")
+                        await client.call(PROCESS_READ, missing)
                     except RemoteError as error:
                         outcomes[key] = error.message
                 case 1:
-                    status = await client.write_process(f"ghost-{task}-{call}", b"x")
-                    outcomes[key] = status
+                    ghost = p.WriteParams(process_id=f"ghost-{task}-{call}", chunk=b"x")
+                    outcomes[key] = (await client.call(PROCESS_WRITE, ghost)).status
                 case _:
                     started = await client.start_process(
                         ["true"], env=CHILD_ENV, process_id=f"proc-{task}-{call}"
@@ -132,16 +152,14 @@ async def _pending_calls_then(
     outcomes: list[BaseException | object] = []
 
     async def consume() -> None:
-        async for event in proc.events():
+        async for event in proc.events:
             events.append(event)
             if isinstance(event, execsrv.Output):
                 first_output.set()
 
     async def long_poll(index: int) -> None:
         try:
-            outcomes.append(
-                await client.read_process("cat", after_seq=1000 + index, wait_ms=60_000)
-            )
+            outcomes.append(await proc.read(after_seq=1000 + index, wait_ms=60_000))
         except (Disconnected, RemoteError) as error:
             outcomes.append(error)
 
@@ -241,7 +259,7 @@ async def test_exceptions_inside_connect_come_out_unwrapped(server: execsrv.Exec
             raise Boom
     with pytest.raises(RemoteError) as caught:
         async with execsrv.connect(server.url) as client:
-            await client.read_process("missing")
+            await client.call(PROCESS_READ, p.ReadParams(process_id="missing"))
     assert caught.value.code == -32600
     with pytest.raises(KeyError):
         async with execsrv.connect(server.url):

@@ -84,7 +84,7 @@ async def test_a_process_runs_over_stdio() -> None:
     with trio.fail_after(20):
         async with execsrv.connect_stdio(STDIO_SERVER, cwd=ROOT) as client:
             proc = await client.start_process(["sh", "-c", "printf 'a\\0b'; exit 4"], env=CHILD_ENV)
-            events = [event async for event in proc.stream]
+            events = [event async for event in proc.events]
             # The exit may take its seq before the output: compare without seqs.
             assert [e.data for e in events if isinstance(e, Output)] == [b"a\0b"]
             assert [e.exit_code for e in events if isinstance(e, Exited)] == [4]
@@ -96,7 +96,7 @@ async def test_leaving_stops_the_server_and_its_children() -> None:
         async with execsrv.connect_stdio(STDIO_SERVER, cwd=ROOT) as client:
             argv = ["sh", "-c", "echo $PPID $$; exec sleep 60"]
             proc = await client.start_process(argv, env=CHILD_ENV)
-            event = await proc.stream.__anext__()
+            event = await proc.events.__anext__()
             assert isinstance(event, Output)
             server_pid, child_pid = map(int, event.data.split())
             assert alive(child_pid)
@@ -130,12 +130,12 @@ async def test_a_killed_server_ends_streams_with_the_reason() -> None:
         async with execsrv.connect_stdio(STDIO_SERVER, cwd=ROOT) as client:
             argv = ["sh", "-c", "echo $PPID $$; exec sleep 60"]
             proc = await client.start_process(argv, env=CHILD_ENV)
-            first = await proc.stream.__anext__()
+            first = await proc.events.__anext__()
             assert isinstance(first, Output)
             server_pid, child_pid = map(int, first.data.split())
             try:
                 os.kill(server_pid, signal.SIGKILL)
-                last = [event async for event in proc.stream][-1]
+                last = [event async for event in proc.events][-1]
             finally:
                 os.kill(child_pid, signal.SIGKILL)  # orphaned by the SIGKILLed server
             assert isinstance(last, Failed)

@@ -15,7 +15,7 @@ import trio
 import execsrv
 from execsrv import Disconnected, RemoteError
 from execsrv.client import HttpBodyStream, HttpStreamError
-from execsrv.client.http import BODY_BUFFER_FRAMES
+from execsrv.client.http_body import BODY_BUFFER_FRAMES
 from execsrv.protocol.http import HttpRequestBodyDeltaNotification
 
 from ..proxy import open_proxy
@@ -240,16 +240,6 @@ async def test_a_lost_connection_fails_the_stream_and_aborts_the_fetch(
         await http_server.wait_aborted()  # the server's fetch was cancelled: the drip breaks
 
 
-class _Routes:
-    """Stands in for the client: records which streams are forgotten."""
-
-    def __init__(self) -> None:
-        self.forgotten: list[str] = []
-
-    def _forget_http_stream(self, stream: HttpBodyStream) -> None:
-        self.forgotten.append(stream.request_id)
-
-
 def _delta(seq: int, data: bytes = b"x", *, done: bool = False, error: str | None = None):
     return HttpRequestBodyDeltaNotification(
         request_id="r", seq=seq, delta_base64=data, done=done, error=error
@@ -257,8 +247,8 @@ def _delta(seq: int, data: bytes = b"x", *, done: bool = False, error: str | Non
 
 
 async def test_a_seq_gap_fails_the_stream() -> None:
-    routes = _Routes()
-    stream = HttpBodyStream("r", routes)  # type: ignore[arg-type]
+    finished: list[HttpBodyStream] = []
+    stream = HttpBodyStream("r", finished.append)
     stream.feed(_delta(1, b"a"))
     stream.feed(_delta(3, b"c"))
     stream.feed(_delta(4, b"", done=True))  # ignored: the stream already failed
@@ -266,11 +256,11 @@ async def test_a_seq_gap_fails_the_stream() -> None:
     with pytest.raises(HttpStreamError) as caught:
         await stream.__anext__()
     assert str(caught.value) == "http response stream `r` received seq 3, expected 2"
-    assert routes.forgotten == ["r"]
+    assert finished == [stream]  # the router stops routing to it
 
 
 async def test_a_consumer_that_falls_behind_fails_the_stream() -> None:
-    stream = HttpBodyStream("r", _Routes())  # type: ignore[arg-type]
+    stream = HttpBodyStream("r", lambda stream: None)
     for seq in range(1, BODY_BUFFER_FRAMES + 2):
         stream.feed(_delta(seq))
     received = bytearray()
@@ -280,12 +270,12 @@ async def test_a_consumer_that_falls_behind_fails_the_stream() -> None:
 
 
 async def test_a_final_frame_may_carry_data_and_an_error() -> None:
-    stream = HttpBodyStream("r", _Routes())  # type: ignore[arg-type]
+    stream = HttpBodyStream("r", lambda stream: None)
     stream.feed(_delta(1, b"last", done=True, error="boom"))
     assert await stream.__anext__() == b"last"
     with pytest.raises(HttpStreamError, match=r"^http response stream `r` failed: boom$"):
         await stream.__anext__()
-    closed = HttpBodyStream("s", _Routes())  # type: ignore[arg-type]
+    closed = HttpBodyStream("s", lambda stream: None)
     closed.close()
     closed.feed(_delta(1))
     assert await closed.read() == b""

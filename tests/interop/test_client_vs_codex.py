@@ -14,6 +14,8 @@ import trio.testing
 
 import execsrv
 from execsrv import Closed, Disconnected, Exited, Failed, Output, RemoteError
+from execsrv.protocol import process as p
+from execsrv.protocol.methods import PROCESS_READ, PROCESS_TERMINATE, PROCESS_WRITE
 
 from ..conftest import CHILD_ENV
 from ..servers import RunningServer, open_codex
@@ -44,7 +46,7 @@ async def test_output_events_in_seq_order(client: execsrv.Client) -> None:
     script = "echo out; echo err >&2; (sleep 0.2; echo late) & exit 3"
     with trio.fail_after(WAIT):
         proc = await client.start_process(["sh", "-c", script], env=CHILD_ENV)
-        events = [event async for event in proc.events()]
+        events = [event async for event in proc.events]
     seqs = [event.seq for event in events if not isinstance(event, Failed)]
     assert seqs == list(range(1, len(events) + 1))
     assert isinstance(events[-1], Closed)
@@ -77,9 +79,9 @@ async def test_read_process(client: execsrv.Client) -> None:
             ["sh", "-c", "printf one; exit 2"], env=CHILD_ENV, process_id="r"
         )
         await proc.communicate()
-        read = await client.read_process("r")
+        read = await proc.read()
         # The nextSeq quirk: the last chunk + 1; the next read gives the true next seq.
-        again = await client.read_process("r", after_seq=read.next_seq - 1, wait_ms=5000)
+        again = await proc.read(after_seq=read.next_seq - 1, wait_ms=5000)
         limited = await proc.read(max_bytes=0)
     assert [chunk.chunk for chunk in read.chunks] == [b"one"]
     assert read.chunks[0].stream == "stdout"
@@ -109,7 +111,7 @@ async def test_write_to_a_piped_cat(client: execsrv.Client) -> None:
         assert await proc.write(b"hello\n") == "accepted"
         assert await proc.write(b"world\n") == "accepted"
         echoed = b""
-        events = proc.events()
+        events = proc.events
         while echoed != b"hello\nworld\n":
             event = await events.__anext__()
             assert isinstance(event, Output)
@@ -122,7 +124,8 @@ async def test_write_to_a_piped_cat(client: execsrv.Client) -> None:
 
 async def test_write_statuses(client: execsrv.Client) -> None:
     with trio.fail_after(WAIT):
-        assert await client.write_process("nope", b"x") == "unknownProcess"
+        nope = p.WriteParams(process_id="nope", chunk=b"x")
+        assert (await client.call(PROCESS_WRITE, nope)).status == "unknownProcess"
         proc = await client.start_process(["true"], env=CHILD_ENV)
         assert await proc.write(b"x") == "stdinClosed"
 
@@ -134,16 +137,17 @@ async def test_terminate(client: execsrv.Client) -> None:
         result = await proc.communicate()
         assert result.exit_code == -1
         assert await proc.terminate() is False
-        assert await client.terminate_process("nope") is False
+        nope = p.TerminateParams(process_id="nope")
+        assert (await client.call(PROCESS_TERMINATE, nope)).running is False
 
 
 async def test_remote_errors(client: execsrv.Client) -> None:
     with trio.fail_after(WAIT):
         with pytest.raises(RemoteError) as unknown:
-            await client.read_process("nope")
+            await client.call(PROCESS_READ, p.ReadParams(process_id="nope"))
         assert (unknown.value.code, unknown.value.message) == (-32600, "unknown process id nope")
 
-        await client.start_process(["cat"], env=CHILD_ENV, pipe_stdin=True, process_id="dup")
+        dup = await client.start_process(["cat"], env=CHILD_ENV, pipe_stdin=True, process_id="dup")
         with pytest.raises(RemoteError) as duplicate:
             await client.start_process(["true"], env=CHILD_ENV, process_id="dup")
         assert (duplicate.value.code, duplicate.value.message) == (
@@ -160,13 +164,13 @@ async def test_remote_errors(client: execsrv.Client) -> None:
 
         # execsrv's extensions are unknown methods to codex.
         with pytest.raises(RemoteError) as extension:
-            await client.signal_process("dup", "interrupt")
+            await dup.signal("interrupt")
         assert (extension.value.code, extension.value.message) == (
             -32601,
             "exec-server stub does not implement `process/signal` yet",
         )
         # The connection is fine afterwards.
-        assert await client.terminate_process("dup") is True
+        assert await dup.terminate() is True
 
 
 async def test_concurrent_calls_are_matched_by_id(client: execsrv.Client) -> None:
@@ -174,10 +178,13 @@ async def test_concurrent_calls_are_matched_by_id(client: execsrv.Client) -> Non
     results: dict[int, bool | str] = {}
 
     async def call(index: int) -> None:
+        process_id = f"nope-{index}"
         if index % 2:
-            results[index] = await client.terminate_process(f"nope-{index}")
+            terminate = p.TerminateParams(process_id=process_id)
+            results[index] = (await client.call(PROCESS_TERMINATE, terminate)).running
         else:
-            results[index] = await client.write_process(f"nope-{index}", b"x")
+            write = p.WriteParams(process_id=process_id, chunk=b"x")
+            results[index] = (await client.call(PROCESS_WRITE, write)).status
 
     with trio.fail_after(WAIT):
         async with trio.open_nursery() as nursery:
@@ -207,10 +214,10 @@ async def test_killed_server_fails_pending_and_later_calls(codex: RunningServer)
             assert isinstance(pending[0], Disconnected)
 
             with pytest.raises(Disconnected):
-                await client.terminate_process(proc.process_id)
+                await proc.terminate()
             with pytest.raises(Disconnected):
-                await client.read_process(proc.process_id)
+                await proc.read()
             assert client.disconnected is not None
-            events = [event async for event in proc.events()]
+            events = [event async for event in proc.events]
             assert len(events) == 1
             assert isinstance(events[0], Failed)

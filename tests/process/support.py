@@ -103,7 +103,7 @@ class Collector:
         """Consume events until ``done(self)``; AssertionError if the stream ends first."""
         if done(self):
             return
-        async for event in self.proc.stream:
+        async for event in self.proc.events:
             self.events.append(event)
             match event:
                 case Output(stream="stdout", data=data):

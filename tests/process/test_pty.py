@@ -7,6 +7,8 @@ import pytest
 import trio
 
 import execsrv
+from execsrv.protocol import process as p
+from execsrv.protocol.methods import PROCESS_RESIZE
 
 from .support import CHILD_ENV, Collector, py
 
@@ -74,7 +76,7 @@ async def test_resize_of_a_pipe_process_is_refused(client: execsrv.Client) -> No
             await proc.resize(40, 100)
         assert error.value.code == -32600
         with pytest.raises(execsrv.RemoteError) as unknown:
-            await client.resize_process("nope", 40, 100)
+            await client.call(PROCESS_RESIZE, p.ResizeParams(process_id="nope", rows=40, cols=100))
         assert (unknown.value.code, unknown.value.message) == (-32600, "unknown process id nope")
         await proc.terminate()
 

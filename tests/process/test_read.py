@@ -8,6 +8,8 @@ import pytest
 import trio
 
 import execsrv
+from execsrv.protocol import process as p
+from execsrv.protocol.methods import PROCESS_READ
 
 from ..wire import open_wire
 from .support import CHILD_ENV, Collector, b64, exec_params, py, unb64
@@ -95,7 +97,7 @@ async def test_cursor_max_bytes_next_seq_and_extension_fields(client: execsrv.Cl
 
 async def test_read_of_unknown_process_is_an_error(client: execsrv.Client) -> None:
     with pytest.raises(execsrv.RemoteError) as error:
-        await client.read_process("nope")
+        await client.call(PROCESS_READ, p.ReadParams(process_id="nope"))
     assert (error.value.code, error.value.message) == (-32600, "unknown process id nope")
 
 

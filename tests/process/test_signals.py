@@ -10,6 +10,8 @@ import pytest
 import trio
 
 import execsrv
+from execsrv.protocol import process as p
+from execsrv.protocol.methods import PROCESS_SIGNAL
 
 from ..conftest import TEST_CONFIG
 from .support import CHILD_ENV, Collector, is_dead, py, wait_dead
@@ -78,7 +80,7 @@ async def test_signals_reach_the_whole_process_group(client: execsrv.Client) -> 
 
 async def test_signal_to_unknown_process_is_an_error(client: execsrv.Client) -> None:
     with pytest.raises(execsrv.RemoteError) as error:
-        await client.signal_process("nope", "interrupt")
+        await client.call(PROCESS_SIGNAL, p.SignalParams(process_id="nope", signal="interrupt"))
     assert (error.value.code, error.value.message) == (-32600, "unknown process id nope")
 
 

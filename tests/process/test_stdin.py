@@ -11,6 +11,8 @@ import pytest
 import trio
 
 import execsrv
+from execsrv.protocol import process as p
+from execsrv.protocol.methods import PROCESS_CLOSE_STDIN, PROCESS_WRITE
 
 from ..wire import open_wire
 from .support import CHILD_ENV, Collector, b64, exec_params, unb64
@@ -51,8 +53,10 @@ async def test_close_stdin_twice_and_write_after_close(client: execsrv.Client) -
 
 async def test_write_statuses(client: execsrv.Client) -> None:
     with trio.fail_after(10):
-        assert await client.write_process("never-started", b"x") == "unknownProcess"
-        assert await client.close_stdin("never-started") == "unknownProcess"
+        write = p.WriteParams(process_id="never-started", chunk=b"x")
+        assert (await client.call(PROCESS_WRITE, write)).status == "unknownProcess"
+        close = p.CloseStdinParams(process_id="never-started")
+        assert (await client.call(PROCESS_CLOSE_STDIN, close)).status == "unknownProcess"
 
         # Without pipeStdin, stdin is /dev/null: stdinClosed while running and after.
         no_stdin = await client.start_process(

@@ -324,21 +324,12 @@ async def test_auto_resume_resends_the_token_and_stops_at_a_401(tmp_path: Path) 
         ):
             with trio.fail_after(10):
                 assert proxy.sever() == 1
-                while client.resumes == 0:  # noqa: ASYNC110 (no event for it)
-                    await trio.sleep(0.01)
-                await client.wait_connected()
+                await client.wait_resumed(1)
                 assert await client.list_processes() == []
                 # The token changes (a restart with a new file): re-dialling stops at
                 # the first 401 instead of retrying for the whole resume window.
                 server.policy = HandshakePolicy(token="rotated-0123456789abcdef")
                 assert proxy.sever() == 1
                 with pytest.raises(execsrv.Disconnected, match="HTTP 401"):
-                    await _until_disconnected(client)
+                    await client.wait_resumed(2)  # the client gives up instead
             assert client.resumes == 1
-
-
-async def _until_disconnected(client: execsrv.Client) -> None:
-    """Return never: raise the client's final Disconnected once it gives up."""
-    while True:
-        await client.wait_connected()
-        await trio.sleep(0.01)

@@ -84,7 +84,7 @@ async def test_stream_survives_three_disconnects_without_loss_or_duplicates(
             await feeder.batch()
             received = bytearray()
             seqs: list[int] = []
-            async for event in proc.stream:
+            async for event in proc.events:
                 match event:
                     case execsrv.Output(seq=seq, data=data):
                         seqs.append(seq)
@@ -129,7 +129,7 @@ async def test_output_beyond_retention_while_disconnected_is_caught_up_without_a
                 await feeder.batch(25)
             proxy.release()
             await feeder.feed.aclose()
-            events = [event async for event in proc.stream]
+            events = [event async for event in proc.events]
             await feeder.acks.aclose()
     assert not [e for e in events if isinstance(e, execsrv.Gap)]
     outputs = [e for e in events if isinstance(e, execsrv.Output)]
@@ -173,7 +173,7 @@ async def test_stream_completes_exactly_under_repeated_resets(
                     ["seq", "-w", "1", str(STREAM_LINES)], env=CHILD_ENV
                 )
                 received = bytearray()
-                async for event in proc.stream:
+                async for event in proc.events:
                     match event:
                         case execsrv.Output(data=data):
                             received += data
@@ -213,10 +213,9 @@ async def test_a_stream_behind_when_its_process_closed_still_recovers(
             proc, feeder = await start_echoer(client, tmp_path)
             await feeder.batch()
             assert proxy.sever() == 1  # the resume puts the stream behind (unread)
-            while client.resumes < 1:  # noqa: ASYNC110 (the client's supervisor)
-                await trio.sleep(0.01)
+            await client.wait_resumed(1)
             await feeder.feed.aclose()
-            while not (await client.read_process(proc.process_id, after_seq=0)).closed:  # noqa: ASYNC110
+            while not (await proc.read(after_seq=0)).closed:  # noqa: ASYNC110
                 await trio.sleep(0.01)
             await client.list_processes()  # replies after the closed notification
             proxy.hold()
@@ -225,7 +224,7 @@ async def test_a_stream_behind_when_its_process_closed_still_recovers(
             events: list[execsrv.ProcessEvent] = []
 
             async def consume() -> None:
-                events.extend([event async for event in proc.stream])
+                events.extend([event async for event in proc.events])
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(consume)
@@ -235,3 +234,36 @@ async def test_a_stream_behind_when_its_process_closed_still_recovers(
     received = b"".join(event.data for event in events if isinstance(event, execsrv.Output))
     assert received == b"".join(b"line %d\n" % n for n in range(BATCH))
     assert isinstance(events[-1], execsrv.Closed)
+
+
+async def test_wait_resumed_returns_after_each_resume(server: execsrv.ExecServer) -> None:
+    assert server.port is not None
+    async with (
+        open_proxy(server.port) as proxy,
+        execsrv.connect(proxy.url, auto_resume=True) as client,
+    ):
+        with trio.fail_after(10):
+            await client.wait_resumed(0)  # at once: nothing to wait for
+            for count in (1, 2):
+                assert proxy.sever() == 1
+                await client.wait_resumed(count)
+                assert client.resumes == count
+                assert await client.list_processes() == []  # the new connection works
+
+
+async def test_wait_resumed_raises_when_the_client_gives_up(server: execsrv.ExecServer) -> None:
+    """Without ``auto_resume`` the first drop is final: no waiter hangs."""
+    assert server.port is not None
+    async with open_proxy(server.port) as proxy, execsrv.connect(proxy.url) as client:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+
+                async def wait() -> None:
+                    with pytest.raises(execsrv.Disconnected) as caught:
+                        await client.wait_resumed(1)
+                    assert caught.value is client.disconnected
+
+                nursery.start_soon(wait)
+                await trio.testing.wait_all_tasks_blocked()
+                assert proxy.sever() == 1
+            assert client.resumes == 0

@@ -14,6 +14,8 @@ import wsproto
 import wsproto.events
 
 import execsrv
+from execsrv.protocol import process as p
+from execsrv.protocol.methods import PROCESS_READ, PROCESS_WRITE
 
 from ..conftest import CHILD_ENV
 from ..wire import open_wire
@@ -43,9 +45,12 @@ async def test_resume_within_ttl_keeps_processes_and_output(nursery: trio.Nurser
             [info] = await client.list_processes()
             assert info.process_id == "c"
             assert info.running
-            assert await client.write_process("c", b"two\n") == "accepted"
-            await client.read_process("c", after_seq=1, wait_ms=5000)  # long-poll for seq 2
-            read = await client.read_process("c", after_seq=0)
+            # Not started by this client: no handle, so by the method constants.
+            write = p.WriteParams(process_id="c", chunk=b"two\n")
+            assert (await client.call(PROCESS_WRITE, write)).status == "accepted"
+            long_poll = p.ReadParams(process_id="c", after_seq=1, wait_ms=5000)  # for seq 2
+            await client.call(PROCESS_READ, long_poll)
+            read = await client.call(PROCESS_READ, p.ReadParams(process_id="c", after_seq=0))
             assert [(c.seq, c.chunk) for c in read.chunks] == [(1, b"one\n"), (2, b"two\n")]
 
 

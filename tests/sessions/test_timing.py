@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from execsrv.client import Disconnected, Output, RemoteError
-from execsrv.client.client import (
+from execsrv.client.supervisor import (
     CONNECT_SECONDS,
     FIRST_RETRY_SECONDS,
     MAX_RETRY_SECONDS,
@@ -42,7 +42,9 @@ async def test_a_takeover_fails_long_polls_at_once_and_gives_requests_the_evicti
 ) -> None:
     async with open_memory_server() as server, open_memory_client(server) as old:
         # A child that never reads: a write past the stdin buffer waits for room.
-        await old.start_process(["sleep", "300"], process_id="p", env=CHILD_ENV, pipe_stdin=True)
+        proc = await old.start_process(
+            ["sleep", "300"], process_id="p", env=CHILD_ENV, pipe_stdin=True
+        )
         ended: dict[str, tuple[float, BaseException]] = {}
 
         async def record(name: str, call: Callable[[], Awaitable[object]]) -> None:
@@ -52,10 +54,10 @@ async def test_a_takeover_fails_long_polls_at_once_and_gives_requests_the_evicti
                 ended[name] = (trio.current_time(), error)
 
         async with trio.open_nursery() as nursery:
-            long_poll = partial(old.read_process, "p", after_seq=0, wait_ms=600_000)
+            long_poll = partial(proc.read, after_seq=0, wait_ms=600_000)
             nursery.start_soon(record, "read", long_poll)
             past_the_buffer = b"x" * 2 * STDIN_BUFFER_BYTES
-            nursery.start_soon(record, "write", partial(old.write_process, "p", past_the_buffer))
+            nursery.start_soon(record, "write", partial(proc.write, past_the_buffer))
             await trio.testing.wait_all_tasks_blocked()
             taken_over_at = trio.current_time()
             async with open_memory_client(server, resume_session_id=old.session_id) as new:
@@ -87,7 +89,7 @@ async def test_a_detached_session_lives_exactly_its_ttl(
             process = await client.start_process(
                 ["sh", "-c", "echo $$; exec sleep 300"], env=CHILD_ENV
             )
-            async for event in process.stream:
+            async for event in process.events:
                 assert isinstance(event, Output)
                 pidfd = os.pidfd_open(int(event.data))
                 break
