@@ -26,6 +26,7 @@ from ..process import (
     NotATerminal,
     ProcessIdTaken,
     ProcessLimits,
+    ProcessSpec,
     SpawnFailed,
 )
 from ..process.containment import Leftovers
@@ -136,18 +137,20 @@ class LocalBackend(ExecBackend):
             if self._processes.get(process_id) is handle:
                 del self._processes[process_id]
 
-        run = partial(
-            ManagedProcess.run,
+        spec = ProcessSpec(
             process_id,
             argv,
-            cwd=cwd,
-            env=env or {},
+            cwd,
+            env or {},
             env_policy=env_policy,
             tty=tty,
             pipe_stdin=pipe_stdin,
-            arg0=None,
             pty_size=pty_size,
             timeout_ms=timeout_ms,
+        )
+        run = partial(
+            ManagedProcess.run,
+            spec,
             sink=sink,
             limits=self._limits,
             forget=forget,

@@ -15,7 +15,7 @@ from .errors import (
     SpawnFailed,
     UnknownProcess,
 )
-from .managed import ManagedProcess, NotificationSink, ProcessLimits
+from .managed import ManagedProcess, NotificationSink, ProcessLimits, ProcessSpec
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, spawn_child
 
@@ -29,6 +29,7 @@ __all__ = [
     "ProcessIdTaken",
     "ProcessLimitReached",
     "ProcessLimits",
+    "ProcessSpec",
     "ProcessStarting",
     "SpawnFailed",
     "SpawnedChild",

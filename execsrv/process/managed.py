@@ -73,6 +73,25 @@ Returns whether a client was there to receive it (False: it was dropped)."""
 
 
 @dataclass(frozen=True)
+class ProcessSpec:
+    """What to start: a start request's facts the process itself needs."""
+
+    process_id: str
+    argv: list[str]
+    cwd: str
+    env: Mapping[str, str]
+    env_policy: EnvPolicy | None = None
+    tty: bool = False
+    pipe_stdin: bool = False
+    arg0: str | None = None
+    """``argv[0]`` as the program sees it, if not ``argv[0]``."""
+    pty_size: tuple[int, int] | None = None
+    """Rows and columns of a PTY (:data:`DEFAULT_PTY_SIZE` if None)."""
+    timeout_ms: int | None = None
+    """Kill the process group this long after the start (None: never)."""
+
+
+@dataclass(frozen=True)
 class ProcessLimits:
     retained_output_bytes: int = 1 << 20
     exited_retention_seconds: float = 30.0
@@ -88,26 +107,22 @@ class ManagedProcess:
 
     def __init__(
         self,
-        process_id: str,
-        argv: list[str],
+        spec: ProcessSpec,
         child: SpawnedChild,
         *,
-        tty: bool,
-        pipe_stdin: bool,
-        timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
         exited_output: ExitedOutputBudget | None = None,
     ) -> None:
-        self.process_id = process_id
-        self.argv = argv
-        self.tty = tty
+        self.process_id = spec.process_id
+        self.argv = spec.argv
+        self.tty = spec.tty
         self._child = child
         self._process = child.process
         self._sink = sink
         self._limits = limits
         self._exited_output = exited_output
-        self._timeout_ms = timeout_ms
+        self._timeout_ms = spec.timeout_ms
         self._next_seq = 1
         self._chunks: list[ProcessOutputChunk] = []
         self._head = 0  # index of the oldest retained chunk
@@ -133,54 +148,32 @@ class ManagedProcess:
         self._stdin: StdinQueue | None = None
         if child.pty_master is not None:
             self._stdin = StdinQueue(child.pty_master, owns_stream=False)
-        elif pipe_stdin and self._process.stdin is not None:
+        elif spec.pipe_stdin and self._process.stdin is not None:
             self._stdin = StdinQueue(self._process.stdin, owns_stream=True)
 
     @classmethod
-    async def spawn(
+    async def _spawn(
         cls,
-        process_id: str,
-        argv: list[str],
+        spec: ProcessSpec,
         *,
-        cwd: str,
-        env: Mapping[str, str],
-        env_policy: EnvPolicy | None,
-        tty: bool,
-        pipe_stdin: bool,
-        arg0: str | None,
-        pty_size: tuple[int, int] | None,
-        timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
-        exited_output: ExitedOutputBudget | None = None,
+        exited_output: ExitedOutputBudget | None,
     ) -> ManagedProcess:
-        """Spawn ``argv`` (see :func:`~.spawn.spawn_child`) and wrap it, unsupervised
-        (:meth:`run` supervises). Raises :class:`~.errors.SpawnFailed` if the spawn fails.
-
-        Once closed, its output counts against ``exited_output`` (if given); the
-        caller discards it from the budget when forgetting it."""
-        rows, cols = pty_size or DEFAULT_PTY_SIZE
+        """Spawn (see :func:`~.spawn.spawn_child`) and wrap the child, unsupervised.
+        Raises :class:`~.errors.SpawnFailed` if the spawn fails."""
+        rows, cols = spec.pty_size or DEFAULT_PTY_SIZE
         child = await spawn_child(
-            argv,
-            cwd=cwd,
-            env=build_child_env(env, env_policy),
-            tty=tty,
-            pipe_stdin=pipe_stdin,
-            arg0=arg0,
+            spec.argv,
+            cwd=spec.cwd,
+            env=build_child_env(spec.env, spec.env_policy),
+            tty=spec.tty,
+            pipe_stdin=spec.pipe_stdin,
+            arg0=spec.arg0,
             pty_rows=rows,
             pty_cols=cols,
         )
-        return cls(
-            process_id,
-            argv,
-            child,
-            tty=tty,
-            pipe_stdin=pipe_stdin,
-            timeout_ms=timeout_ms,
-            sink=sink,
-            limits=limits,
-            exited_output=exited_output,
-        )
+        return cls(spec, child, sink=sink, limits=limits, exited_output=exited_output)
 
     # -- state ---------------------------------------------------------------
 
@@ -417,25 +410,16 @@ class ManagedProcess:
     @classmethod
     async def run(
         cls,
-        process_id: str,
-        argv: list[str],
+        spec: ProcessSpec,
         *,
-        cwd: str,
-        env: Mapping[str, str],
-        env_policy: EnvPolicy | None,
-        tty: bool,
-        pipe_stdin: bool,
-        arg0: str | None,
-        pty_size: tuple[int, int] | None,
-        timeout_ms: int | None,
         sink: NotificationSink,
         limits: ProcessLimits,
-        exited_output: ExitedOutputBudget | None = None,
         forget: Callable[[ManagedProcess], None],
+        exited_output: ExitedOutputBudget | None = None,
         leftovers: Leftovers | None = None,
         task_status: trio.TaskStatus[ManagedProcess] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Spawn ``argv`` and run the process's whole lifetime in this task.
+        """Spawn ``spec`` and run the process's whole lifetime in this task.
 
         Start it in the nursery that is to supervise it:
         ``managed = await nursery.start(partial(ManagedProcess.run, ...))`` returns
@@ -448,23 +432,10 @@ class ManagedProcess:
         the process group and every descendant, even those that left it: SIGTERM,
         the grace period, then SIGKILL; the child is always reaped before ``forget``.
         When the retention time ends, what the child left running goes to
-        ``leftovers`` (killed now without one).
+        ``leftovers`` (killed now without one). Once closed, its output counts
+        against ``exited_output`` (if given); ``forget`` discards it from the budget.
         """
-        managed = await cls.spawn(
-            process_id,
-            argv,
-            cwd=cwd,
-            env=env,
-            env_policy=env_policy,
-            tty=tty,
-            pipe_stdin=pipe_stdin,
-            arg0=arg0,
-            pty_size=pty_size,
-            timeout_ms=timeout_ms,
-            sink=sink,
-            limits=limits,
-            exited_output=exited_output,
-        )
+        managed = await cls._spawn(spec, sink=sink, limits=limits, exited_output=exited_output)
         await managed._supervise(forget, leftovers, task_status)
 
     async def _supervise(

@@ -20,6 +20,7 @@ from ..process import (
     ProcessIdTaken,
     ProcessLimitReached,
     ProcessLimits,
+    ProcessSpec,
     ProcessStarting,
     UnknownProcess,
 )
@@ -77,18 +78,21 @@ class ProcessApi:
             if session.processes.get(process_id) is managed:
                 del session.processes[process_id]
 
-        run = partial(
-            ManagedProcess.run,
+        spec = ProcessSpec(
             process_id,
             params.argv,
-            cwd=params.cwd,
-            env=params.env,
+            params.cwd,
+            params.env,
             env_policy=params.env_policy,
             tty=params.tty,
             pipe_stdin=params.pipe_stdin,
             arg0=params.arg0,
             pty_size=(size.rows, size.cols) if size else None,
             timeout_ms=params.timeout_ms,
+        )
+        run = partial(
+            ManagedProcess.run,
+            spec,
             sink=session.notify,
             limits=self._limits,
             exited_output=self._exited_output,

@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 import trio
 
-from execsrv.process import ManagedProcess, ProcessLimits, SpawnFailed
+from execsrv.process import ManagedProcess, ProcessLimits, ProcessSpec, SpawnFailed
 from execsrv.protocol.wire import Payload
 
 from .support import CHILD_ENV
@@ -26,16 +26,7 @@ async def _sink(method: str, params: Payload) -> bool:
 def _run(argv: list[str], forgotten: list[ManagedProcess]) -> partial[object]:
     return partial(
         ManagedProcess.run,
-        "p1",
-        argv,
-        cwd="/",
-        env=CHILD_ENV,
-        env_policy=None,
-        tty=False,
-        pipe_stdin=False,
-        arg0=None,
-        pty_size=None,
-        timeout_ms=None,
+        ProcessSpec("p1", argv, "/", CHILD_ENV),
         sink=_sink,
         limits=ProcessLimits(exited_retention_seconds=0, kill_grace_seconds=0.5),
         forget=forgotten.append,
