@@ -2,8 +2,8 @@
 
 The same machinery as the server's: :func:`~execsrv.process.spawn_child` and
 a :class:`~execsrv.process.ManagedProcess` per child, supervised in the
-backend's own nursery, with its notifications fed straight into the event
-stream instead of onto a connection.
+backend's own nursery, with its events fed straight into the event stream
+instead of onto a connection.
 """
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ from typing import TypeVar
 import trio
 
 from .. import fs
-from ..client.events import Closed, Exited, Output, ProcessEventStream
+from ..client import events as client_events
+from ..client.events import ProcessEventStream
 from ..client.fs import DirectoryEntry, FileMetadata
 from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
 from ..process import (
+    Closed,
     EmptyArgv,
+    Exited,
     ManagedProcess,
     NotATerminal,
+    Output,
+    ProcessEvent,
     ProcessIdTaken,
     ProcessLimits,
     ProcessSpec,
@@ -31,7 +36,6 @@ from ..process import (
 )
 from ..process.containment import Leftovers
 from ..protocol import process as p
-from ..protocol.wire import Payload
 from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle, absolute
 from .errors import as_client_error
 
@@ -123,14 +127,8 @@ class LocalBackend(ExecBackend):
         stream = ProcessEventStream(read_after)
         handle = LocalProcess(process_id, ProcessEvents(stream))
 
-        async def sink(method: str, params: Payload) -> bool:
-            match params:
-                case p.ExecOutputDeltaNotification(seq=seq, stream=name, chunk=chunk):
-                    stream.feed(seq, Output(seq, name, chunk))
-                case p.ExecExitedNotification(seq=seq, exit_code=code, signal=signal):
-                    stream.feed(seq, Exited(seq, code, signal))
-                case p.ExecClosedNotification(seq=seq):
-                    stream.feed(seq, Closed(seq))
+        async def sink(event: ProcessEvent) -> bool:
+            stream.feed(event.seq, _client_event(event))
             return True
 
         def forget(managed: ManagedProcess) -> None:
@@ -202,3 +200,17 @@ class LocalBackend(ExecBackend):
             lambda: fs.copy(checked_source, checked_destination, recursive=recursive),
             changes=True,
         )
+
+
+def _client_event(
+    event: ProcessEvent,
+) -> client_events.Output | client_events.Exited | client_events.Closed:
+    """The client's twin of a process event (the client package keeps its own types,
+    so that a remote client need not import the process package)."""
+    match event:
+        case Output(seq=seq, stream=name, data=data):
+            return client_events.Output(seq, name, data)
+        case Exited(seq=seq, exit_code=code, signal=signal):
+            return client_events.Exited(seq, code, signal)
+        case Closed(seq=seq):
+            return client_events.Closed(seq)

@@ -1,7 +1,8 @@
 """Managed child processes: spawning, output retention, stdin, supervision.
 
-Knows nothing of JSON-RPC beyond the payload types it emits; its failures are
-the :mod:`.errors` types, which the server and the local backend translate.
+Knows nothing of JSON-RPC: a process speaks the domain events of :mod:`.events`,
+which the server's session turns into notifications; its failures are the
+:mod:`.errors` types, which the server and the local backend translate.
 """
 
 from .env import build_child_env
@@ -15,17 +16,24 @@ from .errors import (
     SpawnFailed,
     UnknownProcess,
 )
-from .managed import ManagedProcess, NotificationSink, ProcessLimits, ProcessSpec
+from .events import Closed, Exited, Output, ProcessEvent
+from .managed import EventSink, ManagedProcess, ProcessLimits, ProcessSpec
+from .output_log import OutputLog
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, spawn_child
 
 __all__ = [
+    "Closed",
     "EmptyArgv",
+    "EventSink",
+    "Exited",
     "ExitedOutputBudget",
     "ManagedProcess",
     "NotATerminal",
-    "NotificationSink",
+    "Output",
+    "OutputLog",
     "ProcessError",
+    "ProcessEvent",
     "ProcessIdTaken",
     "ProcessLimitReached",
     "ProcessLimits",

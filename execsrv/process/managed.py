@@ -1,10 +1,9 @@
-"""One managed child: its seq counter, retained output, exit state and supervisor.
+"""One managed child: its I/O, the waits on its output log, and its supervisor.
 
-Every event of a process takes the next seq from one counter (output chunks,
-then ``exited`` and ``closed`` in the order they are recorded). ``closed`` is
-recorded last, once the exit status is known and every output stream hit EOF.
-Output is retained up to a byte budget, oldest chunks evicted whole; a read
-that starts before the evicted range says ``truncated``.
+The seq counter, retained output and exit state are its :class:`~.output_log.OutputLog`
+(sans-IO). ``closed`` is recorded last, once the exit status is known and every
+output stream hit EOF. The process speaks domain events (:mod:`.events`) to its
+:data:`EventSink`; it picks no wire method names.
 
 Once a notification reached nobody (the session is detached), output is only
 read from the child while retention can hold it without evicting output no
@@ -14,7 +13,6 @@ until a read goes past some, so a detached flood costs no CPU and loses nothing.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import errno
 import os
@@ -27,29 +25,22 @@ import trio
 
 from ..protocol.process import (
     EnvPolicy,
-    ExecClosedNotification,
-    ExecExitedNotification,
-    ExecOutputDeltaNotification,
     OutputStream,
     ProcessInfo,
-    ProcessOutputChunk,
     ReadResponse,
     SignalName,
     WriteStatus,
 )
-from ..protocol.wire import Payload
 from .containment import Leftovers
 from .env import build_child_env
 from .errors import NotATerminal
+from .events import ProcessEvent
+from .output_log import READ_CHUNK_BYTES, OutputLog
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
 
-__all__ = ["READ_CHUNK_BYTES", "ManagedProcess", "NotificationSink", "ProcessLimits"]
-
-READ_CHUNK_BYTES: Final = 256 * 1024
-"""Bytes asked of a pipe or PTY per read. Large reads mean few messages, and
-per-message cost, not bytes, dominates websocket throughput in Python."""
+__all__ = ["READ_CHUNK_BYTES", "EventSink", "ManagedProcess", "ProcessLimits", "ProcessSpec"]
 
 SIGNALS: Final[dict[SignalName, signal.Signals]] = {
     "interrupt": signal.SIGINT,
@@ -67,8 +58,8 @@ DEFAULT_PTY_SIZE: Final = (24, 80)
 _MAX_MS: Final = 2**64 - 1
 """Durations are u64 milliseconds on the wire; larger ints would overflow a float."""
 
-NotificationSink = Callable[[str, Payload], Awaitable[bool]]
-"""Where a process sends its notifications (method, params); may block for backpressure.
+EventSink = Callable[[ProcessEvent], Awaitable[bool]]
+"""Where a process sends its events, in seq order; may block for backpressure.
 Returns whether a client was there to receive it (False: it was dropped)."""
 
 
@@ -110,7 +101,7 @@ class ManagedProcess:
         spec: ProcessSpec,
         child: SpawnedChild,
         *,
-        sink: NotificationSink,
+        sink: EventSink,
         limits: ProcessLimits,
         exited_output: ExitedOutputBudget | None = None,
     ) -> None:
@@ -123,26 +114,10 @@ class ManagedProcess:
         self._limits = limits
         self._exited_output = exited_output
         self._timeout_ms = spec.timeout_ms
-        self._next_seq = 1
-        self._chunks: list[ProcessOutputChunk] = []
-        self._head = 0  # index of the oldest retained chunk
-        self._retained_bytes = 0
-        self._evicted_through = 0  # highest evicted seq
-        # Output up to _acked_through reached a client (a process/read went past
-        # it, or it was notified since the last dropped notification): only that
-        # may be evicted while _undelivered_through is beyond it, i.e. while some
-        # output reached nobody.
-        self._read_through = 0
-        self._acked_through = 0
-        self._undelivered_through = 0
-        self._unacked_bytes = 0  # retained bytes after _acked_through
+        self._log = OutputLog(limits.retained_output_bytes)
         self._reserved_bytes = 0  # read sizes granted to pumps waiting for output
-        self._acknowledged = trio.Event()
-        self.exit_code: int | None = None
-        self.exit_signal: str | None = None
-        self.exit_seq: int | None = None
-        self.closed_seq: int | None = None
-        self._changed = trio.Event()
+        self._acknowledged = trio.Event()  # the log acknowledged more output
+        self._changed = trio.Event()  # the log recorded an event
         self._timeout_scope = trio.CancelScope()
         self._terminated = False  # process/terminate killed it while running
         self._stdin: StdinQueue | None = None
@@ -156,7 +131,7 @@ class ManagedProcess:
         cls,
         spec: ProcessSpec,
         *,
-        sink: NotificationSink,
+        sink: EventSink,
         limits: ProcessLimits,
         exited_output: ExitedOutputBudget | None,
     ) -> ManagedProcess:
@@ -182,12 +157,28 @@ class ManagedProcess:
         return self._process.pid
 
     @property
+    def exit_code(self) -> int | None:
+        return self._log.exit_code
+
+    @property
+    def exit_signal(self) -> str | None:
+        return self._log.exit_signal
+
+    @property
+    def exit_seq(self) -> int | None:
+        return self._log.exit_seq
+
+    @property
+    def closed_seq(self) -> int | None:
+        return self._log.closed_seq
+
+    @property
     def running(self) -> bool:
-        return self.exit_code is None
+        return not self._log.exited
 
     @property
     def closed(self) -> bool:
-        return self.closed_seq is not None
+        return self._log.closed
 
     async def wait_exited(self) -> None:
         """Return once the child has exited and been reaped (its ``exited`` is recorded).
@@ -205,108 +196,42 @@ class ManagedProcess:
             exit_code=self.exit_code,
         )
 
-    def _take_seq(self) -> int:
-        seq = self._next_seq
-        self._next_seq += 1
+    def _recorded(self) -> None:
+        """The log took a seq: wake long-polls and :meth:`wait_exited`."""
         self._changed.set()
         self._changed = trio.Event()
-        return seq
+
+    def _acknowledged_more(self, advanced: bool) -> None:
+        """Wake pumps waiting for room if the log acknowledged more output."""
+        if advanced:
+            self._acknowledged.set()
+            self._acknowledged = trio.Event()
 
     @property
     def retained_bytes(self) -> int:
         """Output bytes held for ``process/read``."""
-        return self._retained_bytes
-
-    def _retain(self, chunk: ProcessOutputChunk) -> None:
-        self._chunks.append(chunk)
-        self._retained_bytes += len(chunk.chunk)
-        self._unacked_bytes += len(chunk.chunk)
-        self._evict(self._retained_bytes - self._limits.retained_output_bytes)
-        # Amortised. Evicted chunks stay alive until then (at most 64 of them): freeing
-        # each at once makes glibc return the heap top and fault it back in for the
-        # next read, which halves streaming throughput.
-        if self._head > 64 and self._head * 2 > len(self._chunks):
-            self._compact()
+        return self._log.retained_bytes
 
     def evict_output(self, at_least: int) -> int:
         """Evict the oldest chunks, whole, until ``at_least`` bytes are freed or none
         is left, and free them now; returns the bytes freed. Reads from before them
         say ``truncated``."""
-        freed = self._evict(at_least)
-        self._compact()
-        return freed
-
-    def _evict(self, at_least: int) -> int:
-        freed = 0
-        while freed < at_least and self._head < len(self._chunks):
-            old = self._chunks[self._head]
-            freed += len(old.chunk)
-            if old.seq > self._acked_through:
-                self._unacked_bytes -= len(old.chunk)
-            self._evicted_through = old.seq
-            self._head += 1
-        self._retained_bytes -= freed
-        return freed
-
-    def _compact(self) -> None:
-        """Drop evicted chunks from the list: their bytes are freed."""
-        del self._chunks[: self._head]
-        self._head = 0
-
-    def _acknowledge(self, through: int) -> None:
-        """Output up to seq ``through`` reached a client: retention may evict it."""
-        if through <= self._acked_through:
-            return
-        index = bisect.bisect_right(self._chunks, self._acked_through, lo=self._head, key=_seq_of)
-        while index < len(self._chunks) and self._chunks[index].seq <= through:
-            self._unacked_bytes -= len(self._chunks[index].chunk)
-            index += 1
-        self._acked_through = through
-        self._acknowledged.set()
-        self._acknowledged = trio.Event()
+        return self._log.evict(at_least)
 
     async def _read_allowance(self, streams: int) -> int:
-        """Bytes the next read of one of ``streams`` output streams may take.
-
-        While every chunk reached a client, a full read, within the retention
-        budget shared by the streams (so a chunk whose notification turns out to
-        reach nobody never evicts another such chunk). While some output reached
-        nobody, only what retention holds without evicting unacknowledged output;
-        with no room, this waits for a ``process/read`` to acknowledge some.
-        Cancellation: nothing to undo.
+        """Bytes the next read of one of ``streams`` output streams may take
+        (:meth:`.OutputLog.read_allowance`); with no room, this waits for a
+        ``process/read`` to acknowledge some. Cancellation: nothing to undo.
         """
-        budget = self._limits.retained_output_bytes
-        while self._undelivered_through > self._acked_through:
-            room = budget - self._unacked_bytes - self._reserved_bytes
-            if room > 0:
-                return min(READ_CHUNK_BYTES, -(-room // streams))
+        while (size := self._log.read_allowance(streams, self._reserved_bytes)) is None:
             await self._acknowledged.wait()
-        return min(READ_CHUNK_BYTES, max(1, budget // streams))
+        return size
 
     # -- reads ---------------------------------------------------------------
 
     def snapshot(self, after_seq: int, max_bytes: int | None) -> ReadResponse:
         """Retained chunks after ``after_seq`` within ``max_bytes`` (first always in)."""
-        start = bisect.bisect_right(self._chunks, after_seq, lo=self._head, key=_seq_of)
-        chunks: list[ProcessOutputChunk] = []
-        total = 0
-        for chunk in self._chunks[start:]:
-            size = len(chunk.chunk)
-            if chunks and max_bytes is not None and total + size > max_bytes:
-                break
-            chunks.append(chunk)
-            total += size
-        return ReadResponse(
-            chunks=chunks,
-            next_seq=chunks[-1].seq + 1 if chunks else self._next_seq,
-            exited=self.exit_code is not None,
-            exit_code=self.exit_code,
-            closed=self.closed,
-            failure=None,
-            truncated=self._evicted_through > after_seq,
-            exit_seq=self.exit_seq,
-            closed_seq=self.closed_seq,
-        )
+        return self._log.snapshot(after_seq, max_bytes)
 
     async def read(self, after_seq: int, max_bytes: int | None, wait_ms: int) -> ReadResponse:
         """``process/read``: return at once if there is anything new, else long-poll.
@@ -317,17 +242,9 @@ class ManagedProcess:
         deadline = trio.current_time() + _seconds(wait_ms)
         while True:
             changed = self._changed
-            response = self.snapshot(after_seq, max_bytes)
-            if (
-                response.chunks
-                or response.closed
-                or (response.exited and after_seq < response.next_seq - 1)
-                or trio.current_time() >= deadline
-            ):
-                # The reader has seen up to its cursor, and now what it is handed.
-                through = max(min(after_seq, self._next_seq - 1), response.next_seq - 1)
-                self._read_through = max(self._read_through, through)
-                self._acknowledge(through)
+            response = self._log.snapshot(after_seq, max_bytes)
+            if OutputLog.has_news(after_seq, response) or trio.current_time() >= deadline:
+                self._acknowledged_more(self._log.mark_read(after_seq, response))
                 return response
             with trio.move_on_at(deadline):
                 await changed.wait()
@@ -412,7 +329,7 @@ class ManagedProcess:
         cls,
         spec: ProcessSpec,
         *,
-        sink: NotificationSink,
+        sink: EventSink,
         limits: ProcessLimits,
         forget: Callable[[ManagedProcess], None],
         exited_output: ExitedOutputBudget | None = None,
@@ -462,17 +379,15 @@ class ManagedProcess:
                     if self._timeout_ms is not None:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
                 stdin_scope.cancel()
-            self.closed_seq = self._take_seq()
+            closed = self._log.mark_closed()
+            self._recorded()
             if self._exited_output is not None:
                 self._exited_output.add(self)
             # Every stream is at EOF: release the descriptors now, not after the
             # retention time (hundreds of short commands would exhaust the fd limit).
             await self._close_streams()
             self._child.containment.release_if_empty()
-            await self._sink(
-                "process/closed",
-                ExecClosedNotification(process_id=self.process_id, seq=self.closed_seq),
-            )
+            await self._sink(closed)
             await trio.sleep(self._limits.exited_retention_seconds)
             handed_over = leftovers
         finally:
@@ -513,52 +428,21 @@ class ManagedProcess:
                 self._reserved_bytes -= size
             if not received:
                 return
-            data = bytes(received)
-            seq = self._take_seq()
-            chunk = ProcessOutputChunk(seq=seq, stream=name, chunk=data)
-            self._retain(chunk)
-            delivered = await self._sink(
-                "process/output",
-                ExecOutputDeltaNotification(
-                    process_id=self.process_id, seq=seq, stream=name, chunk=data
-                ),
-            )
-            behind = self._undelivered_through > self._acked_through
-            if not delivered:
-                if not behind:
-                    self._forget_notified()
-                self._undelivered_through = seq
-            elif not behind:
-                self._acknowledge(seq)
-
-    def _forget_notified(self) -> None:
-        """A notification was dropped: those sent before it may have been lost with
-        the connection, so only what a ``process/read`` went past stays acknowledged."""
-        self._acked_through = self._read_through
-        self._unacked_bytes = sum(
-            len(self._chunks[index].chunk)
-            for index in range(self._head, len(self._chunks))
-            if self._chunks[index].seq > self._acked_through
-        )
+            output = self._log.append(name, bytes(received))
+            self._recorded()
+            delivered = await self._sink(output)
+            self._acknowledged_more(self._log.notified(output.seq, delivered))
 
     async def _watch_exit(self) -> None:
         returncode = await self._process.wait()
         self._timeout_scope.cancel()
         if returncode >= 0:
-            self.exit_code = returncode
+            exited = self._log.mark_exited(returncode, None)
         else:
-            self.exit_signal = _signal_name(-returncode)
-            self.exit_code = 1 if self.tty else -1  # the reference's PTY layer reports 1
-        self.exit_seq = self._take_seq()
-        await self._sink(
-            "process/exited",
-            ExecExitedNotification(
-                process_id=self.process_id,
-                seq=self.exit_seq,
-                exit_code=self.exit_code,
-                signal=self.exit_signal,
-            ),
-        )
+            # the reference's PTY layer reports 1
+            exited = self._log.mark_exited(1 if self.tty else -1, _signal_name(-returncode))
+        self._recorded()
+        await self._sink(exited)
 
     async def _enforce_timeout(self, timeout_ms: int) -> None:
         with self._timeout_scope:
@@ -599,10 +483,6 @@ class ManagedProcess:
 
 def _seconds(milliseconds: int) -> float:
     return min(milliseconds, _MAX_MS) / 1000
-
-
-def _seq_of(chunk: ProcessOutputChunk) -> int:
-    return chunk.seq
 
 
 def _signal_name(number: int) -> str:

@@ -93,7 +93,7 @@ class ProcessApi:
         run = partial(
             ManagedProcess.run,
             spec,
-            sink=session.notify,
+            sink=partial(session.notify, process_id),
             limits=self._limits,
             exited_output=self._exited_output,
             forget=forget,

@@ -18,8 +18,14 @@ from typing import Protocol
 import trio
 
 from ..changed import Changed
-from ..process import ManagedProcess
+from ..process import Closed, Exited, ManagedProcess, Output, ProcessEvent
 from ..protocol.errors import RpcError
+from ..protocol.methods import PROCESS_CLOSED, PROCESS_EXITED, PROCESS_OUTPUT
+from ..protocol.process import (
+    ExecClosedNotification,
+    ExecExitedNotification,
+    ExecOutputDeltaNotification,
+)
 from ..protocol.wire import Payload
 from .lanes import Lanes
 
@@ -101,11 +107,29 @@ class Session:
             self._nursery = None
             self.ended.set()
 
-    async def notify(self, method: str, params: Payload) -> bool:
-        """Send to the attached connection; False if none is (the notification is dropped)."""
+    async def notify(self, process_id: str, event: ProcessEvent) -> bool:
+        """Send a process's event to the attached connection as its ``process/*``
+        notification (the one place that picks the method); False if no connection
+        is attached (the notification is dropped). Blocks while the peer is slow."""
         attachment = self._attachment
         if attachment is None:
             return False
+        method: str
+        params: Payload
+        match event:
+            case Output(seq=seq, stream=stream, data=data):
+                method = PROCESS_OUTPUT.name
+                params = ExecOutputDeltaNotification(
+                    process_id=process_id, seq=seq, stream=stream, chunk=data
+                )
+            case Exited(seq=seq, exit_code=exit_code, signal=signal):
+                method = PROCESS_EXITED.name
+                params = ExecExitedNotification(
+                    process_id=process_id, seq=seq, exit_code=exit_code, signal=signal
+                )
+            case Closed(seq=seq):
+                method = PROCESS_CLOSED.name
+                params = ExecClosedNotification(process_id=process_id, seq=seq)
         await attachment.send_notification(method, params)
         return True
 

@@ -13,13 +13,12 @@ from functools import partial
 import pytest
 import trio
 
-from execsrv.process import ManagedProcess, ProcessLimits, ProcessSpec, SpawnFailed
-from execsrv.protocol.wire import Payload
+from execsrv.process import ManagedProcess, ProcessEvent, ProcessLimits, ProcessSpec, SpawnFailed
 
 from .support import CHILD_ENV
 
 
-async def _sink(method: str, params: Payload) -> bool:
+async def _sink(event: ProcessEvent) -> bool:
     return False
 
 
