@@ -17,17 +17,13 @@ from typing import TypeVar
 import trio
 
 from .. import fs
-from ..client import events as client_events
 from ..client.events import ProcessEventStream
 from ..client.fs import DirectoryEntry, FileMetadata
 from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
 from ..process import (
-    Closed,
     EmptyArgv,
-    Exited,
     ManagedProcess,
     NotATerminal,
-    Output,
     ProcessEvent,
     ProcessIdTaken,
     ProcessLimits,
@@ -128,7 +124,7 @@ class LocalBackend(ExecBackend):
         handle = LocalProcess(process_id, ProcessEvents(stream))
 
         async def sink(event: ProcessEvent) -> bool:
-            stream.feed(event.seq, _client_event(event))
+            stream.feed(event.seq, event)
             return True
 
         def forget(managed: ManagedProcess) -> None:
@@ -200,17 +196,3 @@ class LocalBackend(ExecBackend):
             lambda: fs.copy(checked_source, checked_destination, recursive=recursive),
             changes=True,
         )
-
-
-def _client_event(
-    event: ProcessEvent,
-) -> client_events.Output | client_events.Exited | client_events.Closed:
-    """The client's twin of a process event (the client package keeps its own types,
-    so that a remote client need not import the process package)."""
-    match event:
-        case Output(seq=seq, stream=name, data=data):
-            return client_events.Output(seq, name, data)
-        case Exited(seq=seq, exit_code=code, signal=signal):
-            return client_events.Exited(seq, code, signal)
-        case Closed(seq=seq):
-            return client_events.Closed(seq)

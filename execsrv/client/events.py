@@ -16,7 +16,8 @@ from typing import Final
 
 import trio
 
-from ..protocol.process import OutputStream, ReadResponse
+from ..events import Closed, Exited, Output
+from ..protocol.process import ReadResponse
 from .errors import ClientError, Disconnected
 
 __all__ = [
@@ -40,27 +41,6 @@ CATCH_UP_BYTES: Final = 4 << 20
 time the connection is lost during one, doubled back after each that succeeds, so
 a connection reset more often than a full read takes to arrive still makes progress."""
 MIN_CATCH_UP_BYTES: Final = 64 << 10
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    seq: int
-    stream: OutputStream
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Exited:
-    seq: int
-    exit_code: int
-    signal: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Closed:
-    """The last event of a process."""
-
-    seq: int
 
 
 @dataclass(frozen=True, slots=True)

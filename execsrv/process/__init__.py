@@ -5,6 +5,7 @@ which the server's session turns into notifications; its failures are the
 :mod:`.errors` types, which the server and the local backend translate.
 """
 
+from ..events import Closed, Exited, Output, ProcessEvent
 from .env import build_child_env
 from .errors import (
     EmptyArgv,
@@ -16,7 +17,6 @@ from .errors import (
     SpawnFailed,
     UnknownProcess,
 )
-from .events import Closed, Exited, Output, ProcessEvent
 from .managed import EventSink, ManagedProcess, ProcessLimits, ProcessSpec
 from .output_log import OutputLog
 from .retention import ExitedOutputBudget

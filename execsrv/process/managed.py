@@ -23,6 +23,7 @@ from typing import Final
 
 import trio
 
+from ..events import ProcessEvent
 from ..protocol.process import (
     EnvPolicy,
     OutputStream,
@@ -34,7 +35,6 @@ from ..protocol.process import (
 from .containment import Leftovers
 from .env import build_child_env
 from .errors import NotATerminal
-from .events import ProcessEvent
 from .output_log import READ_CHUNK_BYTES, OutputLog
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child

@@ -19,8 +19,8 @@ from __future__ import annotations
 import bisect
 from typing import Final
 
+from ..events import Closed, Exited, Output
 from ..protocol.process import OutputStream, ProcessOutputChunk, ReadResponse
-from .events import Closed, Exited, Output
 
 __all__ = ["READ_CHUNK_BYTES", "OutputLog"]
 

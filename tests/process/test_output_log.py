@@ -9,7 +9,8 @@ import ast
 import inspect
 from types import ModuleType
 
-from execsrv.process import Closed, Exited, Output, OutputLog, events, output_log
+from execsrv import events
+from execsrv.process import Closed, Exited, Output, OutputLog, output_log
 from execsrv.process.output_log import READ_CHUNK_BYTES
 
 

@@ -1,7 +1,10 @@
 """What a process tells whoever listens: its domain events, in seq order.
 
-Neutral types: the server's session turns them into ``process/*`` notifications,
-the local backend feeds them to its event stream. Every event of a process takes
+Neutral types with one home, outside the process package so the client can use
+them without loading spawn and containment: the server's session turns them into
+``process/*`` notifications, the local backend feeds them to its event stream, and
+the client rebuilds them from notifications (:mod:`execsrv.client.events` adds
+``Gap`` and ``Failed``). Every event of a process takes
 the next seq from one counter; ``Closed`` is the last.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..protocol.process import OutputStream
+from .protocol.process import OutputStream
 
 __all__ = ["Closed", "Exited", "Output", "ProcessEvent"]
 
