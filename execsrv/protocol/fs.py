@@ -2,9 +2,11 @@
 
 Names follow the reference's Rust types where its ``-32602`` messages name
 them (``invalid type: null, expected struct FsReadFileParams``). Paths are
-``AbsolutePathBuf`` in the reference: :func:`absolute_path` applies its rules
-(absolute only, normalised lexically) after decoding, so the decoded structs
-still hold the text the client sent.
+0.130's ``AbsolutePathBuf`` or 0.171's ``file:`` URIs, told apart per value by
+:mod:`.paths`: the params' ``check_params`` applies what decoding rejects, and
+the handlers turn each value into a host path with
+:func:`~.paths.parse_wire_path`, so the decoded structs still hold the text the
+client sent.
 
 The ``sandbox`` field's ``permissions`` is a ``PermissionProfile``, which the
 reference decodes as an untagged union of a tagged shape and a legacy one; any
@@ -22,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 import msgspec
 
 from .errors import RpcError
+from .paths import NOT_ABSOLUTE, PathForm, absolute_path, check_wire_path, form_of, parse_wire_path
 from .process import EmptyResponse
 from .wire import Params, Payload
 
@@ -66,9 +69,6 @@ __all__ = [
     "requires_platform_sandbox",
 ]
 
-NOT_ABSOLUTE: Final = "AbsolutePathBuf deserialized without a base path"
-"""``-32602`` for a path that is not absolute (relative, empty, ``~``, a ``file://`` URI)."""
-
 PERMISSIONS_MISMATCH: Final = "data did not match any variant of untagged enum PermissionProfileDe"
 """``-32602`` for any ``permissions`` value that is not a PermissionProfile."""
 
@@ -77,29 +77,6 @@ SANDBOX_UNSUPPORTED: Final = (
     "restrict the file system, and execsrv has no sandbox to enforce them"
 )
 """``-32600`` for a restricted profile (the reference would run its sandbox helper)."""
-
-
-def absolute_path(text: str) -> str:
-    """The reference's ``AbsolutePathBuf``: absolute only, normalised lexically.
-
-    ``/root/../etc/./hostname`` and ``//etc/hostname/`` are ``/etc/hostname``;
-    ``..`` at the root stays at the root. Symlinks are not resolved.
-
-    Raises:
-        RpcError: ``-32602`` :data:`NOT_ABSOLUTE` for anything not starting with ``/``.
-    """
-    if not text.startswith("/"):
-        raise RpcError.invalid_params(NOT_ABSOLUTE)
-    parts: list[str] = []
-    for part in text.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/" + "/".join(parts)
 
 
 # -- PermissionProfile ----------------------------------------------------------
@@ -240,9 +217,7 @@ def parse_permissions(value: Any) -> PermissionProfile:
     normalised = []
     for entry in entries:
         if isinstance(entry.path, PathTarget):
-            if not entry.path.path.startswith("/"):
-                raise RpcError.invalid_params(PERMISSIONS_MISMATCH)
-            target = PathTarget(path=absolute_path(entry.path.path))
+            target = PathTarget(path=_entry_path(entry.path.path))
             entry = FileSystemSandboxEntry(path=target, access=entry.access)
         normalised.append(entry)
     if normalised == entries:
@@ -255,6 +230,23 @@ def parse_permissions(value: Any) -> PermissionProfile:
     assert profile.file_system is not None
     legacy = msgspec.structs.replace(profile.file_system, entries=normalised)
     return msgspec.structs.replace(profile, file_system=legacy)
+
+
+def _entry_path(text: str) -> str:
+    """A ``path`` entry's host path: absolute (0.130) or a ``file:`` URI (0.171).
+
+    What fails to decode is the union's one message; a URI naming another host
+    is ``-32600`` (see :func:`~.paths.parse_wire_path`).
+    """
+    if form_of(text) is PathForm.URI:
+        try:
+            check_wire_path(text)
+        except RpcError:
+            raise RpcError.invalid_params(PERMISSIONS_MISMATCH) from None
+        return parse_wire_path(text).path
+    if not text.startswith("/"):
+        raise RpcError.invalid_params(PERMISSIONS_MISMATCH)
+    return absolute_path(text)
 
 
 def _entries(profile: PermissionProfile) -> list[FileSystemSandboxEntry] | None:
@@ -316,7 +308,8 @@ def _narrows_write(entry: FileSystemSandboxEntry, entries: list[FileSystemSandbo
 AbsolutePath = Annotated[
     str,
     msgspec.Meta(
-        description="An absolute path, normalised lexically (`.`, `..`, repeated `/`).",
+        description="An absolute path or a `file:` URI (see [Filesystem](#filesystem)), "
+        "normalised lexically (`.`, `..`, repeated `/`).",
         extra={"rust": "path string"},  # a PathBuf: serde says `expected path string`
     ),
 ]
@@ -342,7 +335,7 @@ class FileSystemSandboxContext(Params, kw_only=True):
     cwd: Annotated[
         str | None,
         msgspec.Meta(
-            description="Absolute; resolves cwd-relative permission entries.",
+            description="Absolute or a `file:` URI; resolves cwd-relative permission entries.",
             extra={"rust": "path string"},
         ),
     ] = None
@@ -355,10 +348,10 @@ class FileSystemSandboxContext(Params, kw_only=True):
     use_legacy_landlock: Annotated[bool, msgspec.Meta(description="No effect in execsrv.")] = False
 
     def check_params(self) -> None:
-        """What serde rejects while decoding: a bad ``permissions``, a relative ``cwd``."""
+        """What serde rejects while decoding: a bad ``permissions`` or ``cwd``."""
         parse_permissions(self.permissions)
         if self.cwd is not None:
-            absolute_path(self.cwd)
+            check_wire_path(self.cwd)
 
 
 Sandbox = Annotated[
@@ -371,9 +364,9 @@ class _FsParams(Params):
     _PATHS: ClassVar[tuple[str, ...]] = ("path",)
 
     def check_params(self) -> None:
-        """``-32602`` for a path that is not absolute or a bad ``sandbox`` (see ParamsDecoder)."""
+        """``-32602`` for a path of neither form or a bad ``sandbox`` (see ParamsDecoder)."""
         for name in self._PATHS:
-            absolute_path(getattr(self, name))
+            check_wire_path(getattr(self, name))
         sandbox: FileSystemSandboxContext | None = getattr(self, "sandbox", None)
         if sandbox is not None:
             sandbox.check_params()

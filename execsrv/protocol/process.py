@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from .paths import check_wire_path
 from .wire import U64, NonZeroU16, Params, Payload, USize
 
 __all__ = [
@@ -110,7 +111,8 @@ class ExecParams(Params):
     cwd: Annotated[
         str,
         msgspec.Meta(
-            description="Working directory; relative to the server's cwd.",
+            description="Working directory: a path (a relative one is relative to the "
+            "server's cwd) or a `file:` URI.",
             extra={"rust": "path string"},  # a PathBuf: serde says `expected path string`
         ),
     ]
@@ -152,6 +154,10 @@ class ExecParams(Params):
             description="Initial PTY size; default 24 rows, 80 columns.", extra={"extension": True}
         ),
     ] = None
+
+    def check_params(self) -> None:
+        """``-32602`` for a ``file:`` URI ``cwd`` 0.171 cannot parse (see ParamsDecoder)."""
+        check_wire_path(self.cwd, relative=True)
 
 
 class ExecResponse(Payload):

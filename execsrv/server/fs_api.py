@@ -3,11 +3,13 @@
 The checks come in the reference's order. What it rejects while decoding
 params (``-32602``: paths, the ``sandbox`` field) is rejected while decoding
 here too (the params types' ``check_params``), before the handshake state is
-looked at. The handlers then normalise the paths and reject what the
-reference's handler rejects (``-32600``: the base64 of ``fs/writeFile``, then
-a restricted sandbox profile, which execsrv refuses). The operation runs in a worker
-thread under the server's :class:`trio.CapacityLimiter`, so a huge file or
-directory never blocks the event loop; it fails with :class:`~execsrv.fs.FsError`,
+looked at. The handlers then turn the paths into host paths (either form, see
+:mod:`execsrv.protocol.paths`; a ``file:`` URI naming another host is
+``-32600``) and reject what the reference's handler rejects (``-32600``: the
+base64 of ``fs/writeFile``, then a restricted sandbox profile, which execsrv
+refuses). The operation runs in a worker thread under the server's
+:class:`trio.CapacityLimiter`, so a huge file or directory never blocks the
+event loop; it fails with :class:`~execsrv.fs.FsError`,
 which :mod:`.errors` maps as the reference does: not found → ``-32004``, invalid
 input or permission denied → ``-32600``, anything else → ``-32603``, with Rust's
 ``<text> (os error N)`` wording.
@@ -42,6 +44,7 @@ from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_f
 from ..protocol import fs as f
 from ..protocol.errors import RpcError
 from ..protocol.params import base64_error
+from ..protocol.paths import parse_wire_path
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .call import Call
 
@@ -61,7 +64,7 @@ def _check_sandbox(sandbox: f.FileSystemSandboxContext | None) -> f.PermissionPr
         return None
     profile = f.parse_permissions(sandbox.permissions)
     if sandbox.cwd is not None:
-        f.absolute_path(sandbox.cwd)
+        parse_wire_path(sandbox.cwd)
     return profile
 
 
@@ -169,7 +172,7 @@ class FsApi:
         that has sent that much stalls, it keeps it.
         """
         params = call.params
-        path = f.absolute_path(params.path)
+        path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         reader = await self._run(lambda: fs.FileReader(path), changes=True)
         reserved = 0
@@ -202,7 +205,7 @@ class FsApi:
         a FIFO or device without room is waited for without a thread, and that wait
         ends when the request is cancelled."""
         params = call.params
-        path = f.absolute_path(params.path)
+        path = parse_wire_path(params.path).path
         profile = _check_sandbox(params.sandbox)
         data = memoryview(_decode_base64(params.data_base64))
         _refuse_sandboxed(profile)
@@ -220,7 +223,7 @@ class FsApi:
 
     async def create_directory(self, call: Call[f.FsCreateDirectoryParams]) -> f.EmptyResponse:
         params = call.params
-        path = f.absolute_path(params.path)
+        path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         recursive = params.recursive is not False
         await self._run(lambda: fs.create_directory(path, recursive=recursive), changes=True)
@@ -228,7 +231,7 @@ class FsApi:
 
     async def get_metadata(self, call: Call[f.FsGetMetadataParams]) -> f.FsGetMetadataResponse:
         params = call.params
-        path = f.absolute_path(params.path)
+        path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         return await self._run(lambda: read_metadata(path), changes=False)
 
@@ -236,14 +239,14 @@ class FsApi:
         self, call: Call[f.FsReadDirectoryParams]
     ) -> f.FsReadDirectoryResponse:
         params = call.params
-        path = f.absolute_path(params.path)
+        path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         entries = await self._run(lambda: read_directory_entries(path), changes=False)
         return f.FsReadDirectoryResponse(entries=entries)
 
     async def remove(self, call: Call[f.FsRemoveParams]) -> f.EmptyResponse:
         params = call.params
-        path = f.absolute_path(params.path)
+        path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         recursive, force = params.recursive is not False, params.force is not False
         await self._run(lambda: fs.remove(path, recursive=recursive, force=force), changes=True)
@@ -251,8 +254,8 @@ class FsApi:
 
     async def copy(self, call: Call[f.FsCopyParams]) -> f.EmptyResponse:
         params = call.params
-        source = f.absolute_path(params.source_path)
-        destination = f.absolute_path(params.destination_path)
+        source = parse_wire_path(params.source_path).path
+        destination = parse_wire_path(params.destination_path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         recursive = params.recursive
         await self._run(lambda: fs.copy(source, destination, recursive=recursive), changes=True)

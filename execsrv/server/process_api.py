@@ -26,6 +26,7 @@ from ..process import (
 )
 from ..process.containment import Leftovers
 from ..protocol import process as p
+from ..protocol.paths import parse_wire_path
 from .call import Call
 from .session import STARTING, Session, short_id
 
@@ -70,6 +71,7 @@ class ProcessApi:
         if process_id in session.processes:
             raise ProcessIdTaken(process_id)
         self._check_process_limit(session)
+        cwd = parse_wire_path(params.cwd, relative=True)  # cwd.form: which generation sent it
         session.processes[process_id] = STARTING
         size = params.pty_size
 
@@ -81,7 +83,7 @@ class ProcessApi:
         spec = ProcessSpec(
             process_id,
             params.argv,
-            params.cwd,
+            cwd.path,
             params.env,
             env_policy=params.env_policy,
             tty=params.tty,

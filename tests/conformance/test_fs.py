@@ -109,7 +109,7 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
     ("fs/copy", {**COPY, "sourcePath": []}, "invalid type: sequence, expected path string"),
     *[
         ("fs/readFile", {"path": path}, NOT_ABSOLUTE)
-        for path in ["etc/hostname", "", "./x", "~", "~/x", "file:///etc/hostname"]
+        for path in ["etc/hostname", "", "./x", "~", "~/x"]
     ],
     ("fs/writeFile", {"path": "rel", "dataBase64": "aGk="}, NOT_ABSOLUTE),
     ("fs/writeFile", {"path": "rel", "dataBase64": "!"}, NOT_ABSOLUTE),  # before base64's -32600
@@ -228,6 +228,16 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
 )
 async def test_invalid_params(wire: WireClient, method: str, params: Any, message: str) -> None:
     assert await rpc(wire, method, params) == {"error": error(-32602, message)}
+
+
+async def test_a_file_uri_path(wire: WireClient, kind: ServerKind, tree: Path) -> None:
+    """codex 0.130 refuses a ``file:`` URI; execsrv also serves 0.171, whose every
+    path is one (issue 10), so it reads the file."""
+    reply = await rpc(wire, "fs/readFile", {"path": (tree / "file").as_uri()})
+    if kind == "codex":
+        assert reply == {"error": error(-32602, NOT_ABSOLUTE)}
+    else:
+        assert reply == {"result": {"dataBase64": b64(b"hello\n")}}
 
 
 VALID = {
