@@ -359,7 +359,7 @@ def methods_table(methods: Mapping[str, Any], notifications: Mapping[str, Any]) 
                 _link(spec.params),
                 _link(spec.result),
                 ordered,
-                "yes" if spec.extension else "",
+                "yes" if spec.extension else _since(spec),
                 spec.summary,
             ]
         )
@@ -377,6 +377,12 @@ def methods_table(methods: Mapping[str, Any], notifications: Mapping[str, Any]) 
             ]
         )
     return _table(header, rows)
+
+
+def _since(spec: Any) -> str:
+    """A codex method added after 0.130.0 says which codex version has it."""
+    since = getattr(spec, "since", "0.130.0")
+    return "" if since == "0.130.0" else f"no: codex {since}"
 
 
 def _direction(direction: str) -> str:

@@ -5,7 +5,9 @@ Paths are absolute paths on the *server's* machine (``str`` or
 code and message, except "not found" (``-32004``), which is
 :class:`~.errors.FileNotFound` (a RemoteError subclass, raised by every call),
 so ``except FileNotFound`` reads naturally. Works against execsrv and codex 0.130.0 (whose
-:meth:`RemoteFileSystem.get_metadata` has no ``size``: it is None).
+:meth:`RemoteFileSystem.get_metadata` has no ``size``: it is None), except
+:meth:`RemoteFileSystem.canonicalize` and :meth:`RemoteFileSystem.walk`, which
+codex added in 0.171.0 (0.130.0 answers ``-32601``).
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ import os
 
 from ..protocol import fs as f
 from ..protocol.methods import (
+    FS_CANONICALIZE,
     FS_COPY,
     FS_CREATE_DIRECTORY,
     FS_GET_METADATA,
     FS_READ_DIRECTORY,
     FS_READ_FILE,
     FS_REMOVE,
+    FS_WALK,
     FS_WRITE_FILE,
 )
+from ..protocol.paths import parse_wire_path
 from .peer import Caller
 
-__all__ = ["DirectoryEntry", "FileMetadata", "RemoteFileSystem"]
+__all__ = ["DirectoryEntry", "FileMetadata", "RemoteFileSystem", "WalkResult"]
 
 FileMetadata = f.FsGetMetadataResponse
 """``is_directory``, ``is_file``, ``is_symlink``, ``created_at_ms``, ``modified_at_ms``,
@@ -33,6 +38,10 @@ FileMetadata = f.FsGetMetadataResponse
 
 DirectoryEntry = f.FsReadDirectoryEntry
 """``file_name``, ``is_directory``, ``is_file``."""
+
+WalkResult = f.FsWalkResponse
+"""``entries`` (``path`` as a ``file://`` URI, ``kind``), ``errors`` (``path``, ``message``),
+``truncated``: as the server sent it."""
 
 PathArg = str | os.PathLike[str]
 
@@ -83,3 +92,35 @@ class RemoteFileSystem:
             recursive=recursive,
         )
         await self._client.call(FS_COPY, params)
+
+    async def canonicalize(self, path: PathArg) -> str:
+        """The server's canonical host path for ``path`` (symlinks and ``..`` resolved).
+
+        The server answers with a ``file://`` URI; this returns it as a host path.
+        Missing or dangling: :class:`~.errors.FileNotFound`.
+        """
+        params = f.FsCanonicalizeParams(path=os.fspath(path))
+        return parse_wire_path((await self._client.call(FS_CANONICALIZE, params)).path).path
+
+    async def walk(
+        self,
+        path: PathArg,
+        *,
+        max_depth: int,
+        max_directories: int,
+        max_entries: int,
+        follow_directory_symlinks: bool,
+        prune_hidden_directories: bool = False,
+    ) -> WalkResult:
+        """The tree under ``path``, breadth-first, as the server returned it (typed,
+        paths as ``file://`` URIs: turn one into a host path with
+        :func:`execsrv.protocol.paths.parse_wire_path`)."""
+        options = f.FsWalkOptions(
+            max_depth=max_depth,
+            max_directories=max_directories,
+            max_entries=max_entries,
+            follow_directory_symlinks=follow_directory_symlinks,
+            prune_hidden_directories=prune_hidden_directories or None,
+        )
+        params = f.FsWalkParams(path=os.fspath(path), options=options)
+        return await self._client.call(FS_WALK, params)

@@ -11,12 +11,15 @@ from .ops import (
     FileMetadata,
     FileReader,
     FileWriter,
+    WalkResult,
+    canonicalize,
     copy,
     create_directory,
     get_metadata,
     read_directory,
     read_file,
     remove,
+    walk,
     write_file,
 )
 from .worker import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
@@ -30,6 +33,8 @@ __all__ = [
     "FileReader",
     "FileWriter",
     "FsError",
+    "WalkResult",
+    "canonicalize",
     "copy",
     "create_directory",
     "get_metadata",
@@ -40,5 +45,6 @@ __all__ = [
     "read_metadata",
     "remove",
     "run_fs_operation",
+    "walk",
     "write_file",
 ]

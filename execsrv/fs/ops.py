@@ -27,11 +27,15 @@ these in a worker thread: a huge file or directory takes as long as it takes.
 from __future__ import annotations
 
 import errno
+import heapq
 import os
 import stat
-from dataclasses import dataclass
-from typing import Final
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
+from ..protocol.errors import os_error_message
 from .errors import ErrorKind, FsError
 
 __all__ = [
@@ -45,12 +49,15 @@ __all__ = [
     "FileMetadata",
     "FileReader",
     "FileWriter",
+    "WalkResult",
+    "canonicalize",
     "copy",
     "create_directory",
     "get_metadata",
     "read_directory",
     "read_file",
     "remove",
+    "walk",
     "write_file",
 ]
 
@@ -464,3 +471,122 @@ def _copy_bytes(src: int, dst: int) -> None:
             raise
     while chunk := os.read(src, _READ_CHUNK):  # from where copy_file_range stopped
         _write_all(dst, chunk)
+
+
+def canonicalize(path: str) -> str:
+    """``path`` with every symlink, ``.`` and ``..`` resolved (Rust's ``canonicalize``).
+
+    A missing path or a dangling symlink is ``ENOENT``; a symlink loop ``ELOOP``.
+    """
+    _check(path)
+    return os.path.realpath(path, strict=True)
+
+
+WalkKind = Literal["file", "directory"]
+
+
+@dataclass(slots=True)
+class WalkResult:
+    """What :func:`walk` found: ``(path, kind)`` entries in order, ``(path, message)``
+    errors, and whether a limit left something out."""
+
+    entries: list[tuple[str, WalkKind]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    truncated: bool = False
+
+
+def walk(
+    root: str,
+    *,
+    max_depth: int,
+    max_directories: int,
+    max_entries: int,
+    follow_directory_symlinks: bool,
+    prune_hidden_directories: bool,
+) -> WalkResult:
+    """The tree under ``root``, breadth-first, each directory's entries sorted by name.
+
+    The root is not listed; its children are at depth 0, and a directory
+    deeper than ``max_depth`` is listed but not read. Symlinks are left out
+    unless ``follow_directory_symlinks`` and they name a directory, which is
+    then listed as one and read (unless it is the directory holding the link or
+    one above it: a loop is listed, not read); dangling symlinks and entries
+    that are neither files nor directories are left out. With
+    ``prune_hidden_directories`` a directory named ``.*`` is listed, not read.
+    A directory below the root that cannot be read is an error entry; the
+    root itself fails the call (``ENOENT`` when missing), and a file root gives
+    nothing. At most ``max_directories`` directories are read (the root
+    included) and ``max_entries`` listed; reaching either with more to do sets
+    ``truncated``. Memory stays within the limits: of one huge directory only
+    the first entries still wanted are kept, and at most ``max_entries``
+    directories wait to be read.
+    """
+    _check(root)
+    result = WalkResult()
+    if not stat.S_ISDIR(os.stat(root).st_mode):
+        return result
+    pending: deque[tuple[str, int]] = deque([(root, -1)])
+    read = 0
+    while pending:
+        directory, depth = pending.popleft()
+        if read == max_directories:
+            result.truncated = True
+            break
+        read += 1
+        wanted = max_entries - len(result.entries)
+        try:
+            children = heapq.nsmallest(
+                wanted + 1, _walk_children(directory, follow_directory_symlinks)
+            )
+        except OSError as error:
+            if directory == root:
+                raise
+            result.errors.append((directory, os_error_message(error)))
+            continue
+        if len(children) > wanted:
+            result.truncated = True
+            children = children[:wanted]
+        prefix = directory.rstrip("/") + "/"
+        for name, kind, is_link in children:
+            path = prefix + os.fsdecode(name)
+            result.entries.append((path, kind))
+            if kind != "directory" or depth + 1 >= max_depth:
+                continue
+            if prune_hidden_directories and name.startswith(b"."):
+                continue
+            if is_link and _is_loop(directory, path):
+                continue
+            pending.append((path, depth + 1))
+        if result.truncated:
+            break
+    return result
+
+
+def _is_loop(directory: str, link: str) -> bool:
+    """Whether ``link`` (in ``directory``) leads to ``directory`` or one above it."""
+    try:
+        here, target = os.path.realpath(directory), os.path.realpath(link)
+    except OSError:
+        return True
+    return here == target or here.startswith(target.rstrip("/") + "/")
+
+
+def _walk_children(directory: str, follow_symlinks: bool) -> Iterator[tuple[bytes, WalkKind, bool]]:
+    """The entries :func:`walk` lists in ``directory``, unsorted: (name, kind, is a symlink)."""
+    with os.scandir(directory) as iterator:
+        for entry in iterator:
+            try:
+                is_link = entry.is_symlink()
+                if is_link:
+                    if not follow_symlinks or not entry.is_dir(follow_symlinks=True):
+                        continue  # not followed, dangling, or not a directory
+                    kind: WalkKind = "directory"
+                elif entry.is_dir(follow_symlinks=False):
+                    kind = "directory"
+                elif entry.is_file(follow_symlinks=False):
+                    kind = "file"
+                else:
+                    continue
+            except OSError:
+                continue
+            yield os.fsencode(entry.name), kind, is_link

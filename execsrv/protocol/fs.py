@@ -26,18 +26,25 @@ import msgspec
 from .errors import RpcError
 from .paths import NOT_ABSOLUTE, PathForm, absolute_path, check_wire_path, form_of, parse_wire_path
 from .process import EmptyResponse
-from .wire import Params, Payload
+from .wire import Params, Payload, USize
 
 __all__ = [
     "NOT_ABSOLUTE",
     "PERMISSIONS_MISMATCH",
     "SANDBOX_UNSUPPORTED",
+    "WALK_LIMITS_NOT_POSITIVE",
+    "WALK_LIMITS_TOO_LARGE",
+    "WALK_MAX_DEPTH",
+    "WALK_MAX_DIRECTORIES",
+    "WALK_MAX_ENTRIES",
     "CurrentWorkingDirectory",
     "DisabledPermissions",
     "EmptyResponse",
     "ExternalPermissions",
     "FileSystemSandboxContext",
     "FileSystemSandboxEntry",
+    "FsCanonicalizeParams",
+    "FsCanonicalizeResponse",
     "FsCopyParams",
     "FsCreateDirectoryParams",
     "FsGetMetadataParams",
@@ -48,6 +55,11 @@ __all__ = [
     "FsReadFileParams",
     "FsReadFileResponse",
     "FsRemoveParams",
+    "FsWalkEntry",
+    "FsWalkError",
+    "FsWalkOptions",
+    "FsWalkParams",
+    "FsWalkResponse",
     "FsWriteFileParams",
     "GlobPatternPath",
     "LegacyFileSystemPermissions",
@@ -487,3 +499,107 @@ class FsCopyParams(_FsParams):
         bool, msgspec.Meta(description="Required; must be true to copy a directory.")
     ]
     sandbox: Sandbox = None
+
+
+class FsCanonicalizeParams(_FsParams):
+    """``fs/canonicalize`` (codex 0.171): the path with every symlink and ``..`` resolved."""
+
+    path: AbsolutePath
+    sandbox: Sandbox = None
+
+
+class FsCanonicalizeResponse(Payload):
+    path: Annotated[
+        str,
+        msgspec.Meta(
+            description="The canonical path, always a `file://` URI; a missing path "
+            "or a dangling symlink is `-32004`."
+        ),
+    ]
+
+
+WALK_MAX_DEPTH: Final = 64
+WALK_MAX_DIRECTORIES: Final = 10_000
+WALK_MAX_ENTRIES: Final = 50_000
+WALK_LIMITS_TOO_LARGE: Final = (
+    f"filesystem walk limits exceed maximums: depth={WALK_MAX_DEPTH}, "
+    f"directories={WALK_MAX_DIRECTORIES}, entries={WALK_MAX_ENTRIES}"
+)
+"""``-32600`` for a limit above its maximum."""
+WALK_LIMITS_NOT_POSITIVE: Final = "filesystem walk limits must be greater than zero"
+"""``-32600`` for a zero ``maxDirectories`` or ``maxEntries``."""
+
+
+class FsWalkOptions(Params, kw_only=True):
+    """How far ``fs/walk`` goes; the four limits and the follow flag are required."""
+
+    max_depth: Annotated[
+        USize,
+        msgspec.Meta(
+            description="Directories deeper than this are listed, not read: 0 lists the "
+            "root's children only. At most 64."
+        ),
+    ]
+    max_directories: Annotated[
+        USize,
+        msgspec.Meta(
+            description="Directories read, the root included; 1 to 10000. "
+            "Reaching it with directories left unread sets `truncated`."
+        ),
+    ]
+    max_entries: Annotated[
+        USize,
+        msgspec.Meta(
+            description="Entries returned; 1 to 50000. Reaching it with entries left "
+            "out sets `truncated`."
+        ),
+    ]
+    follow_directory_symlinks: Annotated[
+        bool,
+        msgspec.Meta(
+            description="List a symlink to a directory as a directory and read it; "
+            "false: leave every symlink out."
+        ),
+    ]
+    prune_hidden_directories: Annotated[
+        bool | None,
+        msgspec.Meta(description="List directories named `.*` but do not read them."),
+    ] = None
+
+
+class FsWalkParams(_FsParams):
+    """``fs/walk`` (codex 0.171): the tree under a directory, breadth-first."""
+
+    path: AbsolutePath
+    options: Annotated[FsWalkOptions, msgspec.Meta(description="Limits and rules.")]
+    sandbox: Sandbox = None
+
+
+WalkKind = Literal["file", "directory"]
+
+
+class FsWalkEntry(Payload):
+    path: Annotated[str, msgspec.Meta(description="A `file://` URI under the root.")]
+    kind: Annotated[WalkKind, msgspec.Meta(description="After a followed symlink.")]
+
+
+class FsWalkError(Payload):
+    path: Annotated[str, msgspec.Meta(description="The `file://` URI that failed.")]
+    message: Annotated[str, msgspec.Meta(description="Why (`<text> (os error N)`).")]
+
+
+class FsWalkResponse(Payload):
+    entries: Annotated[
+        list[FsWalkEntry],
+        msgspec.Meta(
+            description="Breadth-first, each directory's entries sorted by name (bytes); "
+            "without the root, symlinks not followed, dangling symlinks and other types."
+        ),
+    ]
+    errors: Annotated[
+        list[FsWalkError],
+        msgspec.Meta(description="Directories below the root that could not be read."),
+    ]
+    truncated: Annotated[
+        bool, msgspec.Meta(description="A limit was reached and something was left out.")
+    ]

@@ -18,12 +18,14 @@ from .params import ParamsDecoder
 from .wire import Params, Payload
 
 __all__ = [
+    "FS_CANONICALIZE",
     "FS_COPY",
     "FS_CREATE_DIRECTORY",
     "FS_GET_METADATA",
     "FS_READ_DIRECTORY",
     "FS_READ_FILE",
     "FS_REMOVE",
+    "FS_WALK",
     "FS_WRITE_FILE",
     "HTTP_BODY_DELTA",
     "HTTP_REQUEST",
@@ -66,6 +68,8 @@ class Method(Generic[P, R]):
     summary: str
     family: Family = "exec"
     extension: bool = False
+    since: str = "0.130.0"
+    """The codex version that added it (for a method that is not an extension)."""
     ordered: bool = False
     """Takes effect in arrival order for its process (a lane in the server)."""
     decoder: ParamsDecoder[P] = field(init=False, repr=False, compare=False)
@@ -235,6 +239,24 @@ FS_COPY: Final = Method(
     family="filesystem",
 )
 
+FS_CANONICALIZE: Final = Method(
+    "fs/canonicalize",
+    fs.FsCanonicalizeParams,
+    fs.FsCanonicalizeResponse,
+    "Resolve every symlink and `..` of a path.",
+    family="filesystem",
+    since="0.171.0",
+)
+
+FS_WALK: Final = Method(
+    "fs/walk",
+    fs.FsWalkParams,
+    fs.FsWalkResponse,
+    "List a tree breadth-first, within limits.",
+    family="filesystem",
+    since="0.171.0",
+)
+
 INITIALIZED: Final[NotificationMethod[Payload]] = NotificationMethod(
     "initialized", None, "client", "Completes the handshake; params are ignored."
 )
@@ -277,6 +299,8 @@ METHODS: Final[dict[str, Method[Any, Any]]] = {
         FS_READ_DIRECTORY,
         FS_REMOVE,
         FS_COPY,
+        FS_CANONICALIZE,
+        FS_WALK,
     )
 }
 """Every request by wire name, in the order ``protocol.md`` lists them."""

@@ -44,7 +44,7 @@ from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_f
 from ..protocol import fs as f
 from ..protocol.errors import RpcError
 from ..protocol.params import base64_error
-from ..protocol.paths import parse_wire_path
+from ..protocol.paths import PathForm, format_path, parse_wire_path
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .call import Call
 
@@ -260,3 +260,56 @@ class FsApi:
         recursive = params.recursive
         await self._run(lambda: fs.copy(source, destination, recursive=recursive), changes=True)
         return f.EmptyResponse()
+
+    async def canonicalize(self, call: Call[f.FsCanonicalizeParams]) -> f.FsCanonicalizeResponse:
+        """The canonical path, as a ``file://`` URI whichever form was sent (0.171's)."""
+        params = call.params
+        path = parse_wire_path(params.path).path
+        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        real = await self._run(lambda: fs.canonicalize(path), changes=False)
+        return f.FsCanonicalizeResponse(path=format_path(real, PathForm.URI))
+
+    async def walk(self, call: Call[f.FsWalkParams]) -> f.FsWalkResponse:
+        """The tree under ``path`` (see :func:`execsrv.fs.walk`), paths as ``file://`` URIs.
+
+        The limits are checked before the sandbox and the file system.
+        """
+        params = call.params
+        path = parse_wire_path(params.path).path
+        options = params.options
+        _check_walk_limits(options)
+        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        found = await self._run(
+            lambda: fs.walk(
+                path,
+                max_depth=options.max_depth,
+                max_directories=options.max_directories,
+                max_entries=options.max_entries,
+                follow_directory_symlinks=options.follow_directory_symlinks,
+                prune_hidden_directories=options.prune_hidden_directories is True,
+            ),
+            changes=False,
+        )
+        return f.FsWalkResponse(
+            entries=[
+                f.FsWalkEntry(path=format_path(p, PathForm.URI), kind=kind)
+                for p, kind in found.entries
+            ],
+            errors=[
+                f.FsWalkError(path=format_path(p, PathForm.URI), message=message)
+                for p, message in found.errors
+            ],
+            truncated=found.truncated,
+        )
+
+
+def _check_walk_limits(options: f.FsWalkOptions) -> None:
+    """0.171's ``-32600`` for limits above the maxima or a zero directory/entry limit."""
+    if (
+        options.max_depth > f.WALK_MAX_DEPTH
+        or options.max_directories > f.WALK_MAX_DIRECTORIES
+        or options.max_entries > f.WALK_MAX_ENTRIES
+    ):
+        raise RpcError.invalid_request(f.WALK_LIMITS_TOO_LARGE)
+    if options.max_directories == 0 or options.max_entries == 0:
+        raise RpcError.invalid_request(f.WALK_LIMITS_NOT_POSITIVE)

@@ -156,5 +156,7 @@ def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTab
         Route(m.FS_READ_DIRECTORY, files.read_directory),
         Route(m.FS_REMOVE, files.remove),
         Route(m.FS_COPY, files.copy),
+        Route(m.FS_CANONICALIZE, files.canonicalize),
+        Route(m.FS_WALK, files.walk),
     )
     return route_table(routes)
