@@ -144,12 +144,9 @@ class Connection:
         if written is not None:
             await written.wait()  # cancelled when the connection ends unwritten
 
-    async def send_notification(self, method: str, params: Payload) -> None:
-        """Send a notification named ``method`` (the session's :class:`~.session.Attachment`)."""
-        await self._send(jsonrpc.Notification(method=method, params=params))
-
     async def notify(self, method: NotificationMethod[N], params: N) -> None:
-        """Send a notification (a handler's :class:`~.call.Peer`)."""
+        """Send a notification (the session's :class:`~.session.Attachment`, a
+        handler's :class:`~.call.Peer`)."""
         await self._send(jsonrpc.Notification(method=method.name, params=params))
 
     @property

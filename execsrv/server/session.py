@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import trio
 
 from ..changed import Changed
 from ..process import Closed, Exited, ManagedProcess, Output, ProcessEvent
 from ..protocol.errors import RpcError
-from ..protocol.methods import PROCESS_CLOSED, PROCESS_EXITED, PROCESS_OUTPUT
+from ..protocol.methods import PROCESS_CLOSED, PROCESS_EXITED, PROCESS_OUTPUT, NotificationMethod
 from ..protocol.process import (
     ExecClosedNotification,
     ExecExitedNotification,
@@ -39,10 +39,13 @@ def short_id(session_id: str) -> str:
     return session_id[:8]
 
 
+N = TypeVar("N", bound=Payload)
+
+
 class Attachment(Protocol):
     """The connection a session currently talks through."""
 
-    async def send_notification(self, method: str, params: Payload) -> None:
+    async def notify(self, method: NotificationMethod[N], params: N) -> None:
         """Queue a notification; blocks when the peer is slow, drops when it is gone."""
         ...
 
@@ -114,23 +117,20 @@ class Session:
         attachment = self._attachment
         if attachment is None:
             return False
-        method: str
-        params: Payload
         match event:
             case Output(seq=seq, stream=stream, data=data):
-                method = PROCESS_OUTPUT.name
-                params = ExecOutputDeltaNotification(
+                output = ExecOutputDeltaNotification(
                     process_id=process_id, seq=seq, stream=stream, chunk=data
                 )
+                await attachment.notify(PROCESS_OUTPUT, output)
             case Exited(seq=seq, exit_code=exit_code, signal=signal):
-                method = PROCESS_EXITED.name
-                params = ExecExitedNotification(
+                exited = ExecExitedNotification(
                     process_id=process_id, seq=seq, exit_code=exit_code, signal=signal
                 )
+                await attachment.notify(PROCESS_EXITED, exited)
             case Closed(seq=seq):
-                method = PROCESS_CLOSED.name
-                params = ExecClosedNotification(process_id=process_id, seq=seq)
-        await attachment.send_notification(method, params)
+                closed = ExecClosedNotification(process_id=process_id, seq=seq)
+                await attachment.notify(PROCESS_CLOSED, closed)
         return True
 
     def attach(self, attachment: Attachment) -> Attachment | None:

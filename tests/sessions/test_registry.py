@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 import trio.testing
 
 from execsrv.protocol.errors import RpcError
+from execsrv.protocol.methods import NotificationMethod
 from execsrv.protocol.wire import Payload
 from execsrv.server.session import STARTING, SessionRegistry
 
@@ -14,7 +17,7 @@ TTL = 30.0
 
 
 class Peer:
-    async def send_notification(self, method: str, params: Payload) -> None:
+    async def notify(self, method: NotificationMethod[Any], params: Payload) -> None:
         raise AssertionError("no notifications expected")
 
 
