@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+import trio
 
 from ..conftest import CHILD_ENV
 from ..wire import Message, WireClient
@@ -135,3 +136,17 @@ def xfail_on_execsrv(request: Any, kind: str, reason: str) -> None:
     """Mark a known execsrv gap (not a DESIGN.md difference): strict, so a fix shows."""
     if kind == "execsrv":
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+SANDBOX_UNSUPPORTED = (
+    "sandboxed filesystem operations are not supported by execsrv: these permissions "
+    "restrict the file system, and execsrv has no sandbox to enforce them"
+)
+
+
+async def rpc(wire: WireClient, method: str, params: Any) -> dict[str, Any]:
+    """The response without its id: ``{"result": ...}`` or ``{"error": ...}``."""
+    with trio.fail_after(WAIT):
+        response = await wire.request(method, params)
+    del response["id"]
+    return response

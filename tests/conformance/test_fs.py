@@ -19,18 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from ..servers import ServerKind
 from ..wire import WireClient
-from .support import WAIT, error, without_extensions, xfail_on_execsrv
+from .support import SANDBOX_UNSUPPORTED, error, rpc, without_extensions, xfail_on_execsrv
 
 NOT_ABSOLUTE = "AbsolutePathBuf deserialized without a base path"
 PROFILE_MISMATCH = "data did not match any variant of untagged enum PermissionProfileDe"
-SANDBOX_UNSUPPORTED = (
-    "sandboxed filesystem operations are not supported by execsrv: these permissions "
-    "restrict the file system, and execsrv has no sandbox to enforce them"
-)
 METADATA_EXTENSIONS = frozenset({"size"})
 NOWHERE = "/nonexistent-execsrv-conformance/x"
 NEEDS_RECURSIVE = "fs/copy requires recursive: true when sourcePath is a directory"
@@ -54,14 +49,6 @@ def managed(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-async def rpc(wire: WireClient, method: str, params: Any) -> dict[str, Any]:
-    """The response without its id: ``{"result": ...}`` or ``{"error": ...}``."""
-    with trio.fail_after(WAIT):
-        response = await wire.request(method, params)
-    del response["id"]
-    return response
 
 
 OK: dict[str, Any] = {"result": {}}

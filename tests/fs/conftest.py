@@ -8,12 +8,15 @@ cleanup (``shutil.rmtree``) cannot remove the deepest ones at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from execsrv import fs
+
+from ..servers import open_execsrv
+from ..wire import WireClient, open_wire
 
 
 @pytest.fixture
@@ -21,3 +24,11 @@ def tmp_path(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
     # fs.remove, not shutil.rmtree: some trees are deeper than its recursion allows
     fs.remove(str(tmp_path), recursive=True, force=True)
+
+
+@pytest.fixture
+async def wire() -> AsyncIterator[WireClient]:
+    """A raw JSON-RPC peer of a fresh execsrv, its handshake done."""
+    async with open_execsrv() as server, open_wire(server.url) as client:
+        await client.handshake()
+        yield client

@@ -8,30 +8,29 @@ formatter, and the effects are checked on disk.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-import trio
 
-from ..conformance.support import b64, error, output_of, run_to_close, start_params, unb64
+from ..conformance.support import (
+    SANDBOX_UNSUPPORTED,
+    b64,
+    error,
+    output_of,
+    rpc,
+    run_to_close,
+    start_params,
+    unb64,
+)
 from ..servers import open_execsrv
 from ..wire import WireClient, open_wire
+from .support import uri
 
 ODD_NAME = b"odd dir 100% \xc3\xbc \xff"
 """A space, ``%``, non-ASCII and a byte that is not UTF-8."""
 
 PERMISSIONS_MISMATCH = "data did not match any variant of untagged enum PermissionProfileDe"
-SANDBOX_UNSUPPORTED = (
-    "sandboxed filesystem operations are not supported by execsrv: these permissions "
-    "restrict the file system, and execsrv has no sandbox to enforce them"
-)
-
-
-def uri(path: bytes, host: str = "") -> str:
-    return f"file://{host}{quote(path)}"
 
 
 def read_bytes(path: bytes) -> bytes:
@@ -49,24 +48,10 @@ def exists(path: bytes) -> bool:
 
 
 @pytest.fixture
-async def wire() -> AsyncIterator[WireClient]:
-    async with open_execsrv() as server, open_wire(server.url) as client:
-        await client.handshake()
-        yield client
-
-
-@pytest.fixture
 def odd_dir(tmp_path: Path) -> bytes:
     directory = os.fsencode(tmp_path) + b"/" + ODD_NAME
     os.mkdir(directory)
     return directory
-
-
-async def rpc(wire: WireClient, method: str, params: Any) -> dict[str, Any]:
-    with trio.fail_after(10):
-        response = await wire.request(method, params)
-    response.pop("id")
-    return response
 
 
 async def test_fs_methods_with_uris_on_odd_names(wire: WireClient, odd_dir: bytes) -> None:

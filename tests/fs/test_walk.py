@@ -8,46 +8,22 @@ formatter; the tree is made on disk with :mod:`os`.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-import trio
 
 import execsrv
 from execsrv import FileNotFound
 
-from ..conformance.support import error
-from ..servers import open_execsrv
-from ..wire import WireClient, open_wire
+from ..conformance.support import SANDBOX_UNSUPPORTED, error, rpc
+from ..wire import WireClient
+from .support import uri
 
 TOO_LARGE = "filesystem walk limits exceed maximums: depth=64, directories=10000, entries=50000"
 NOT_POSITIVE = "filesystem walk limits must be greater than zero"
-SANDBOX_UNSUPPORTED = (
-    "sandboxed filesystem operations are not supported by execsrv: these permissions "
-    "restrict the file system, and execsrv has no sandbox to enforce them"
-)
 AS_ROOT = os.geteuid() == 0
-
-
-def uri(path: str | bytes) -> str:
-    return "file://" + quote(os.fsencode(path))
-
-
-@pytest.fixture
-async def wire() -> AsyncIterator[WireClient]:
-    async with open_execsrv() as server, open_wire(server.url) as client:
-        await client.handshake()
-        yield client
-
-
-async def rpc(wire: WireClient, method: str, params: Any) -> dict[str, Any]:
-    with trio.fail_after(10):
-        response = await wire.request(method, params)
-    response.pop("id")
-    return response
 
 
 def options(**overrides: Any) -> dict[str, Any]:
