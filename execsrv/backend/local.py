@@ -35,7 +35,7 @@ from ..protocol import process as p
 from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle, absolute
 from .errors import as_client_error
 
-__all__ = ["FS_WORKER_THREADS", "LocalBackend", "LocalProcess"]
+__all__ = ["LocalBackend", "LocalProcess"]
 
 T = TypeVar("T")
 

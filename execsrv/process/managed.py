@@ -35,12 +35,12 @@ from ..protocol.process import (
 from .containment import Leftovers
 from .env import build_child_env
 from .errors import NotATerminal
-from .output_log import READ_CHUNK_BYTES, OutputLog
+from .output_log import OutputLog
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
 
-__all__ = ["READ_CHUNK_BYTES", "EventSink", "ManagedProcess", "ProcessLimits", "ProcessSpec"]
+__all__ = ["EventSink", "ManagedProcess", "ProcessLimits", "ProcessSpec"]
 
 SIGNALS: Final[dict[SignalName, signal.Signals]] = {
     "interrupt": signal.SIGINT,

@@ -48,7 +48,7 @@ from ..protocol.paths import PathForm, format_path, parse_wire_path
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .call import Call
 
-__all__ = ["FS_WORKER_THREADS", "FsApi"]
+__all__ = ["FsApi"]
 
 T = TypeVar("T")
 

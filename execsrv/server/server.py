@@ -45,7 +45,7 @@ from ..transport.websocket import (
 from .budget import ByteBudget
 from .config import ServerConfig
 from .connection import Connection
-from .fs_api import FS_WORKER_THREADS, FsApi
+from .fs_api import FsApi
 from .http_api import HttpApi
 from .process_api import ProcessApi
 from .routes import RouteTable, build_routes
@@ -155,7 +155,7 @@ class ExecServer:
         self.reply_budget = ByteBudget(config.max_reply_bytes_in_flight)
         """Bytes of large replies in flight (``--max-reply-bytes-in-flight``)."""
         self.http = HttpApi.from_config(config, self.reply_budget)
-        files = FsApi(trio.CapacityLimiter(FS_WORKER_THREADS), self.reply_budget)
+        files = FsApi(budget=self.reply_budget)
         self.routes: RouteTable = build_routes(processes, files, self.http)
         """Every method's handler and scheduling facts; raises at startup if incomplete."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from execsrv.process.managed import READ_CHUNK_BYTES
+from execsrv.process.output_log import READ_CHUNK_BYTES
 from execsrv.process.spawn import PIPE_CAPACITY
 from execsrv.server.connection import OUTBOUND_QUEUE_SIZE
 
