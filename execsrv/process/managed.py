@@ -23,6 +23,7 @@ from typing import Final
 
 import trio
 
+from ..changed import Changed
 from ..events import ProcessEvent
 from ..protocol.process import (
     EnvPolicy,
@@ -116,8 +117,8 @@ class ManagedProcess:
         self._timeout_ms = spec.timeout_ms
         self._log = OutputLog(limits.retained_output_bytes)
         self._reserved_bytes = 0  # read sizes granted to pumps waiting for output
-        self._acknowledged = trio.Event()  # the log acknowledged more output
-        self._changed = trio.Event()  # the log recorded an event
+        self._acknowledged = Changed()  # the log acknowledged more output
+        self._recorded = Changed()  # the log recorded an event
         self._timeout_scope = trio.CancelScope()
         self._terminated = False  # process/terminate killed it while running
         self._stdin: StdinQueue | None = None
@@ -184,8 +185,7 @@ class ManagedProcess:
         """Return once the child has exited and been reaped (its ``exited`` is recorded).
 
         Cancellation: nothing to undo."""
-        while self.running:
-            await self._changed.wait()
+        await self._recorded.wait_until(lambda: not self.running)
 
     def info(self) -> ProcessInfo:
         return ProcessInfo(
@@ -196,16 +196,10 @@ class ManagedProcess:
             exit_code=self.exit_code,
         )
 
-    def _recorded(self) -> None:
-        """The log took a seq: wake long-polls and :meth:`wait_exited`."""
-        self._changed.set()
-        self._changed = trio.Event()
-
     def _acknowledged_more(self, advanced: bool) -> None:
         """Wake pumps waiting for room if the log acknowledged more output."""
         if advanced:
-            self._acknowledged.set()
-            self._acknowledged = trio.Event()
+            self._acknowledged.notify()
 
     @property
     def retained_bytes(self) -> int:
@@ -241,13 +235,12 @@ class ManagedProcess:
         """
         deadline = trio.current_time() + _seconds(wait_ms)
         while True:
-            changed = self._changed
             response = self._log.snapshot(after_seq, max_bytes)
             if OutputLog.has_news(after_seq, response) or trio.current_time() >= deadline:
                 self._acknowledged_more(self._log.mark_read(after_seq, response))
                 return response
             with trio.move_on_at(deadline):
-                await changed.wait()
+                await self._recorded.wait()
 
     # -- input and control ----------------------------------------------------
 
@@ -380,7 +373,7 @@ class ManagedProcess:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
                 stdin_scope.cancel()
             closed = self._log.mark_closed()
-            self._recorded()
+            self._recorded.notify()
             if self._exited_output is not None:
                 self._exited_output.add(self)
             # Every stream is at EOF: release the descriptors now, not after the
@@ -429,7 +422,7 @@ class ManagedProcess:
             if not received:
                 return
             output = self._log.append(name, bytes(received))
-            self._recorded()
+            self._recorded.notify()
             delivered = await self._sink(output)
             self._acknowledged_more(self._log.notified(output.seq, delivered))
 
@@ -441,7 +434,7 @@ class ManagedProcess:
         else:
             # the reference's PTY layer reports 1
             exited = self._log.mark_exited(1 if self.tty else -1, _signal_name(-returncode))
-        self._recorded()
+        self._recorded.notify()
         await self._sink(exited)
 
     async def _enforce_timeout(self, timeout_ms: int) -> None:
