@@ -147,7 +147,7 @@ def test_extensions_section_names_every_extension(text: str) -> None:
 def test_codex_0171_methods_are_not_extensions_and_say_so(text: str, name: str) -> None:
     spec = METHODS[name]
     assert not spec.extension
-    assert spec.since == "0.171.0"
+    assert spec.since.value == "0.171.0"
     row = next(line for line in _section(text, "Methods").splitlines() if f"| `{name}` |" in line)
     assert "| no: codex 0.171.0 |" in row
     assert f"`{name}`" not in _section(text, "Extensions")

@@ -381,7 +381,7 @@ def methods_table(methods: Mapping[str, Any], notifications: Mapping[str, Any]) 
 
 def _since(spec: Any) -> str:
     """A codex method added after 0.130.0 says which codex version has it."""
-    since = getattr(spec, "since", "0.130.0")
+    since = spec.since.value
     return "" if since == "0.130.0" else f"no: codex {since}"
 
 

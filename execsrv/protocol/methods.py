@@ -14,6 +14,7 @@ import msgspec
 
 from . import fs, process, session
 from . import http as http_types
+from .generation import Generation
 from .params import ParamsDecoder
 from .wire import Params, Payload
 
@@ -68,8 +69,8 @@ class Method(Generic[P, R]):
     summary: str
     family: Family = "exec"
     extension: bool = False
-    since: str = "0.130.0"
-    """The codex version that added it (for a method that is not an extension)."""
+    since: Generation = Generation.V0_130
+    """The codex generation that added it (for a method that is not an extension)."""
     ordered: bool = False
     """Takes effect in arrival order for its process (a lane in the server)."""
     decoder: ParamsDecoder[P] = field(init=False, repr=False, compare=False)
@@ -79,6 +80,13 @@ class Method(Generic[P, R]):
     def __post_init__(self) -> None:
         object.__setattr__(self, "decoder", ParamsDecoder(self.params))
         object.__setattr__(self, "result_decoder", msgspec.json.Decoder(self.result))
+
+    def generation_of(self, params: P) -> Generation | None:
+        """The generation a request speaks on its own: 0.171 for a method only 0.171
+        has, else what its params say (None when they fit both)."""
+        if self.since is Generation.V0_171:
+            return Generation.V0_171
+        return params.generation()
 
 
 @dataclass(frozen=True)
@@ -245,7 +253,7 @@ FS_CANONICALIZE: Final = Method(
     fs.FsCanonicalizeResponse,
     "Resolve every symlink and `..` of a path.",
     family="filesystem",
-    since="0.171.0",
+    since=Generation.V0_171,
 )
 
 FS_WALK: Final = Method(
@@ -254,7 +262,7 @@ FS_WALK: Final = Method(
     fs.FsWalkResponse,
     "List a tree breadth-first, within limits.",
     family="filesystem",
-    since="0.171.0",
+    since=Generation.V0_171,
 )
 
 INITIALIZED: Final[NotificationMethod[Payload]] = NotificationMethod(

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from .generation import Generation, of_path_form
 from .paths import check_wire_path
 from .wire import U64, NonZeroU16, Params, Payload, USize
 
@@ -158,6 +159,10 @@ class ExecParams(Params):
     def check_params(self) -> None:
         """``-32602`` for a ``file:`` URI ``cwd`` 0.171 cannot parse (see ParamsDecoder)."""
         check_wire_path(self.cwd, relative=True)
+
+    def generation(self) -> Generation | None:
+        """A URI ``cwd`` makes a 0.171 process; a plain one a 0.130 process."""
+        return of_path_form(self.cwd)
 
 
 class ExecResponse(Payload):

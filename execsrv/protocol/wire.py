@@ -6,9 +6,12 @@ policy (camelCase names, keyword-only construction) is stated once.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
+
+if TYPE_CHECKING:
+    from .generation import Generation
 
 __all__ = ["U16", "U64", "NonZeroU16", "Params", "Payload", "USize"]
 
@@ -28,6 +31,11 @@ class Params(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
     know the extension fields, and unknown fields are ignored on decode, as the
     reference does.
     """
+
+    def generation(self) -> Generation | None:
+        """The protocol generation these params speak on their own (see
+        :mod:`.generation`); None when they fit both."""
+        return None
 
 
 # Rust's unsigned integers, named as the reference's types are (``extra["rust"]`` is

@@ -14,6 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 import trio
 
+from ..protocol.generation import Generation
 from ..protocol.methods import NotificationMethod
 from ..protocol.wire import Params, Payload
 from .session import Session
@@ -65,3 +66,7 @@ class Call(Generic[P]):
     transport (an error reply: once it is on its way), or the request ended without
     one. Other routes' replies are not waited for, so this is set once the reply is
     queued; do not rely on it there."""
+    generation: Generation = Generation.V0_130
+    """The generation to answer as: what the request spoke on its own, else its
+    session's (see :meth:`Session.heard`). Behaviour tied to a process (its exit
+    code, its reads) follows the generation the process was started with."""

@@ -288,7 +288,8 @@ class Connection:
             else:
                 barrier = session.lanes.barrier(lane)
         took_effect = no_effect if ticket is None else ticket.release
-        call = Call(params, session, self, took_effect, trio.Event())
+        generation = session.heard(route.method.generation_of(params))
+        call = Call(params, session, self, took_effect, trio.Event(), generation)
         await self._in_flight.acquire()
         if route.inline(call) and barrier is None and (ticket is None or ticket.ready):
             # never waits: answer inline, saving a task switch

@@ -20,6 +20,7 @@ import trio
 from ..changed import Changed
 from ..process import Closed, Exited, ManagedProcess, Output, ProcessEvent
 from ..protocol.errors import RpcError
+from ..protocol.generation import Generation
 from ..protocol.methods import PROCESS_CLOSED, PROCESS_EXITED, PROCESS_OUTPUT, NotificationMethod
 from ..protocol.process import (
     ExecClosedNotification,
@@ -71,6 +72,15 @@ class Session:
         self.ended = trio.Event()
         self._detached = False
         self._attachment_changed = Changed()
+        self.generation = Generation.V0_130
+        """0.171 once any request in it spoke 0.171 (see :meth:`heard`); never back."""
+
+    def heard(self, spoken: Generation | None) -> Generation:
+        """Note what a request spoke on its own (see :mod:`~execsrv.protocol.generation`)
+        and return the generation to answer it as: its own, else the session's."""
+        if spoken is Generation.V0_171:
+            self.generation = Generation.V0_171
+        return spoken or self.generation
 
     @property
     def nursery(self) -> trio.Nursery:
