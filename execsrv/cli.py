@@ -127,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"and reads report truncated (default {DEFAULTS.retention_bytes})",
     )
     serve_parser.add_argument(
+        "--reader-timeout",
+        type=_positive_float,
+        default=DEFAULTS.reader_timeout,
+        metavar="SECONDS",
+        help="a process read with process/read keeps what its reader has not read, "
+        "holding the child back; after this long without a read, eviction resumes "
+        f"(default {DEFAULTS.reader_timeout:g})",
+    )
+    serve_parser.add_argument(
         "--exited-retention",
         type=_positive_float,
         default=DEFAULTS.exited_retention,

@@ -9,6 +9,13 @@ Once a notification reached nobody (the session is detached), output is only
 read from the child while retention can hold it without evicting output no
 ``process/read`` has gone past: beyond that the child blocks on its pipe or PTY
 until a read goes past some, so a detached flood costs no CPU and loses nothing.
+
+The same holds while a client reads the process with ``process/read`` (the log is
+*paced*, see :mod:`.output_log`): a burst larger than retention between two reads
+holds the child back instead of evicting what that reader has not read. If no read
+makes room for ``reader_timeout_seconds`` while the child is held, the reader is
+taken to have stopped: eviction resumes (oldest first, reads say ``truncated``)
+until its next read. Retained output never exceeds ``retained_output_bytes``.
 """
 
 from __future__ import annotations
@@ -88,6 +95,9 @@ class ProcessLimits:
     retained_output_bytes: int = 1 << 20
     exited_retention_seconds: float = 30.0
     kill_grace_seconds: float = 2.0
+    reader_timeout_seconds: float = 2.0
+    """How long a child held back for a ``process/read`` reader waits for a read
+    that makes room before eviction resumes."""
 
 
 class ManagedProcess:
@@ -215,10 +225,19 @@ class ManagedProcess:
     async def _read_allowance(self, streams: int) -> int:
         """Bytes the next read of one of ``streams`` output streams may take
         (:meth:`.OutputLog.read_allowance`); with no room, this waits for a
-        ``process/read`` to acknowledge some. Cancellation: nothing to undo.
+        ``process/read`` to acknowledge some. A paced log whose reader lets
+        ``reader_timeout_seconds`` pass without one stops being paced (eviction
+        resumes); one behind waits for as long as it takes (the session's TTL
+        bounds it). Cancellation: nothing to undo.
         """
         while (size := self._log.read_allowance(streams, self._reserved_bytes)) is None:
-            await self._acknowledged.wait()
+            if not self._log.paced:
+                await self._acknowledged.wait()
+                continue
+            with trio.move_on_after(self._limits.reader_timeout_seconds) as stalled:
+                await self._acknowledged.wait()
+            if stalled.cancelled_caught and self._log.paced:
+                self._acknowledged_more(self._log.stop_pacing())
         return size
 
     # -- reads ---------------------------------------------------------------

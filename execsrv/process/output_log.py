@@ -12,6 +12,15 @@ says ``truncated``.
 Output up to ``acked_through`` reached a client (a ``process/read`` went past it,
 or it was notified since the last dropped notification): only that may be evicted
 while some output reached nobody (``undelivered_through`` is beyond it).
+
+Once a client reads the process with ``process/read``, the log is *paced* by its
+reads: notifications no longer acknowledge output, only reads do, so output that
+reader has not read is never evicted (the codex 0.130 harness treats notifications
+as wake-ups and builds the output from reads; codex-harness.md §5.6). Retained
+output still never exceeds the budget: the process reads the child only while
+there is room, and the child blocks on its pipe or PTY meanwhile. When the reader
+stops reading, :meth:`OutputLog.stop_pacing` (the process's ``reader_timeout``)
+acknowledges what was notified, and eviction resumes as for a client that never read.
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ class OutputLog:
         self._read_through = 0
         self._acked_through = 0
         self._undelivered_through = 0
+        self._notified_through = 0  # the last seq whose notification reached a client
+        self._paced = False  # only process/read acknowledges output
         self._unacked_bytes = 0  # retained bytes after _acked_through
         self.exit_code: int | None = None
         self.exit_signal: str | None = None
@@ -64,6 +75,12 @@ class OutputLog:
     @property
     def closed(self) -> bool:
         return self.closed_seq is not None
+
+    @property
+    def paced(self) -> bool:
+        """A client reads this process with ``process/read``: only reads acknowledge
+        output (notifications do not), so nothing it has not read is evicted."""
+        return self._paced
 
     @property
     def behind(self) -> bool:
@@ -145,13 +162,26 @@ class OutputLog:
                 self._forget_notified()
             self._undelivered_through = seq
             return False
-        if not behind:
+        self._notified_through = seq
+        if not behind and not self._paced:
             return self.acknowledge(seq)
         return False
 
+    def stop_pacing(self) -> bool:
+        """The reader stopped reading while the child waited for room: notifications
+        acknowledge output again, and what was notified already is acknowledged now
+        (unless some output reached nobody), so eviction resumes. The next
+        ``process/read`` paces the log again. Returns whether acknowledged output
+        advanced."""
+        self._paced = False
+        if self.behind:
+            return False
+        return self.acknowledge(self._notified_through)
+
     def _forget_notified(self) -> None:
-        """A notification was dropped: those sent before it may have been lost with
-        the connection, so only what a ``process/read`` went past stays acknowledged."""
+        """Only what a ``process/read`` went past stays acknowledged: a notification
+        was dropped (those sent before it may have been lost with the connection),
+        or a reader paces the log (it builds the output from reads)."""
         self._acked_through = self._read_through
         self._unacked_bytes = sum(
             len(self._chunks[index].chunk)
@@ -179,9 +209,10 @@ class OutputLog:
         While every chunk reached a client, a full read, within the retention
         budget shared by the streams (so a chunk whose notification turns out to
         reach nobody never evicts another such chunk). While some output reached
-        nobody, only what retention holds without evicting unacknowledged output.
+        nobody, or the log is :attr:`paced`, only what retention holds without
+        evicting unacknowledged output.
         """
-        if self.behind:
+        if self.behind or self._paced:
             room = self._budget - self._unacked_bytes - reserved_bytes
             if room > 0:
                 return min(READ_CHUNK_BYTES, -(-room // streams))
@@ -225,11 +256,17 @@ class OutputLog:
 
     def mark_read(self, after_seq: int, response: ReadResponse) -> bool:
         """A ``process/read`` from ``after_seq`` returned ``response``: the reader has
-        seen up to its cursor, and now what it is handed. Returns whether acknowledged
-        output advanced."""
+        seen up to its cursor, and now what it is handed. The log is :attr:`paced`
+        from now on: output notified but not read is no longer acknowledged.
+        Returns whether acknowledged output advanced."""
         through = max(min(after_seq, self._next_seq - 1), response.next_seq - 1)
         self._read_through = max(self._read_through, through)
-        return self.acknowledge(through)
+        acked_before = self._acked_through
+        if not self._paced:
+            self._paced = True
+            self._forget_notified()
+        self.acknowledge(through)
+        return self._acked_through > acked_before
 
 
 def _seq_of(chunk: ProcessOutputChunk) -> int:

@@ -20,6 +20,10 @@ class ServerConfig:
     """``--session-ttl``: how long a detached session waits for a resume."""
     retention_bytes: int = 1 << 20
     """``--retention-bytes``: retained output per process."""
+    reader_timeout: float = 2.0
+    """``--reader-timeout``: once a client reads a process with ``process/read``, output
+    it has not read is not evicted: the child is held back instead. Past this long
+    without a read while the child is held, eviction resumes until the next read."""
     exited_retention: float = 30.0
     """``--exited-retention``: how long a closed process stays readable."""
     exited_retention_bytes: int = 64 << 20

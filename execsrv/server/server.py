@@ -148,6 +148,7 @@ class ExecServer:
                 retained_output_bytes=config.retention_bytes,
                 exited_retention_seconds=config.exited_retention,
                 kill_grace_seconds=config.kill_grace,
+                reader_timeout_seconds=config.reader_timeout,
             ),
             max_processes=config.max_processes_per_session,
             exited_output_bytes=config.exited_retention_bytes,

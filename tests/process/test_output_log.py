@@ -123,11 +123,15 @@ def test_a_dropped_notification_keeps_unread_output_from_eviction_until_a_read()
     third = log.append("stdout", b"c" * 10)
     assert not log.notified(third.seq, delivered=True)  # delivered, but still behind
     assert log.read_allowance(1, reserved_bytes=0) == 30
-    # A read that goes past the dropped one: the client caught up.
+    # A read that goes past the dropped one: the client caught up. It reads, so
+    # only its reads acknowledge output from now on (seq 3 was only notified).
     assert log.mark_read(1, log.snapshot(1, max_bytes=30))  # hands out seq 2 only
     assert not log.behind
-    assert log.read_allowance(1, reserved_bytes=0) == 100
+    assert log.paced
+    assert log.read_allowance(1, reserved_bytes=0) == 90
     assert not log.mark_read(0, log.snapshot(0, max_bytes=1))  # nothing new acknowledged
+    assert log.stop_pacing()  # the reader stopped: seq 3 reached it as a notification
+    assert log.read_allowance(1, reserved_bytes=0) == 100
 
 
 def test_a_read_cursor_acknowledges_up_to_itself_even_with_nothing_handed_out() -> None:
@@ -139,6 +143,48 @@ def test_a_read_cursor_acknowledges_up_to_itself_even_with_nothing_handed_out() 
     assert log.mark_read(2, log.snapshot(2, max_bytes=None))  # seq 3 handed out
     assert not log.behind
     assert not log.mark_read(7, log.snapshot(7, None))  # past the end: capped at seq 3
+
+
+def test_a_reader_paces_the_log_until_it_stops_reading() -> None:
+    log = OutputLog(100)
+    first = log.append("stdout", b"a" * 40)
+    assert log.notified(first.seq, delivered=True)  # nobody reads yet: acknowledged
+    assert not log.paced
+    # A process/read from before it: the reader builds the output from reads, so
+    # the notification no longer counts, and nothing it has not read is evicted.
+    assert not log.mark_read(0, log.snapshot(0, max_bytes=0))  # hands out seq 1
+    assert log.paced
+    assert log.read_allowance(1, reserved_bytes=0) == 100  # seq 1 was read
+    second = log.append("stdout", b"b" * 60)
+    assert not log.notified(second.seq, delivered=True)  # delivered, not read
+    assert log.read_allowance(1, reserved_bytes=0) == 40
+    third = log.append("stdout", b"c" * 40)  # evicts seq 1, which was read
+    assert not log.notified(third.seq, delivered=True)
+    assert log.read_allowance(1, reserved_bytes=0) is None  # full of unread output
+    assert _seqs(log, 1) == [2, 3]
+    assert not log.snapshot(1, None).truncated
+    # Its next read makes room again.
+    assert log.mark_read(1, log.snapshot(1, max_bytes=60))  # hands out seq 2 only
+    assert log.read_allowance(2, reserved_bytes=0) == 30  # 60 free, shared by 2 streams
+    # It stops reading: what was notified is acknowledged, and may be evicted.
+    assert log.stop_pacing()
+    assert not log.paced
+    assert log.read_allowance(1, reserved_bytes=0) == 100
+    log.append("stdout", b"d" * 80)
+    assert log.snapshot(2, None).truncated  # seq 3 was evicted unread: said so
+    # Its next read paces the log again.
+    log.mark_read(2, log.snapshot(2, None))
+    assert log.paced
+
+
+def test_stop_pacing_acknowledges_nothing_while_output_reached_nobody() -> None:
+    log = OutputLog(100)
+    log.mark_read(0, log.snapshot(0, None))
+    output = log.append("stdout", b"a" * 100)
+    assert not log.notified(output.seq, delivered=False)  # detached
+    assert not log.stop_pacing()
+    assert log.behind
+    assert log.read_allowance(1, reserved_bytes=0) is None  # held until a read, as before
 
 
 def _imports(module: ModuleType) -> set[str]:

@@ -1,0 +1,120 @@
+"""A client that reads output with ``process/read`` gets it whole: the child is held
+back instead of its unread output being evicted (issue 10, point 7).
+
+The codex 0.130 harness treats ``process/output`` notifications as wake-ups only: after
+each one it sends ``process/read {afterSeq: <last seq seen>, waitMs: 0}``, builds the
+output from the read results and ignores ``truncated`` (codex-harness.md §3.1 step 4,
+§5.6). :func:`read_like_codex_0_130` behaves exactly so, over a raw websocket.
+
+The server runs in the test's trio run (real sockets, real children), so its retained
+bytes are looked at between reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import trio
+
+import execsrv
+from execsrv.process import ManagedProcess
+
+from ..wire import WireClient, open_wire
+from .conftest import StartServer
+from .support import exec_params, unb64
+
+BURST = 7 << 20
+"""A burst seven times the default retention."""
+
+# Writes BURST bytes of a counting pattern (every block differs) as fast as the pipe
+# or terminal takes them; raw mode so a PTY passes the bytes unchanged.
+FLOOD = f"""
+import os, sys, tty
+if sys.argv[1] == "pty":
+    tty.setraw(1)
+block = 1 << 16
+for index in range({BURST} // block):
+    view = memoryview(index.to_bytes(4, "big") * (block // 4))
+    while view:
+        view = view[os.write(1, view):]
+"""
+
+
+def _expected() -> bytes:
+    block = 1 << 16
+    return b"".join(i.to_bytes(4, "big") * (block // 4) for i in range(BURST // block))
+
+
+def _managed(server: execsrv.ExecServer, session_id: str, process_id: str) -> ManagedProcess:
+    entry = server.registry.lookup(session_id)
+    assert entry is not None
+    managed = entry.processes[process_id]
+    assert isinstance(managed, ManagedProcess)
+    return managed
+
+
+class Harness0130:
+    """What the codex 0.130 harness does with one process's output."""
+
+    def __init__(self, wire: WireClient, process_id: str) -> None:
+        self.wire = wire
+        self.process_id = process_id
+        self.output = bytearray()
+        self.last: int | None = None
+        self.reads = 0
+
+    async def read(self) -> dict[str, object]:
+        params = {"processId": self.process_id, "afterSeq": self.last, "maxBytes": None}
+        result = (await self.wire.request("process/read", {**params, "waitMs": 0}))["result"]
+        self.reads += 1
+        for chunk in result["chunks"]:  # `truncated` is ignored, as the harness does
+            if self.last is None or chunk["seq"] > self.last:
+                self.output += unb64(chunk["chunk"])
+                self.last = chunk["seq"]
+        return result  # type: ignore[no-any-return]
+
+    async def run(self, after_each_read: object = None) -> None:
+        """Read at once, then after every notification of the process, until a read
+        says ``closed``."""
+        result = await self.read()
+        while not result["closed"]:
+            await self.wire.next_notification(
+                predicate=lambda m: m["params"].get("processId") == self.process_id
+            )
+            result = await self.read()
+            if callable(after_each_read):
+                after_each_read()
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
+async def test_a_0_130_reader_gets_a_7_mb_burst_whole_with_default_settings(
+    start_server: StartServer, tty: bool
+) -> None:
+    server = await start_server()  # default retention: 1 MiB
+    assert server.url is not None
+    retention = server.config.retention_bytes
+    peak = 0
+    with trio.fail_after(60):
+        async with open_wire(server.url) as wire:
+            session_id = await wire.handshake()
+            argv = [*_py(FLOOD), "pty" if tty else "pipe"]
+            started = await wire.request("process/start", exec_params("p", argv, tty=tty))
+            assert started["result"] == {"processId": "p"}
+            managed = _managed(server, session_id, "p")
+
+            def look() -> None:
+                nonlocal peak
+                peak = max(peak, managed.retained_bytes)
+
+            harness = Harness0130(wire, "p")
+            await harness.run(look)
+    assert peak <= retention
+    assert len(harness.output) == BURST
+    assert hashlib.sha256(harness.output).digest() == hashlib.sha256(_expected()).digest()
+
+
+def _py(code: str) -> list[str]:
+    from .support import py
+
+    return py(code)
