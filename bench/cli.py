@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import servers, workloads
 from .fsread import fs_read, fs_read_large
+from .harness_read import harness_read
 from .httpdl import http_download
 from .ownclient import own_client_throughput
 from .workloads import QUICK, Sizes
@@ -72,6 +73,7 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
     "detached": [Fresh("detached", workloads.detached_sessions)],
     "http": [Repeated("http_download", http_download)],
     "fs": [Repeated("fs_read", fs_read), Fresh("fs_read_large", fs_read_large)],
+    "harness": [Fresh("harness_read", harness_read)],
 }
 
 Results = dict[str, dict[str, dict[str, object]]]
@@ -267,6 +269,16 @@ def rows_for(sizes: Sizes) -> list[Row]:
             "<=",
             1.0,
         ),
+        Row(
+            f"12 0.130-harness reads of seq 1 {sizes.harness_seq_count}: lost",
+            "harness_read",
+            "lost_bytes",
+            "MB",
+            1e-6,
+        ),
+        Row("12  wall", "harness_read", "seconds", "s"),
+        Row("12  server peak RSS", "harness_read", "peak_rss_kb", "MB", 1.024e-3),
+        Row("12  server RSS growth", "harness_read", "peak_rss_growth_kb", "MB", 1.024e-3),
     ]
 
 

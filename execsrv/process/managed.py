@@ -212,6 +212,12 @@ class ManagedProcess:
             self._acknowledged.notify()
 
     @property
+    def paced(self) -> bool:
+        """A client reads this process with ``process/read``: output it has not read
+        is kept, and the child waits for room instead (see the module docstring)."""
+        return self._log.paced
+
+    @property
     def retained_bytes(self) -> int:
         """Output bytes held for ``process/read``."""
         return self._log.retained_bytes
