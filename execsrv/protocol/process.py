@@ -170,7 +170,15 @@ class ExecResponse(Payload):
 
 
 class ReadParams(Params):
-    """``process/read``: retained output after ``afterSeq``, long-polling ``waitMs``."""
+    """``process/read``: retained output after ``afterSeq``, long-polling ``waitMs``.
+
+    A read also tells the server that this client builds the process's output from
+    reads (as the codex 0.130 harness does, using notifications only as wake-ups):
+    from then on, output it has not read is not evicted, and the child is held back
+    on its pipe or terminal instead, retention staying within its budget. If no read
+    comes for ``--reader-timeout`` (2 s) while the child is held, eviction resumes
+    until the next read; it then says ``truncated`` as usual.
+    """
 
     process_id: ProcessId
     after_seq: Annotated[
