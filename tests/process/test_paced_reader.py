@@ -4,7 +4,7 @@ back instead of its unread output being evicted (issue 10, point 7).
 The codex 0.130 harness treats ``process/output`` notifications as wake-ups only: after
 each one it sends ``process/read {afterSeq: <last seq seen>, waitMs: 0}``, builds the
 output from the read results and ignores ``truncated`` (codex-harness.md §3.1 step 4,
-§5.6). :func:`read_like_codex_0_130` behaves exactly so, over a raw websocket.
+§5.6). :class:`Harness0130` behaves exactly so, over a raw websocket.
 
 The server runs in the test's trio run (real sockets, real children), so its retained
 bytes are looked at between reads.
@@ -13,6 +13,7 @@ bytes are looked at between reads.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pytest
 import trio
@@ -77,24 +78,23 @@ class Harness0130:
                 self.last = chunk["seq"]
         return result  # type: ignore[no-any-return]
 
-    async def run(self, after_each_read: object = None) -> None:
+    async def run(self, after_each_read: Callable[[], None]) -> None:
         """Read at once, then after every notification of the process, until a read
-        says ``closed``."""
+        says ``closed``; call ``after_each_read`` after each."""
         result = await self.read()
         while not result["closed"]:
             await self.wire.next_notification(
                 predicate=lambda m: m["params"].get("processId") == self.process_id
             )
             result = await self.read()
-            if callable(after_each_read):
-                after_each_read()
+            after_each_read()
 
 
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "pty"])
 async def test_a_0_130_reader_gets_a_7_mb_burst_whole_with_default_settings(
     start_server: StartServer, tty: bool
 ) -> None:
-    server = await start_server()  # default retention: 1 MiB
+    server = await start_server()  # default retention (1 MiB) and reader timeout
     assert server.url is not None
     retention = server.config.retention_bytes
     peak = 0
