@@ -125,8 +125,10 @@ class ParamsDecoder(Generic[T]):
             return "missing field " + text.removeprefix("Object missing required field ")
         found, info, annotation = _resolve(value, self._info, path)
         if text.startswith("Invalid enum value"):
-            variants = ", ".join(f"`{v}`" for v in _literal_values(annotation))
-            return f"unknown variant `{found}`, expected one of {variants}"
+            values = [f"`{v}`" for v in _literal_values(annotation)]
+            if len(values) == 2:  # serde's wording for two variants
+                return f"unknown variant `{found}`, expected {values[0]} or {values[1]}"
+            return f"unknown variant `{found}`, expected one of {', '.join(values)}"
         if text.startswith("Invalid base64"):
             return _base64_message(found)
         if isinstance(found, int) and not isinstance(found, bool) and _is_int(info):
