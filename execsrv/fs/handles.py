@@ -109,10 +109,10 @@ class FileHandles:
         """Claim ``handle_id`` for an ``fs/open``, with 0.171's checks in its order."""
         if len(handle_id.encode("utf-8", "surrogatepass")) > f.MAX_HANDLE_ID_BYTES:
             raise FsError(ErrorKind.INVALID_INPUT, f.HANDLE_ID_TOO_LONG)
-        if self._closed or len(self._handles) >= f.MAX_FILE_HANDLES:
-            raise FsError(ErrorKind.INVALID_INPUT, f.TOO_MANY_HANDLES)
         if handle_id in self._handles:
             raise FsError(ErrorKind.INVALID_INPUT, f.HANDLE_EXISTS.format(handle_id=handle_id))
+        if self._closed or len(self._handles) >= f.MAX_FILE_HANDLES:
+            raise FsError(ErrorKind.INVALID_INPUT, f.TOO_MANY_HANDLES)
         reservation = self._handles[handle_id] = Reservation()
         return reservation
 

@@ -400,7 +400,8 @@ FollowSymlinks = Annotated[
     bool | None,
     msgspec.Meta(
         description="codex 0.171. Null, absent or true: follow symlinks. False: refuse "
-        "any symlink in the path (see [Filesystem](#filesystem))."
+        "any symlink in the path (see [Filesystem](#filesystem)).",
+        extra={"since": "0.171.0"},
     ),
 ]
 

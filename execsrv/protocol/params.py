@@ -115,7 +115,7 @@ class ParamsDecoder(Generic[T]):
         text = message[: match.start()] if match else message
         if path == "$" and not isinstance(value, dict):
             if isinstance(value, list):
-                count = len(self._info.fields)
+                count = sum(not _added_by_0171(field.type) for field in self._info.fields)
                 return (
                     f"invalid length {len(value)}, expected "
                     f"{_expected(self._info)} with {count} elements"
@@ -137,6 +137,11 @@ class ParamsDecoder(Generic[T]):
         if text.startswith("Expected"):
             return f"invalid type: {_unexpected(found)}, expected {_expected(info)}"
         return text
+
+
+def _added_by_0171(info: inspect.Type) -> bool:
+    """A field 0.171 added to 0.130's params: 0.130's serde does not count it."""
+    return isinstance(info, inspect.Metadata) and (info.extra or {}).get("since") == "0.171.0"
 
 
 def _int_fields(info: inspect.StructType) -> list[tuple[tuple[str, ...], inspect.Type]]:
