@@ -61,7 +61,7 @@ class Client:
         self._process_ids = itertools.count(1)
         self.http = RemoteHttp(self, router)
         """HTTP requests made by the server: ``await client.http.request("GET", url)``."""
-        self.fs = RemoteFileSystem(self)
+        self.fs = RemoteFileSystem(self, router)
         """The server's file system: ``await client.fs.read_file(path)`` and the other ``fs/*``."""
 
     async def call(self, method: Method[P, R], params: P) -> R:

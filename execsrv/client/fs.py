@@ -4,7 +4,9 @@ Paths are absolute paths on the *server's* machine (``str`` or
 ``os.PathLike``). Errors are :class:`~.errors.RemoteError` with the server's
 code and message, except "not found" (``-32004``), which is
 :class:`~.errors.FileNotFound` (a RemoteError subclass, raised by every call),
-so ``except FileNotFound`` reads naturally. Works against execsrv and codex 0.130.0 (whose
+so ``except FileNotFound`` reads naturally. :meth:`RemoteFileSystem.open` and
+:meth:`RemoteFileSystem.watch_missing` are async context managers. Works against
+execsrv and codex 0.130.0 (whose
 :meth:`RemoteFileSystem.get_metadata` has no ``size``: it is None), except
 :meth:`RemoteFileSystem.canonicalize` and :meth:`RemoteFileSystem.walk`, which
 codex added in 0.171.0 (0.130.0 answers ``-32601``).
@@ -13,24 +15,49 @@ codex added in 0.171.0 (0.130.0 answers ``-32601``).
 from __future__ import annotations
 
 import base64
+import itertools
 import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Final
+
+import trio
 
 from ..protocol import fs as f
 from ..protocol.methods import (
     FS_CANONICALIZE,
+    FS_CLOSE,
     FS_COPY,
     FS_CREATE_DIRECTORY,
     FS_GET_METADATA,
+    FS_OPEN,
+    FS_READ_BLOCK,
     FS_READ_DIRECTORY,
     FS_READ_FILE,
     FS_REMOVE,
     FS_WALK,
+    FS_WATCH_MISSING,
+    FS_WRITE_BLOCK,
     FS_WRITE_FILE,
 )
 from ..protocol.paths import parse_wire_path
+from .errors import ClientError
+from .fs_watch import MissingWatch
 from .peer import Caller
+from .router import NotificationRouter
 
-__all__ = ["DirectoryEntry", "FileMetadata", "RemoteFileSystem", "WalkResult"]
+__all__ = [
+    "DirectoryEntry",
+    "FileMetadata",
+    "MissingWatch",
+    "RemoteFileHandle",
+    "RemoteFileSystem",
+    "WalkResult",
+]
+
+CLOSE_TIMEOUT: Final = 10.0
+"""Seconds :meth:`RemoteFileSystem.open` waits for ``fs/close`` when it leaves the block
+(shielded, so a cancelled block still closes its handle)."""
 
 FileMetadata = f.FsGetMetadataResponse
 """``is_directory``, ``is_file``, ``is_symlink``, ``created_at_ms``, ``modified_at_ms``,
@@ -46,11 +73,35 @@ WalkResult = f.FsWalkResponse
 PathArg = str | os.PathLike[str]
 
 
+class RemoteFileHandle:
+    """A file opened with :meth:`RemoteFileSystem.open` (codex 0.171's handles)."""
+
+    def __init__(self, client: Caller, handle_id: str, mode: f.OpenMode) -> None:
+        self._client = client
+        self.handle_id = handle_id
+        self.mode = mode
+
+    async def read_block(self, offset: int, length: int) -> tuple[bytes, bool]:
+        """Up to ``length`` bytes (1 to 1 MiB) at ``offset``, and whether the end was
+        reached (fewer came). On a ``replace`` handle the server answers ``EBADF``."""
+        params = f.FsReadBlockParams(handle_id=self.handle_id, offset=offset, len=length)
+        result = await self._client.call(FS_READ_BLOCK, params)
+        return result.chunk, result.eof
+
+    async def write_block(self, offset: int, data: bytes) -> None:
+        """Write ``data`` (1 byte to 1 MiB) at ``offset``; a gap before it reads as zeros.
+        On a ``read`` handle the server answers ``EBADF``."""
+        params = f.FsWriteBlockParams(handle_id=self.handle_id, offset=offset, chunk=data)
+        await self._client.call(FS_WRITE_BLOCK, params)
+
+
 class RemoteFileSystem:
     """The server's file system; get it as ``client.fs``."""
 
-    def __init__(self, client: Caller) -> None:
+    def __init__(self, client: Caller, router: NotificationRouter | None = None) -> None:
         self._client = client
+        self._router = router
+        self._ids = itertools.count(1)
 
     async def read_file(self, path: PathArg) -> bytes:
         """The whole file (servers refuse files over 512 MiB with ``-32600``)."""
@@ -124,3 +175,53 @@ class RemoteFileSystem:
         )
         params = f.FsWalkParams(path=os.fspath(path), options=options)
         return await self._client.call(FS_WALK, params)
+
+    @asynccontextmanager
+    async def open(
+        self, path: PathArg, *, mode: f.OpenMode = "read"
+    ) -> AsyncIterator[RemoteFileHandle]:
+        """Open a regular file for block reads (``read``) or writes (``replace``: created
+        or truncated now), closed when the block ends, also when it is cancelled.
+
+        A handle belongs to the connection: after the client has resumed on a new one,
+        the server no longer knows it (:class:`~.errors.FileNotFound`). codex 0.171
+        and execsrv have it; codex 0.130 answers ``-32601``.
+        """
+        handle_id = f"execsrv-client-{next(self._ids)}"
+        params = f.FsOpenParams(handle_id=handle_id, path=os.fspath(path), mode=mode)
+        await self._client.call(FS_OPEN, params)
+        try:
+            yield RemoteFileHandle(self._client, handle_id, mode)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
+                try:
+                    await self._client.call(FS_CLOSE, f.FsCloseParams(handle_id=handle_id))
+                except ClientError:
+                    pass  # gone with its connection
+
+    @asynccontextmanager
+    async def watch_missing(
+        self, missing: Iterable[PathArg], *, present: PathArg | None = None
+    ) -> AsyncIterator[MissingWatch]:
+        """Watch for any of ``missing`` to appear (or ``present`` to go): ``watching``
+        says whether the server watches, ``await watch.wait()`` waits for it to fire.
+
+        The server watches once and until its connection ends; leaving the block
+        only stops listening. codex 0.171 and execsrv have it; 0.130 answers ``-32601``.
+        """
+        if self._router is None:
+            raise RuntimeError("this RemoteFileSystem has no notification router")
+        watch = MissingWatch(next(self._ids))
+        params = f.FsWatchMissingParams(
+            watch_id=watch.watch_id,
+            missing=[os.fspath(path) for path in missing],
+            present=None if present is None else os.fspath(present),
+        )
+        self._router.open_watch(watch)
+        try:
+            watch.watching = (await self._client.call(FS_WATCH_MISSING, params)).watching
+            if not watch.watching:
+                self._router.forget_watch(watch)
+            yield watch
+        finally:
+            self._router.forget_watch(watch)

@@ -2,7 +2,8 @@
 
 ``process/output``, ``process/exited`` and ``process/closed`` go to the
 process's :class:`~.events.ProcessEventStream`; ``http/request/bodyDelta`` to
-the request's :class:`~.http_body.HttpBodyStream`. Notifications for nobody
+the request's :class:`~.http_body.HttpBodyStream`; ``fs/missingChanged`` to its
+:class:`~.fs_watch.MissingWatch`. Notifications for nobody
 (a process started elsewhere, a body already closed) are dropped. The router
 outlives connections: a resume keeps every process stream and catches it up.
 """
@@ -11,9 +12,16 @@ from __future__ import annotations
 
 import msgspec
 
-from ..protocol.methods import HTTP_BODY_DELTA, PROCESS_CLOSED, PROCESS_EXITED, PROCESS_OUTPUT
+from ..protocol.methods import (
+    FS_MISSING_CHANGED,
+    HTTP_BODY_DELTA,
+    PROCESS_CLOSED,
+    PROCESS_EXITED,
+    PROCESS_OUTPUT,
+)
 from .errors import Disconnected
 from .events import Closed, Exited, Output, ProcessEventStream
+from .fs_watch import MissingWatch
 from .http_body import HttpBodyStream
 
 __all__ = ["NotificationRouter"]
@@ -29,6 +37,7 @@ class NotificationRouter:
     def __init__(self) -> None:
         self._processes: dict[str, ProcessEventStream] = {}
         self._bodies: dict[str, HttpBodyStream] = {}
+        self._watches: dict[int, MissingWatch] = {}
 
     def route(self, method: str, params: msgspec.Raw) -> None:
         """Feed one notification to its stream; raises ``msgspec.ValidationError``
@@ -53,6 +62,11 @@ class NotificationRouter:
             body = self._bodies.get(delta.request_id)
             if body is not None:
                 body.feed(delta)
+        elif method == FS_MISSING_CHANGED.name:
+            changed = FS_MISSING_CHANGED.decode(params)
+            watch = self._watches.pop(changed.watch_id, None)
+            if watch is not None:
+                watch.fire()
 
     # -- process streams ------------------------------------------------------
 
@@ -85,12 +99,25 @@ class NotificationRouter:
         if self._bodies.get(stream.request_id) is stream:
             del self._bodies[stream.request_id]
 
+    # -- missing-path watches -------------------------------------------------
+
+    def open_watch(self, watch: MissingWatch) -> None:
+        """Route ``fs/missingChanged`` for ``watch.watch_id`` to it (before the request)."""
+        self._watches[watch.watch_id] = watch
+
+    def forget_watch(self, watch: MissingWatch) -> None:
+        if self._watches.get(watch.watch_id) is watch:
+            del self._watches[watch.watch_id]
+
     # -- the connection's fate ------------------------------------------------
 
     def connection_lost(self, reason: str) -> None:
-        """The server aborts body streams with their connection: fail them."""
+        """The server aborts body streams and watches with their connection: fail them."""
         for body in list(self._bodies.values()):
             body.fail(Disconnected(reason))
+        watches, self._watches = list(self._watches.values()), {}
+        for watch in watches:
+            watch.fail(Disconnected(reason))
 
     def resumed(self) -> None:
         """The session is back on a new connection: process streams catch up by reads."""

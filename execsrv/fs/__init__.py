@@ -7,6 +7,7 @@ thread, and :mod:`.errors` has the error kinds the protocol distinguishes.
 from .errors import ErrorKind, FsError, kind_of
 from .ops import (
     MAX_READ_FILE_BYTES,
+    NOT_A_REGULAR_FILE,
     DirectoryEntry,
     FileMetadata,
     FileReader,
@@ -27,6 +28,7 @@ from .worker import FS_WORKER_THREADS, read_directory_entries, read_metadata, ru
 __all__ = [
     "FS_WORKER_THREADS",
     "MAX_READ_FILE_BYTES",
+    "NOT_A_REGULAR_FILE",
     "DirectoryEntry",
     "ErrorKind",
     "FileMetadata",

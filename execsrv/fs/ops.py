@@ -43,7 +43,10 @@ __all__ = [
     "COPY_INTO_ITSELF",
     "COPY_UNSUPPORTED_TYPE",
     "MAX_READ_FILE_BYTES",
+    "NOT_A_REGULAR_FILE",
+    "NO_FOLLOW_RECURSIVE_REMOVE",
     "NUL_IN_PATH",
+    "SYMLINK_IN_PATH",
     "TOO_LARGE",
     "DirectoryEntry",
     "FileMetadata",
@@ -71,6 +74,12 @@ COPY_DIRECTORY_NEEDS_RECURSIVE: Final = (
 )
 COPY_INTO_ITSELF: Final = "fs/copy cannot copy a directory to itself or one of its descendants"
 COPY_UNSUPPORTED_TYPE: Final = "fs/copy only supports regular files, directories, and symlinks"
+SYMLINK_IN_PATH: Final = "path contains a symbolic link"
+"""InvalidInput: ``getMetadata``/``remove`` without following symlinks, of a symlink."""
+NOT_A_REGULAR_FILE: Final = "path is not a regular file"
+"""InvalidInput: ``readFile`` without following symlinks, of something else."""
+NO_FOLLOW_RECURSIVE_REMOVE: Final = "recursive no-follow removal is unsupported"
+"""Other: 0.171 refuses a recursive ``remove`` that must not follow symlinks."""
 _NOT_A_REGULAR_FILE: Final = (
     "the source path is neither a regular file nor a symlink to a regular file"
 )
@@ -106,6 +115,38 @@ def _check(*paths: str) -> None:
             raise FsError(ErrorKind.INVALID_INPUT, NUL_IN_PATH)
 
 
+_WALK_FLAGS: Final = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_parent(path: str) -> tuple[int, str]:
+    """The directory holding ``path`` (an ``O_PATH`` fd), reached without following any
+    symlink, and the last name in ``path``. A symlink or a file on the way is
+    ``ENOTDIR``, as in 0.171 with ``followSymlinks: false``."""
+    names = [name for name in path.split("/") if name]
+    fd = os.open("/", _WALK_FLAGS)
+    try:
+        for name in names[:-1]:
+            child = os.open(name, _WALK_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, names[-1] if names else "."
+
+
+def _open_file(path: str, flags: int, *, follow_symlinks: bool) -> int:
+    """``open(path, flags)``; without ``follow_symlinks``, no component may be a symlink
+    (the last one fails with ``ELOOP``, the others with ``ENOTDIR``)."""
+    if follow_symlinks:
+        return os.open(path, flags, 0o666)
+    parent, name = _open_parent(path)
+    try:
+        return os.open(name, flags | os.O_NOFOLLOW, 0o666, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
 class FileReader:
     """A file opened for ``fs/readFile`` whose reads never block.
 
@@ -116,12 +157,15 @@ class FileReader:
     bytes raises the too-large error, whatever the metadata said (``/dev/zero``).
     """
 
-    def __init__(self, path: str, *, limit: int = MAX_READ_FILE_BYTES) -> None:
+    def __init__(
+        self, path: str, *, limit: int = MAX_READ_FILE_BYTES, follow_symlinks: bool = True
+    ) -> None:
         _check(path)
         self._too_large = FsError(ErrorKind.INVALID_INPUT, TOO_LARGE.format(limit=limit))
         self._limit = limit
         self._total = 0
-        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+        self.fd = _open_file(path, flags, follow_symlinks=follow_symlinks)
         try:
             info = os.fstat(self.fd)
             self.is_regular = stat.S_ISREG(info.st_mode)
@@ -175,10 +219,10 @@ class FileWriter:
     writability its own way (on :attr:`fd`). A regular file takes everything.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, follow_symlinks: bool = True) -> None:
         _check(path)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
-        self.fd = os.open(path, flags, 0o666)
+        self.fd = _open_file(path, flags, follow_symlinks=follow_symlinks)
         try:
             self.is_regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
         except BaseException:
@@ -219,13 +263,18 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def create_directory(path: str, *, recursive: bool) -> None:
+def create_directory(path: str, *, recursive: bool, follow_symlinks: bool = True) -> None:
     """``mkdir``; with ``recursive``, Rust's ``create_dir_all``.
 
     That creates missing parents and accepts an existing directory (or a
     symlink to one), but fails with ``EEXIST`` on a file or a dangling symlink.
+    Without ``follow_symlinks`` (0.171) a symlink or file anywhere in the path
+    is ``ENOTDIR`` (an existing last name, without ``recursive``: ``EEXIST``).
     """
     _check(path)
+    if not follow_symlinks:
+        _create_directory_no_follow(path, recursive=recursive)
+        return
     if not recursive:
         os.mkdir(path)
         return
@@ -253,11 +302,49 @@ def create_directory(path: str, *, recursive: bool) -> None:
                 raise
 
 
-def get_metadata(path: str) -> FileMetadata:
-    """Type flags and times of the target; ``is_symlink`` of ``path`` itself."""
+def _create_directory_no_follow(path: str, *, recursive: bool) -> None:
+    if not recursive:
+        parent, name = _open_parent(path)
+        try:
+            os.mkdir(name, dir_fd=parent)
+        finally:
+            os.close(parent)
+        return
+    fd = os.open("/", _WALK_FLAGS)
+    try:
+        for name in (name for name in path.split("/") if name):
+            try:
+                child = os.open(name, _WALK_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(name, dir_fd=fd)
+                except FileExistsError:  # made meanwhile: opened below
+                    pass
+                child = os.open(name, _WALK_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+
+
+def get_metadata(path: str, *, follow_symlinks: bool = True) -> FileMetadata:
+    """Type flags and times of the target; ``is_symlink`` of ``path`` itself.
+
+    Without ``follow_symlinks`` (0.171) a symlink anywhere in the path is refused:
+    the last name with :data:`SYMLINK_IN_PATH`, the others with ``ENOTDIR``.
+    """
     _check(path)
-    info = os.stat(path)
-    link = os.lstat(path)
+    if not follow_symlinks:
+        parent, name = _open_parent(path)
+        try:
+            info = link = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        finally:
+            os.close(parent)
+        if stat.S_ISLNK(link.st_mode):
+            raise FsError(ErrorKind.INVALID_INPUT, SYMLINK_IN_PATH)
+    else:
+        info = os.stat(path)
+        link = os.lstat(path)
     return FileMetadata(
         is_directory=stat.S_ISDIR(info.st_mode),
         is_file=stat.S_ISREG(info.st_mode),
@@ -290,12 +377,18 @@ def read_directory(path: str) -> list[DirectoryEntry]:
     return entries
 
 
-def remove(path: str, *, recursive: bool, force: bool) -> None:
+def remove(path: str, *, recursive: bool, force: bool, follow_symlinks: bool = True) -> None:
     """Unlink a file or symlink, or remove a directory (with its contents if ``recursive``).
 
-    A missing ``path`` is fine with ``force``.
+    A missing ``path`` is fine with ``force``. Without ``follow_symlinks`` (0.171)
+    a recursive removal is refused (:data:`NO_FOLLOW_RECURSIVE_REMOVE`), and a
+    symlink anywhere in the path too (the last name: :data:`SYMLINK_IN_PATH`, the
+    others ``ENOTDIR``).
     """
     _check(path)
+    if not follow_symlinks:
+        _remove_no_follow(path, recursive=recursive, force=force)
+        return
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -308,6 +401,26 @@ def remove(path: str, *, recursive: bool, force: bool) -> None:
         _remove_tree(path)
     else:
         os.rmdir(path)
+
+
+def _remove_no_follow(path: str, *, recursive: bool, force: bool) -> None:
+    if recursive:
+        raise FsError(ErrorKind.OTHER, NO_FOLLOW_RECURSIVE_REMOVE)
+    try:
+        parent, name = _open_parent(path)
+        try:
+            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                raise FsError(ErrorKind.INVALID_INPUT, SYMLINK_IN_PATH)
+            if stat.S_ISDIR(info.st_mode):
+                os.rmdir(name, dir_fd=parent)
+            else:
+                os.unlink(name, dir_fd=parent)
+        finally:
+            os.close(parent)
+    except FileNotFoundError:
+        if not force:
+            raise
 
 
 _DIRECTORY_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

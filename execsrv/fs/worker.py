@@ -42,9 +42,9 @@ async def run_fs_operation(
         raise FsError.from_os_error(error) from error
 
 
-def read_metadata(path: str) -> f.FsGetMetadataResponse:
+def read_metadata(path: str, *, follow_symlinks: bool = True) -> f.FsGetMetadataResponse:
     """Blocking ``fs/getMetadata`` result for ``path``."""
-    m = get_metadata(path)
+    m = get_metadata(path, follow_symlinks=follow_symlinks)
     return f.FsGetMetadataResponse(
         is_directory=m.is_directory,
         is_file=m.is_file,

@@ -27,17 +27,30 @@ from .errors import RpcError
 from .generation import Generation, of_path_form
 from .paths import NOT_ABSOLUTE, PathForm, absolute_path, check_wire_path, form_of, parse_wire_path
 from .process import EmptyResponse
-from .wire import Params, Payload, USize
+from .wire import U64, Params, Payload, USize
 
 __all__ = [
+    "HANDLE_EXISTS",
+    "HANDLE_ID_TOO_LONG",
+    "MAX_BLOCK_BYTES",
+    "MAX_FILE_HANDLES",
+    "MAX_HANDLE_ID_BYTES",
+    "MAX_MISSING_WATCHES",
     "NOT_ABSOLUTE",
+    "NOT_A_FILE",
     "PERMISSIONS_MISMATCH",
+    "READ_BLOCK_LENGTH",
     "SANDBOX_UNSUPPORTED",
+    "TOO_MANY_HANDLES",
+    "TOO_MANY_WATCHES",
+    "UNKNOWN_HANDLE",
     "WALK_LIMITS_NOT_POSITIVE",
     "WALK_LIMITS_TOO_LARGE",
     "WALK_MAX_DEPTH",
     "WALK_MAX_DIRECTORIES",
     "WALK_MAX_ENTRIES",
+    "WRITE_BLOCK_LENGTH",
+    "WRITE_RANGE_TOO_LARGE",
     "CurrentWorkingDirectory",
     "DisabledPermissions",
     "EmptyResponse",
@@ -46,10 +59,16 @@ __all__ = [
     "FileSystemSandboxEntry",
     "FsCanonicalizeParams",
     "FsCanonicalizeResponse",
+    "FsCloseParams",
     "FsCopyParams",
     "FsCreateDirectoryParams",
     "FsGetMetadataParams",
     "FsGetMetadataResponse",
+    "FsMissingChangedNotification",
+    "FsOpenParams",
+    "FsOpenResponse",
+    "FsReadBlockParams",
+    "FsReadBlockResponse",
     "FsReadDirectoryEntry",
     "FsReadDirectoryParams",
     "FsReadDirectoryResponse",
@@ -61,6 +80,9 @@ __all__ = [
     "FsWalkOptions",
     "FsWalkParams",
     "FsWalkResponse",
+    "FsWatchMissingParams",
+    "FsWatchMissingResponse",
+    "FsWriteBlockParams",
     "FsWriteFileParams",
     "GlobPatternPath",
     "LegacyFileSystemPermissions",
@@ -68,6 +90,7 @@ __all__ = [
     "LegacyPermissions",
     "ManagedPermissions",
     "MinimalPath",
+    "OpenMode",
     "PermissionProfile",
     "ProjectRootsPath",
     "RestrictedFileSystem",
@@ -373,6 +396,16 @@ Sandbox = Annotated[
 ]
 
 
+FollowSymlinks = Annotated[
+    bool | None,
+    msgspec.Meta(
+        description="codex 0.171. Null, absent or true: follow symlinks. False: refuse "
+        "any symlink in the path (see [Filesystem](#filesystem)).",
+        extra={"since": "0.171.0"},
+    ),
+]
+
+
 class _FsParams(Params):
     _PATHS: ClassVar[tuple[str, ...]] = ("path",)
 
@@ -393,6 +426,7 @@ class FsReadFileParams(_FsParams):
     """``fs/readFile``: the whole file (at most 512 MiB)."""
 
     path: AbsolutePath
+    follow_symlinks: FollowSymlinks = None
     sandbox: Sandbox = None
 
 
@@ -410,6 +444,7 @@ class FsWriteFileParams(_FsParams):
             description="The bytes, standard base64 with padding; invalid base64 is `-32600`."
         ),
     ]
+    follow_symlinks: FollowSymlinks = None
     sandbox: Sandbox = None
 
 
@@ -423,6 +458,7 @@ class FsCreateDirectoryParams(_FsParams):
             description="Create missing parents and accept an existing directory; null means true."
         ),
     ] = None
+    follow_symlinks: FollowSymlinks = None
     sandbox: Sandbox = None
 
 
@@ -430,6 +466,7 @@ class FsGetMetadataParams(_FsParams):
     """``fs/getMetadata``."""
 
     path: AbsolutePath
+    follow_symlinks: FollowSymlinks = None
     sandbox: Sandbox = None
 
 
@@ -491,6 +528,7 @@ class FsRemoveParams(_FsParams):
         bool | None,
         msgspec.Meta(description="A missing path is not an error; null means true."),
     ] = None
+    follow_symlinks: FollowSymlinks = None
     sandbox: Sandbox = None
 
 
@@ -608,3 +646,168 @@ class FsWalkResponse(Payload):
     truncated: Annotated[
         bool, msgspec.Meta(description="A limit was reached and something was left out.")
     ]
+
+
+# -- file handles (codex 0.171) ---------------------------------------------------------
+
+MAX_FILE_HANDLES: Final = 128
+"""Open handles per connection (0.171's limit)."""
+MAX_HANDLE_ID_BYTES: Final = 32
+MAX_BLOCK_BYTES: Final = 1 << 20
+"""The largest ``fs/readBlock`` ``len`` and ``fs/writeBlock`` chunk (1 MiB)."""
+TOO_MANY_HANDLES: Final = f"at most {MAX_FILE_HANDLES} file handles may be open per connection"
+HANDLE_ID_TOO_LONG: Final = f"file handle ID must not exceed {MAX_HANDLE_ID_BYTES} bytes"
+HANDLE_EXISTS: Final = "file handle `{handle_id}` already exists"
+UNKNOWN_HANDLE: Final = "unknown file handle `{handle_id}`"
+READ_BLOCK_LENGTH: Final = f"file read block length must be between 1 and {MAX_BLOCK_BYTES}"
+WRITE_BLOCK_LENGTH: Final = f"file write block length must be between 1 and {MAX_BLOCK_BYTES}"
+WRITE_RANGE_TOO_LARGE: Final = "file write range exceeds the signed 64-bit file offset limit"
+NOT_A_FILE: Final = "path `{path}` is not a file"
+"""``-32600``: ``fs/open`` of something other than a regular file, and 0.171's
+``fs/readFile`` of one."""
+
+OpenMode = Literal["read", "replace"]
+HandleId = Annotated[
+    str,
+    msgspec.Meta(
+        description='Chosen by the client: at most 32 bytes of UTF-8 (`""` is allowed), '
+        "unique among the connection's open handles."
+    ),
+]
+
+
+class FsOpenParams(_FsParams):
+    """``fs/open`` (codex 0.171): open a regular file for block reads or writes.
+
+    A handle belongs to the connection that opened it (as in 0.171, whose
+    limit is per connection and whose handles a resumed session does not
+    see): it is closed by ``fs/close``, or when the connection stops serving
+    requests (the peer left, was taken over by a resume, or the server shuts
+    down). At most 128 are open per connection.
+    """
+
+    handle_id: HandleId
+    path: AbsolutePath
+    mode: Annotated[
+        OpenMode,
+        msgspec.Meta(
+            description="`read` (the default), or `replace`: create the file or "
+            "truncate it now. Either way the path must be a regular file once opened "
+            "(a FIFO without a reader fails with `ENXIO`, never blocks)."
+        ),
+    ] = "read"
+    sandbox: Sandbox = None
+
+
+class FsOpenResponse(Payload):
+    handle_id: Annotated[str, msgspec.Meta(description="The id the request chose.")]
+
+
+class FsReadBlockParams(Params):
+    """``fs/readBlock`` (codex 0.171): bytes at an offset of a `read` handle."""
+
+    handle_id: HandleId
+    offset: Annotated[
+        U64,
+        msgspec.Meta(
+            description="Where to read; past the end gives an empty chunk. A range "
+            "beyond 2^63 bytes is `-32600` `Invalid argument (os error 22)`."
+        ),
+    ]
+    len: Annotated[USize, msgspec.Meta(description="Bytes wanted, 1 to 1048576.")]
+
+
+class FsReadBlockResponse(Payload):
+    chunk: Annotated[bytes, msgspec.Meta(description="Up to `len` bytes.")]
+    eof: Annotated[
+        bool, msgspec.Meta(description="Fewer than `len` bytes were there: the end was reached.")
+    ]
+
+
+class FsWriteBlockParams(Params):
+    """``fs/writeBlock`` (codex 0.171): bytes at an offset of a `replace` handle.
+
+    Written through to the file at once (no commit step); a gap before
+    ``offset`` reads as zeros.
+    """
+
+    handle_id: HandleId
+    offset: Annotated[
+        U64,
+        msgspec.Meta(description="Where to write; `offset` + length must stay below 2^63."),
+    ]
+    chunk: Annotated[bytes, msgspec.Meta(description="The bytes (base64), 1 to 1048576 of them.")]
+
+
+class FsCloseParams(Params):
+    """``fs/close`` (codex 0.171): idempotent; an unknown id is not an error."""
+
+    handle_id: HandleId
+
+
+# -- missing-path watches (codex 0.171) ------------------------------------------------
+
+MAX_MISSING_WATCHES: Final = 256
+"""Active ``fs/watchMissing`` watches per connection (execsrv's limit; 0.171 states none)."""
+TOO_MANY_WATCHES: Final = (
+    f"at most {MAX_MISSING_WATCHES} missing-path watches may be active per connection"
+)
+
+
+class FsWatchMissingParams(Params):
+    """``fs/watchMissing`` (codex 0.171): one notification once a missing path exists.
+
+    The watch is one-shot and belongs to the connection: it sends
+    ``fs/missingChanged`` once, when any ``missing`` path comes into existence
+    (a dangling symlink counts) or ``present`` stops existing, and then ends. It
+    also ends, silently, with the connection. It waits on inotify, on the
+    nearest existing directory above each missing path, moving down as the
+    directories between appear (0.171 notifies already when one of them appears;
+    a notification from execsrv means a path is there).
+    """
+
+    watch_id: Annotated[
+        U64,
+        msgspec.Meta(
+            description="Chosen by the client, echoed by the notification. 0, or the id "
+            "of an active watch of the connection, gives `watching: false`."
+        ),
+    ]
+    missing: Annotated[
+        list[AbsolutePath],
+        msgspec.Meta(
+            description="Paths expected not to exist. Empty, or one of them existing "
+            "already: `watching: false`."
+        ),
+    ]
+    present: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A path that must exist (else `watching: false`); its removal "
+            "also notifies.",
+            extra={"rust": "path string"},
+        ),
+    ] = None
+
+    def check_params(self) -> None:
+        """``-32602`` for a path of neither form."""
+        for path in self.missing:
+            check_wire_path(path)
+        if self.present is not None:
+            check_wire_path(self.present)
+
+    def generation(self) -> Generation | None:
+        return of_path_form(*self.missing, self.present)
+
+
+class FsWatchMissingResponse(Payload):
+    watching: Annotated[
+        bool,
+        msgspec.Meta(description="A notification will come; false: nothing to watch."),
+    ]
+
+
+class FsMissingChangedNotification(Payload):
+    """``fs/missingChanged``: the watch's paths changed; the watch has ended."""
+
+    watch_id: Annotated[int, msgspec.Meta(description="The `watchId` of `fs/watchMissing`.")]

@@ -20,13 +20,19 @@ from .wire import Params, Payload
 
 __all__ = [
     "FS_CANONICALIZE",
+    "FS_CLOSE",
     "FS_COPY",
     "FS_CREATE_DIRECTORY",
     "FS_GET_METADATA",
+    "FS_MISSING_CHANGED",
+    "FS_OPEN",
+    "FS_READ_BLOCK",
     "FS_READ_DIRECTORY",
     "FS_READ_FILE",
     "FS_REMOVE",
     "FS_WALK",
+    "FS_WATCH_MISSING",
+    "FS_WRITE_BLOCK",
     "FS_WRITE_FILE",
     "HTTP_BODY_DELTA",
     "HTTP_REQUEST",
@@ -265,6 +271,51 @@ FS_WALK: Final = Method(
     since=Generation.V0_171,
 )
 
+FS_OPEN: Final = Method(
+    "fs/open",
+    fs.FsOpenParams,
+    fs.FsOpenResponse,
+    "Open a file handle for block reads or writes (128 per connection).",
+    family="filesystem",
+    since=Generation.V0_171,
+)
+
+FS_READ_BLOCK: Final = Method(
+    "fs/readBlock",
+    fs.FsReadBlockParams,
+    fs.FsReadBlockResponse,
+    "Read up to 1 MiB at an offset of a read handle.",
+    family="filesystem",
+    since=Generation.V0_171,
+)
+
+FS_WRITE_BLOCK: Final = Method(
+    "fs/writeBlock",
+    fs.FsWriteBlockParams,
+    fs.EmptyResponse,
+    "Write up to 1 MiB at an offset of a replace handle.",
+    family="filesystem",
+    since=Generation.V0_171,
+)
+
+FS_CLOSE: Final = Method(
+    "fs/close",
+    fs.FsCloseParams,
+    fs.EmptyResponse,
+    "Close a file handle (idempotent).",
+    family="filesystem",
+    since=Generation.V0_171,
+)
+
+FS_WATCH_MISSING: Final = Method(
+    "fs/watchMissing",
+    fs.FsWatchMissingParams,
+    fs.FsWatchMissingResponse,
+    "Be notified once when a missing path appears.",
+    family="filesystem",
+    since=Generation.V0_171,
+)
+
 INITIALIZED: Final[NotificationMethod[Payload]] = NotificationMethod(
     "initialized", None, "client", "Completes the handshake; params are ignored."
 )
@@ -285,6 +336,12 @@ HTTP_BODY_DELTA: Final = NotificationMethod(
     http_types.HttpRequestBodyDeltaNotification,
     "server",
     "A piece of a streamed `http/request` body; the last has `done: true`.",
+)
+FS_MISSING_CHANGED: Final = NotificationMethod(
+    "fs/missingChanged",
+    fs.FsMissingChangedNotification,
+    "server",
+    "A `fs/watchMissing` watch fired; it has ended.",
 )
 
 METHODS: Final[dict[str, Method[Any, Any]]] = {
@@ -309,6 +366,11 @@ METHODS: Final[dict[str, Method[Any, Any]]] = {
         FS_COPY,
         FS_CANONICALIZE,
         FS_WALK,
+        FS_OPEN,
+        FS_READ_BLOCK,
+        FS_WRITE_BLOCK,
+        FS_CLOSE,
+        FS_WATCH_MISSING,
     )
 }
 """Every request by wire name, in the order ``protocol.md`` lists them."""
@@ -321,5 +383,6 @@ NOTIFICATIONS: Final[dict[str, NotificationMethod[Any]]] = {
         PROCESS_EXITED,
         PROCESS_CLOSED,
         HTTP_BODY_DELTA,
+        FS_MISSING_CHANGED,
     )
 }

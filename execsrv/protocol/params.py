@@ -115,7 +115,7 @@ class ParamsDecoder(Generic[T]):
         text = message[: match.start()] if match else message
         if path == "$" and not isinstance(value, dict):
             if isinstance(value, list):
-                count = len(self._info.fields)
+                count = sum(not _added_by_0171(field.type) for field in self._info.fields)
                 return (
                     f"invalid length {len(value)}, expected "
                     f"{_expected(self._info)} with {count} elements"
@@ -125,8 +125,10 @@ class ParamsDecoder(Generic[T]):
             return "missing field " + text.removeprefix("Object missing required field ")
         found, info, annotation = _resolve(value, self._info, path)
         if text.startswith("Invalid enum value"):
-            variants = ", ".join(f"`{v}`" for v in _literal_values(annotation))
-            return f"unknown variant `{found}`, expected one of {variants}"
+            values = [f"`{v}`" for v in _literal_values(annotation)]
+            if len(values) == 2:  # serde's wording for two variants
+                return f"unknown variant `{found}`, expected {values[0]} or {values[1]}"
+            return f"unknown variant `{found}`, expected one of {', '.join(values)}"
         if text.startswith("Invalid base64"):
             return _base64_message(found)
         if isinstance(found, int) and not isinstance(found, bool) and _is_int(info):
@@ -135,6 +137,11 @@ class ParamsDecoder(Generic[T]):
         if text.startswith("Expected"):
             return f"invalid type: {_unexpected(found)}, expected {_expected(info)}"
         return text
+
+
+def _added_by_0171(info: inspect.Type) -> bool:
+    """A field 0.171 added to 0.130's params: 0.130's serde does not count it."""
+    return isinstance(info, inspect.Metadata) and (info.extra or {}).get("since") == "0.171.0"
 
 
 def _int_fields(info: inspect.StructType) -> list[tuple[tuple[str, ...], inspect.Type]]:

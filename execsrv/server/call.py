@@ -8,7 +8,7 @@ handlers to methods; the connection (:mod:`.connection`) builds the ``Call``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -35,6 +35,16 @@ class Peer(Protocol):
     @property
     def nursery(self) -> trio.Nursery:
         """The connection's request nursery: work started here ends with the connection."""
+        ...
+
+    async def start_companion(
+        self, async_fn: Callable[..., Awaitable[object]], *args: object
+    ) -> object:
+        """``nursery.start(async_fn, *args)`` in the request nursery, for state that
+        lives as long as the connection serves requests (file handles, watches): the
+        task is cancelled once the connection stops reading requests (the peer left
+        or broke a rule, a resume took the session over, the server drains), so it
+        never holds up the connection's end. Started after that, it is cancelled at once."""
         ...
 
     async def notify(self, method: NotificationMethod[N], params: N) -> None:

@@ -14,6 +14,7 @@ never grows memory without bound.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 import trio
@@ -108,6 +109,8 @@ class Connection:
         self.draining = False  # the server is shutting down (see drain)
         self._reader_scope = trio.CancelScope()
         self._long_polls: set[trio.CancelScope] = set()
+        self._companions: set[trio.CancelScope] = set()  # see start_companion
+        self._reading = True  # requests may still arrive
         self._requests: trio.Nursery | None = None  # the request nursery, while it runs
 
     # -- outbound ----------------------------------------------------------
@@ -154,6 +157,33 @@ class Connection:
         """The request nursery (a handler's :class:`~.call.Peer`); valid while requests run."""
         assert self._requests is not None, "the connection is not running"
         return self._requests
+
+    async def start_companion(
+        self, async_fn: Callable[..., Awaitable[object]], *args: object
+    ) -> object:
+        """Run ``async_fn`` until the connection stops reading requests (a handler's
+        :class:`~.call.Peer`)."""
+        return await self.nursery.start(self._companion, async_fn, *args)
+
+    async def _companion(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        *args: object,
+        task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        with trio.CancelScope() as scope:
+            if not self._reading:
+                scope.cancel()
+            self._companions.add(scope)
+            try:
+                await async_fn(*args, task_status=task_status)
+            finally:
+                self._companions.discard(scope)
+
+    def _stop_companions(self) -> None:
+        self._reading = False
+        for scope in self._companions:
+            scope.cancel()
 
     async def _write_loop(self, connection_scope: trio.CancelScope) -> None:
         try:
@@ -207,6 +237,7 @@ class Connection:
                     except CloseConnection as error:
                         self.close_reason = str(error)
                         self.violation = True
+                    self._stop_companions()
                     drained = self.draining and not (input_ended or self.violation)
                     if self.evicted or (input_ended and self._answer_after_input_ends):
                         requests.cancel_scope.deadline = trio.current_time() + EVICTION_GRACE

@@ -41,12 +41,16 @@ import trio
 
 from .. import fs
 from ..fs import FS_WORKER_THREADS, read_directory_entries, read_metadata, run_fs_operation
+from ..fs.handles import FileHandle, FileHandles, open_handle
+from ..fs.watch import MissingWatches
 from ..protocol import fs as f
 from ..protocol.errors import RpcError
+from ..protocol.generation import Generation
+from ..protocol.methods import FS_MISSING_CHANGED
 from ..protocol.params import base64_error
 from ..protocol.paths import PathForm, format_path, parse_wire_path
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
-from .call import Call
+from .call import Call, Peer
 
 __all__ = ["FsApi"]
 
@@ -152,6 +156,8 @@ class FsApi:
     ) -> None:
         self._limiter = limiter or trio.CapacityLimiter(FS_WORKER_THREADS)
         self.budget = budget or ByteBudget(DEFAULT_REPLY_BUDGET_BYTES)
+        self._connections: dict[Peer, _ConnectionFiles] = {}
+        """File handles and watches of each connection that has used them."""
 
     async def _run(self, function: Callable[[], T], *, changes: bool) -> T:
         return await run_fs_operation(function, limiter=self._limiter, changes=changes)
@@ -174,9 +180,12 @@ class FsApi:
         params = call.params
         path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
-        reader = await self._run(lambda: fs.FileReader(path), changes=True)
+        follow = params.follow_symlinks is not False
+        reader = await self._run(lambda: fs.FileReader(path, follow_symlinks=follow), changes=True)
         reserved = 0
         try:
+            if not reader.is_regular:
+                _refuse_irregular(path, call.generation, follow=follow)
             result = _Base64Result()
             if reader.is_regular:
                 if base64_size(reader.size) >= LARGE_REPLY_BYTES:
@@ -209,7 +218,8 @@ class FsApi:
         profile = _check_sandbox(params.sandbox)
         data = memoryview(_decode_base64(params.data_base64))
         _refuse_sandboxed(profile)
-        writer = await self._run(lambda: fs.FileWriter(path), changes=True)
+        follow = params.follow_symlinks is not False
+        writer = await self._run(lambda: fs.FileWriter(path, follow_symlinks=follow), changes=True)
         try:
             if writer.is_regular:
                 await self._run(lambda: writer.write(data), changes=True)
@@ -225,15 +235,19 @@ class FsApi:
         params = call.params
         path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
-        recursive = params.recursive is not False
-        await self._run(lambda: fs.create_directory(path, recursive=recursive), changes=True)
+        recursive, follow = params.recursive is not False, params.follow_symlinks is not False
+        await self._run(
+            lambda: fs.create_directory(path, recursive=recursive, follow_symlinks=follow),
+            changes=True,
+        )
         return f.EmptyResponse()
 
     async def get_metadata(self, call: Call[f.FsGetMetadataParams]) -> f.FsGetMetadataResponse:
         params = call.params
         path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
-        return await self._run(lambda: read_metadata(path), changes=False)
+        follow = params.follow_symlinks is not False
+        return await self._run(lambda: read_metadata(path, follow_symlinks=follow), changes=False)
 
     async def read_directory(
         self, call: Call[f.FsReadDirectoryParams]
@@ -249,7 +263,11 @@ class FsApi:
         path = parse_wire_path(params.path).path
         _refuse_sandboxed(_check_sandbox(params.sandbox))
         recursive, force = params.recursive is not False, params.force is not False
-        await self._run(lambda: fs.remove(path, recursive=recursive, force=force), changes=True)
+        follow = params.follow_symlinks is not False
+        await self._run(
+            lambda: fs.remove(path, recursive=recursive, force=force, follow_symlinks=follow),
+            changes=True,
+        )
         return f.EmptyResponse()
 
     async def copy(self, call: Call[f.FsCopyParams]) -> f.EmptyResponse:
@@ -301,6 +319,121 @@ class FsApi:
             ],
             truncated=found.truncated,
         )
+
+    # -- per-connection state: file handles and missing-path watches ---------------
+
+    async def _files_of(self, peer: Peer) -> _ConnectionFiles:
+        """``peer``'s handles and watches, started with it on first use; they end
+        (every descriptor closed) when the connection stops serving requests."""
+        files = self._connections.get(peer)
+        if files is None:
+            files = self._connections[peer] = _ConnectionFiles(self._limiter)
+            try:
+                await peer.start_companion(files.run, lambda: self._forget(peer, files))
+            finally:
+                files.ready.set()
+        await files.ready.wait()
+        return files
+
+    def _forget(self, peer: Peer, files: _ConnectionFiles) -> None:
+        if self._connections.get(peer) is files:
+            del self._connections[peer]
+
+    async def open(self, call: Call[f.FsOpenParams]) -> f.FsOpenResponse:
+        """Open a handle: 0.171's id and limit checks, then the sandbox, then the file
+        (in a worker thread; never blocks on a FIFO)."""
+        params = call.params
+        path = parse_wire_path(params.path).path
+        handles = (await self._files_of(call.peer)).handles
+        reservation = handles.reserve(params.handle_id)
+        handle: FileHandle | None = None
+        try:
+            _refuse_sandboxed(_check_sandbox(params.sandbox))
+            mode = params.mode
+            handle = await self._run(lambda: open_handle(path, mode), changes=True)
+        finally:
+            handles.opened(params.handle_id, reservation, handle)
+        return f.FsOpenResponse(handle_id=params.handle_id)
+
+    async def read_block(self, call: Call[f.FsReadBlockParams]) -> f.FsReadBlockResponse:
+        """Read in a worker thread; the handle stays open under it even if closed meanwhile.
+
+        Unlike 0.171, a failed read leaves the handle open (0.171 drops it).
+        """
+        params = call.params
+        if not 1 <= params.len <= f.MAX_BLOCK_BYTES:
+            raise RpcError.invalid_request(f.READ_BLOCK_LENGTH)
+        handles = (await self._files_of(call.peer)).handles
+        offset, length = params.offset, params.len
+        with handles.using(params.handle_id) as handle:
+            chunk, eof = await self._run(lambda: handle.read_block(offset, length), changes=True)
+        return f.FsReadBlockResponse(chunk=chunk, eof=eof)
+
+    async def write_block(self, call: Call[f.FsWriteBlockParams]) -> f.EmptyResponse:
+        """Write in a worker thread, waited for even when the request is cancelled."""
+        params = call.params
+        if not 1 <= len(params.chunk) <= f.MAX_BLOCK_BYTES:
+            raise RpcError.invalid_request(f.WRITE_BLOCK_LENGTH)
+        handles = (await self._files_of(call.peer)).handles
+        offset, data = params.offset, params.chunk
+        with handles.using(params.handle_id) as handle:
+            await self._run(lambda: handle.write_block(offset, data), changes=True)
+        return f.EmptyResponse()
+
+    async def close(self, call: Call[f.FsCloseParams]) -> f.EmptyResponse:
+        files = self._connections.get(call.peer)
+        if files is not None:
+            files.handles.close(call.params.handle_id)
+        return f.EmptyResponse()
+
+    async def watch_missing(self, call: Call[f.FsWatchMissingParams]) -> f.FsWatchMissingResponse:
+        """Start a one-shot watch (see :class:`execsrv.fs.watch.MissingWatches`); its
+        ``fs/missingChanged`` goes to this connection."""
+        params = call.params
+        missing = [parse_wire_path(path).path for path in params.missing]
+        present = None if params.present is None else parse_wire_path(params.present).path
+        watches = (await self._files_of(call.peer)).watches
+        peer, watch_id = call.peer, params.watch_id
+
+        async def fire() -> None:
+            notification = f.FsMissingChangedNotification(watch_id=watch_id)
+            await peer.notify(FS_MISSING_CHANGED, notification)
+
+        watching = await watches.watch(watch_id, missing, present, fire)
+        return f.FsWatchMissingResponse(watching=watching)
+
+
+class _ConnectionFiles:
+    """One connection's file handles and missing-path watches."""
+
+    def __init__(self, limiter: trio.CapacityLimiter) -> None:
+        self.handles = FileHandles()
+        self.watches = MissingWatches(limiter)
+        self.ready = trio.Event()
+        """Set once :meth:`run` has started (or failed to)."""
+
+    async def run(
+        self,
+        ended: Callable[[], None],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Until cancelled (the connection's end): then close every handle, end every
+        watch (no notification) and close the inotify descriptor."""
+        try:
+            await self.watches.run(task_status=task_status)
+        finally:
+            ended()
+            self.handles.close_all()
+
+
+def _refuse_irregular(path: str, generation: Generation, *, follow: bool) -> None:
+    """0.171 reads only regular files; 0.130 reads a FIFO or device (execsrv without
+    blocking) and fails on a directory as ``read`` does (``EISDIR``)."""
+    if not follow:
+        raise fs.FsError(fs.ErrorKind.INVALID_INPUT, fs.NOT_A_REGULAR_FILE)
+    if generation is Generation.V0_171:
+        raise fs.FsError(fs.ErrorKind.INVALID_INPUT, f.NOT_A_FILE.format(path=path))
 
 
 def _check_walk_limits(options: f.FsWalkOptions) -> None:

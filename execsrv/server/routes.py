@@ -21,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 
 from ..protocol import methods as m
+from ..protocol.fs import FsWriteBlockParams
 from ..protocol.process import WriteParams
 from ..protocol.wire import Params, Payload
 from .call import Call
@@ -123,6 +124,10 @@ def route_table(
     return table
 
 
+def _block_bytes(params: FsWriteBlockParams) -> int:
+    return len(params.chunk)
+
+
 def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTable:
     """The server's routes; raises :class:`RouteTableError` if they are incomplete."""
     # A tuple, not a list: its items are inferred one by one, so mypy checks each
@@ -158,5 +163,10 @@ def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTab
         Route(m.FS_COPY, files.copy),
         Route(m.FS_CANONICALIZE, files.canonicalize),
         Route(m.FS_WALK, files.walk),
+        Route(m.FS_OPEN, files.open),
+        Route(m.FS_READ_BLOCK, files.read_block),
+        Route(m.FS_WRITE_BLOCK, files.write_block, held_bytes=_block_bytes),
+        Route(m.FS_CLOSE, files.close, inline=always),
+        Route(m.FS_WATCH_MISSING, files.watch_missing),
     )
     return route_table(routes)
