@@ -24,6 +24,7 @@ from ..protocol import methods as m
 from ..protocol.process import WriteParams
 from ..protocol.wire import Params, Payload
 from .call import Call
+from .environment_api import EnvironmentApi
 from .fs_api import FsApi
 from .http_api import HttpApi
 from .process_api import ProcessApi
@@ -123,8 +124,14 @@ def route_table(
     return table
 
 
-def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTable:
+def build_routes(
+    processes: ProcessApi,
+    files: FsApi,
+    http: HttpApi,
+    environment: EnvironmentApi | None = None,
+) -> RouteTable:
     """The server's routes; raises :class:`RouteTableError` if they are incomplete."""
+    environment = environment or EnvironmentApi()
     # A tuple, not a list: its items are inferred one by one, so mypy checks each
     # handler against its method's params (a list would infer them as Route[Any, Any]).
     routes = (
@@ -158,5 +165,8 @@ def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTab
         Route(m.FS_COPY, files.copy),
         Route(m.FS_CANONICALIZE, files.canonicalize),
         Route(m.FS_WALK, files.walk),
+        Route(m.ENVIRONMENT_INFO, environment.info),
+        Route(m.ENVIRONMENT_STATUS, environment.status, inline=always),
+        Route(m.ENVIRONMENT_CONFIG_READ, environment.read_config),
     )
     return route_table(routes)
