@@ -143,6 +143,14 @@ def user_config(host: Host) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def remove(path: Path) -> None:
+    path.unlink()
+
+
 async def call(wire: WireClient, method: str, params: Any = ...) -> dict[str, Any]:
     with trio.fail_after(WAIT):
         return await wire.request(method, params)
@@ -268,7 +276,7 @@ enabled = false
 async def test_config_read_restricts_the_user_layer(
     wire: WireClient, host: Host, user_config: Path, project: Path
 ) -> None:
-    user_config.write_text(USER_CONFIG)
+    write(user_config, USER_CONFIG)
     response = await call(
         wire, "environmentConfig/read", read_params(project, [["mcp_servers"]], [["mcp_servers"]])
     )
@@ -296,7 +304,7 @@ async def test_config_read_restricts_the_user_layer(
 async def test_config_read_keeps_document_order_and_nested_paths(
     wire: WireClient, user_config: Path, project: Path
 ) -> None:
-    user_config.write_text(USER_CONFIG)
+    write(user_config, USER_CONFIG)
     paths = [["skills"], ["profiles"], ["mcp_servers", "demo", "args"], ["model"], ["model", "x"]]
     response = await call(wire, "environmentConfig/read", read_params(project, paths))
     (layer,) = response["result"]["config"]["layers"]
@@ -309,7 +317,7 @@ async def test_config_read_keeps_document_order_and_nested_paths(
 async def test_config_read_leaves_out_layers_with_nothing_selected(
     wire: WireClient, user_config: Path, project: Path
 ) -> None:
-    user_config.write_text(USER_CONFIG)
+    write(user_config, USER_CONFIG)
     response = await call(wire, "environmentConfig/read", read_params(project, [["nope"]]))
     assert response["result"]["config"] == {"layers": [], "cloudInsertionIndex": 0}
 
@@ -375,7 +383,7 @@ async def test_config_read_writes_values_as_codex_does(
     wire: WireClient, user_config: Path, project: Path
 ) -> None:
     """Strings in each quoting style, floats, dates, inline and header tables."""
-    user_config.write_text(STRINGS_CONFIG)
+    write(user_config, STRINGS_CONFIG)
     keys = [
         *(f"s{n}" for n in range(1, 9)),
         "i",
@@ -420,7 +428,7 @@ async def test_config_read_includes_trusted_project_layers(
 ) -> None:
     sub = make_repo(project)
     repo = sub.parent
-    user_config.write_text('model = "user"\n' + trust({repo: "trusted"}))
+    write(user_config, 'model = "user"\n' + trust({repo: "trusted"}))
     response = await call(wire, "environmentConfig/read", read_params(sub, [["model"]]))
     assert response["result"]["config"] == {
         "layers": [
@@ -454,7 +462,7 @@ async def test_config_read_trusts_each_directory(
     """A directory's own entry decides; without one, its git root's does."""
     sub = make_repo(project)
     names = {"repo": sub.parent, "sub": sub}
-    user_config.write_text(trust({names[name]: level for name, level in trusted.items()}))
+    write(user_config, trust({names[name]: level for name, level in trusted.items()}))
     response = await call(wire, "environmentConfig/read", read_params(sub, [["model"]]))
     assert sources(response) == [
         f"project ({project / name}/.codex/config.toml)" for name in expected
@@ -467,22 +475,26 @@ async def test_config_read_needs_a_git_repository_for_the_root(
     """An empty ``.git`` directory marks no project root: only ``cwd`` is looked at."""
     sub = make_repo(project)
     repo = sub.parent
-    (repo / ".git" / "HEAD").unlink()
-    user_config.write_text(trust({repo: "trusted"}))
+    remove(repo / ".git" / "HEAD")
+    write(user_config, trust({repo: "trusted"}))
     response = await call(wire, "environmentConfig/read", read_params(sub, [["model"]]))
     assert sources(response) == []
+
+
+NO_PATHS = "at least one config or requirements path is required"
+EMPTY_PATH = "TOML paths must contain at least one key segment"
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"configPaths": [], "requirementsPaths": []}, "at least one config or requirements path is required"),
-        ({"configPaths": [[]], "requirementsPaths": []}, "TOML paths must contain at least one key segment"),
-        ({"configPaths": [["a"]], "requirementsPaths": [[]]}, "TOML paths must contain at least one key segment"),
+        ({"configPaths": [], "requirementsPaths": []}, NO_PATHS),
+        ({"configPaths": [[]], "requirementsPaths": []}, EMPTY_PATH),
+        ({"configPaths": [["a"]], "requirementsPaths": [[]]}, EMPTY_PATH),
         ({"configPaths": []}, "missing field `requirementsPaths`"),
         ({"requirementsPaths": []}, "missing field `configPaths`"),
     ],
-)  # fmt: skip
+)
 async def test_config_read_refuses_bad_paths(
     wire: WireClient, project: Path, params: dict[str, Any], message: str
 ) -> None:
@@ -499,7 +511,7 @@ async def test_config_read_of_invalid_toml_is_an_internal_error(
     wire: WireClient, user_config: Path, project: Path
 ) -> None:
     """The file is named; the parser's own words differ (toml-rs, tomllib)."""
-    user_config.write_text("model = \n")
+    write(user_config, "model = \n")
     response = await call(wire, "environmentConfig/read", read_params(project, [["model"]]))
     assert response["error"]["code"] == -32603
     assert response["error"]["message"].startswith(
