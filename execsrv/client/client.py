@@ -23,8 +23,9 @@ from typing import Final, TypeVar
 
 import trio
 
+from ..protocol import environment as e
 from ..protocol import process as p
-from ..protocol.methods import PROCESS_LIST, Method
+from ..protocol.methods import ENVIRONMENT_INFO, ENVIRONMENT_STATUS, PROCESS_LIST, Method
 from ..protocol.wire import Params, Payload
 from ..transport import MessageTransport, WebSocketTransport
 from ..transport.websocket import RECEIVE_BUFFER_BYTES, HandshakeError
@@ -82,6 +83,12 @@ class Client:
         return self._supervisor.session_id
 
     @property
+    def initial_environment_info(self) -> e.EnvironmentInfo | None:
+        """``environmentInfo`` from the last ``initialize`` result (None when the server
+        sends none, as codex 0.130 does); :meth:`environment_info` asks anew."""
+        return self._supervisor.environment_info
+
+    @property
     def resumes(self) -> int:
         """How many times the session was resumed on a new connection."""
         return self._supervisor.resumes
@@ -106,6 +113,19 @@ class Client:
         ``auto_resume``, the resume window passed, a 401, …).
         """
         await self._supervisor.wait_resumed(count)
+
+    # -- the environment (codex 0.171) ------------------------------------------
+
+    async def environment_info(self) -> e.EnvironmentInfo:
+        """``environment/info``: the server's shell, directories, version and capabilities.
+
+        Raises ``RemoteError`` (``-32601``) from a server without it (codex 0.130).
+        """
+        return await self.call(ENVIRONMENT_INFO, e.EnvironmentInfoParams())
+
+    async def environment_status(self) -> e.EnvironmentStatusResponse:
+        """``environment/status``: ``status == "ready"`` while the connection serves."""
+        return await self.call(ENVIRONMENT_STATUS, e.EnvironmentInfoParams())
 
     # -- processes ------------------------------------------------------------
 

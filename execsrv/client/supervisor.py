@@ -16,6 +16,7 @@ import trio
 
 from ..changed import Changed
 from ..logs import clip
+from ..protocol.environment import EnvironmentInfo
 from ..protocol.methods import INITIALIZE, INITIALIZED
 from ..protocol.session import InitializeParams
 from ..transport import MessageTransport
@@ -60,6 +61,9 @@ class ResumeSupervisor:
         self.peer = Peer(transport, router.route)
         """The current connection's peer (a lost one until a resume replaces it)."""
         self.session_id = ""
+        self.environment_info: EnvironmentInfo | None = None
+        """The last ``initialize`` result's ``environmentInfo`` (None from a server
+        without one, such as codex 0.130)."""
         self.resumes = 0
         """How many times the session was resumed on a new connection."""
         self._outage: Disconnected | None = None  # lost, maybe resuming
@@ -107,6 +111,7 @@ class ResumeSupervisor:
         )
         response = await peer.call(INITIALIZE, params)
         self.session_id = response.session_id
+        self.environment_info = response.environment_info
         await peer.notify(INITIALIZED, {})
         if peer.lost is not None:
             raise peer.lost

@@ -12,13 +12,16 @@ from typing import Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 
-from . import fs, process, session
+from . import environment, fs, process, session
 from . import http as http_types
 from .generation import Generation
 from .params import ParamsDecoder
 from .wire import Params, Payload
 
 __all__ = [
+    "ENVIRONMENT_CONFIG_READ",
+    "ENVIRONMENT_INFO",
+    "ENVIRONMENT_STATUS",
     "FS_CANONICALIZE",
     "FS_CLOSE",
     "FS_COPY",
@@ -60,7 +63,15 @@ P = TypeVar("P", bound=Params)
 R = TypeVar("R", bound=Payload)
 N = TypeVar("N", bound=Payload)
 
-Family = Literal["exec", "filesystem", "http"]
+Family = Literal[
+    "exec",
+    "filesystem",
+    "http",
+    "environment info",
+    "environment status",
+    "environment config",
+    "capability discovery",
+]
 """The family a method belongs to, as the reference names it in handshake errors
 (``client must call initialize before using filesystem methods``)."""
 
@@ -316,6 +327,33 @@ FS_WATCH_MISSING: Final = Method(
     since=Generation.V0_171,
 )
 
+ENVIRONMENT_INFO: Final = Method(
+    "environment/info",
+    environment.EnvironmentInfoParams,
+    environment.EnvironmentInfo,
+    "The executor: shell, directories, version, capabilities (as in `initialize`).",
+    family="environment info",
+    since=Generation.V0_171,
+)
+
+ENVIRONMENT_STATUS: Final = Method(
+    "environment/status",
+    environment.EnvironmentInfoParams,
+    environment.EnvironmentStatusResponse,
+    "Whether the connection serves requests: always `ready`.",
+    family="environment status",
+    since=Generation.V0_171,
+)
+
+ENVIRONMENT_CONFIG_READ: Final = Method(
+    "environmentConfig/read",
+    environment.EnvironmentConfigReadParams,
+    environment.EnvironmentConfigReadResponse,
+    "The executor's own codex config layers, restricted to some keys.",
+    family="environment config",
+    since=Generation.V0_171,
+)
+
 INITIALIZED: Final[NotificationMethod[Payload]] = NotificationMethod(
     "initialized", None, "client", "Completes the handshake; params are ignored."
 )
@@ -371,6 +409,9 @@ METHODS: Final[dict[str, Method[Any, Any]]] = {
         FS_WRITE_BLOCK,
         FS_CLOSE,
         FS_WATCH_MISSING,
+        ENVIRONMENT_INFO,
+        ENVIRONMENT_STATUS,
+        ENVIRONMENT_CONFIG_READ,
     )
 }
 """Every request by wire name, in the order ``protocol.md`` lists them."""

@@ -53,8 +53,11 @@ class ParamsDecoder(Generic[T]):
         self._info: inspect.StructType = info
         self._all_optional = all(not f.required for f in self._info.fields)
         self._int_fields = _int_fields(info)
+        self._unit = getattr(params_type, "UNIT", False) is True
 
     def decode(self, raw: Raw | None) -> T:
+        if self._unit:
+            return self._decode_unit(raw)
         if raw is None:
             if self._all_optional:
                 return self._decoder.decode(b"{}")
@@ -70,6 +73,18 @@ class ParamsDecoder(Generic[T]):
         if check is not None:
             check()  # what serde rejects while decoding and msgspec cannot express
         return params
+
+    def _decode_unit(self, raw: Raw | None) -> T:
+        """Params that are serde's ``()``: absent, ``null`` or ``{}``; anything else
+        is ``invalid type: map, expected unit`` (JSON numbers are all ``number``)."""
+        try:
+            value = None if raw is None else msgspec.json.decode(raw)
+        except (msgspec.ValidationError, RecursionError):
+            raise MalformedParams(NUMBER_OUT_OF_RANGE) from None
+        if value is None or value == {}:
+            return self._decoder.decode(b"{}")
+        found = "number" if isinstance(value, int | float) and not isinstance(value, bool) else None
+        raise RpcError.invalid_params(f"invalid type: {found or _unexpected(value)}, expected unit")
 
     def _check_integers(self, params: object) -> None:
         """Integer fields beyond u64 or i64, which msgspec accepts and serde does not.

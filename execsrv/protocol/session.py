@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from .environment import EnvironmentInfo
 from .wire import Params, Payload
 
 __all__ = ["InitializeParams", "InitializeResponse"]
@@ -21,8 +22,16 @@ class InitializeParams(Params):
 
 
 class InitializeResponse(Payload):
-    """The session id: an unguessable UUID4, the same one again on resume."""
+    """The session id: an unguessable UUID4, the same one again on resume; and the
+    executor's ``environmentInfo`` (codex 0.171; a 0.130 client ignores it)."""
 
     session_id: Annotated[
         str, msgspec.Meta(description="Send it as `resumeSessionId` to resume later.")
     ]
+    environment_info: Annotated[
+        EnvironmentInfo | None,
+        msgspec.Meta(
+            description="As `environment/info` answers; execsrv always sends it (absent "
+            "from a codex 0.130 server)."
+        ),
+    ] = None

@@ -28,6 +28,7 @@ from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
 from ..transport import MessageTransport, TransportClosed
 from .call import Call, no_effect
+from .environment_api import environment_info
 from .errors import DOMAIN_ERRORS, rpc_error
 from .lanes import Ticket
 from .routes import Route, RouteTable
@@ -425,7 +426,7 @@ class Connection:
             "client initialized",
             extra={"session": short_id(session.id), "client": clip(params.client_name)},
         )
-        return InitializeResponse(session_id=session.id)
+        return InitializeResponse(session_id=session.id, environment_info=environment_info())
 
     def _resume(self, session_id: str) -> Session:
         session = self._registry.lookup(session_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from .. import fs
+from ..environment import ConfigLoadError
 from ..http import (
     BodyFailed,
     BodyTooLarge,
@@ -26,9 +27,9 @@ from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, NOT_FOUND, RpcErr
 
 __all__ = ["DOMAIN_ERRORS", "DomainError", "rpc_error"]
 
-DomainError = ProcessError | fs.FsError | HttpError
+DomainError = ProcessError | fs.FsError | HttpError | ConfigLoadError
 
-DOMAIN_ERRORS: Final = (ProcessError, fs.FsError, HttpError)
+DOMAIN_ERRORS: Final = (ProcessError, fs.FsError, HttpError, ConfigLoadError)
 """The exception types :func:`rpc_error` translates (for ``except``)."""
 
 _FS_CODES: Final = {
@@ -45,7 +46,8 @@ def rpc_error(error: DomainError) -> RpcError:
     other refusal ``-32600``. Files: by :class:`~execsrv.fs.ErrorKind`, not
     found ``-32004``, invalid input ``-32600``, else ``-32603``. HTTP: an
     invalid request is ``-32602``, a failed exchange ``-32603``, each with the
-    reference's ``http/request`` wording around the runner's message.
+    reference's ``http/request`` wording around the runner's message. Config: a file
+    that cannot be loaded is ``-32603`` (codex 0.171's wording).
     """
     match error:
         case SpawnFailed():
@@ -74,3 +76,5 @@ def rpc_error(error: DomainError) -> RpcError:
             return RpcError.internal(f"failed to read http/request response body: {error}")
         case HttpError():
             return RpcError.internal(f"http/request failed: {error}")
+        case ConfigLoadError():
+            return RpcError.internal(f"failed to load executor-local config: {error}")

@@ -25,6 +25,7 @@ from ..protocol.fs import FsWriteBlockParams
 from ..protocol.process import WriteParams
 from ..protocol.wire import Params, Payload
 from .call import Call
+from .environment_api import EnvironmentApi
 from .fs_api import FsApi
 from .http_api import HttpApi
 from .process_api import ProcessApi
@@ -128,8 +129,14 @@ def _block_bytes(params: FsWriteBlockParams) -> int:
     return len(params.chunk)
 
 
-def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTable:
+def build_routes(
+    processes: ProcessApi,
+    files: FsApi,
+    http: HttpApi,
+    environment: EnvironmentApi | None = None,
+) -> RouteTable:
     """The server's routes; raises :class:`RouteTableError` if they are incomplete."""
+    environment = environment or EnvironmentApi()
     # A tuple, not a list: its items are inferred one by one, so mypy checks each
     # handler against its method's params (a list would infer them as Route[Any, Any]).
     routes = (
@@ -168,5 +175,8 @@ def build_routes(processes: ProcessApi, files: FsApi, http: HttpApi) -> RouteTab
         Route(m.FS_WRITE_BLOCK, files.write_block, held_bytes=_block_bytes),
         Route(m.FS_CLOSE, files.close, inline=always),
         Route(m.FS_WATCH_MISSING, files.watch_missing),
+        Route(m.ENVIRONMENT_INFO, environment.info),
+        Route(m.ENVIRONMENT_STATUS, environment.status, inline=always),
+        Route(m.ENVIRONMENT_CONFIG_READ, environment.read_config),
     )
     return route_table(routes)

@@ -208,7 +208,7 @@ async def test_logs_show_only_a_short_session_id() -> None:
             reply = await wire.request(
                 "initialize", {"clientName": "again", "resumeSessionId": session_id}
             )
-            assert reply["result"] == {"sessionId": session_id}
+            assert reply["result"]["sessionId"] == session_id
         status, rest, stderr = await served.stop(signal.SIGTERM)
     assert status == 0
     assert rest == b""

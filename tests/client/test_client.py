@@ -232,7 +232,7 @@ async def test_connection_closed_by_the_server_after_takeover(
                 reply = await thief.request(
                     "initialize", {"clientName": "thief", "resumeSessionId": client.session_id}
                 )
-                assert reply["result"] == {"sessionId": client.session_id}
+                assert reply["result"]["sessionId"] == client.session_id
 
             await _pending_calls_then(client, cut, expected=RemoteError)
 

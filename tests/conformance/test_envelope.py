@@ -245,7 +245,7 @@ async def test_binary_frame_with_json_is_processed(raw: WireClient) -> None:
         "initialized",  # a notification name sent as a request
         "process/output",
         "process/exited",
-        "environment/info",
+        "capabilities/discover",  # absent in 0.130 and 0.171 (environment/info is 0.171)
         "fs/join",  # absent in 0.130 and 0.171 (fs/canonicalize is a 0.171 method)
         "process/resolveApproval",
         "Process/Start",

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import trio
 
+from ..servers import ServerKind
 from ..wire import WireClient, open_wire
 from .support import WAIT, error, start_params
 
@@ -25,13 +26,19 @@ def assert_uuid4(session_id: object) -> None:
     assert str(parsed) == session_id
 
 
-async def test_initialize_returns_a_fresh_uuid4_session(url: str) -> None:
+def initialize_fields(kind: ServerKind) -> set[str]:
+    """The fields of an ``initialize`` result: codex 0.130 sends the session id alone;
+    execsrv (and codex 0.171) add ``environmentInfo``, which a 0.130 client ignores."""
+    return {"sessionId"} if kind == "codex" else {"sessionId", "environmentInfo"}
+
+
+async def test_initialize_returns_a_fresh_uuid4_session(url: str, kind: ServerKind) -> None:
     async with open_wire(url) as first, open_wire(url) as second:
         with trio.fail_after(WAIT):
             one = await first.request("initialize", {"clientName": "a"})
             two = await second.request("initialize", {"clientName": ""})  # "" is fine
         assert set(one) == {"id", "result"}
-        assert set(one["result"]) == {"sessionId"}
+        assert set(one["result"]) == initialize_fields(kind)
         assert_uuid4(one["result"]["sessionId"])
         assert_uuid4(two["result"]["sessionId"])
         assert one["result"]["sessionId"] != two["result"]["sessionId"]
@@ -140,7 +147,7 @@ async def test_initialized_params_are_ignored(raw: WireClient, params: object) -
     assert response["result"] == {"running": False}
 
 
-async def test_initialized_is_per_connection(url: str) -> None:
+async def test_initialized_is_per_connection(url: str, kind: ServerKind) -> None:
     """A resumed session still needs ``initialized`` on the new connection."""
     async with open_wire(url) as first:
         with trio.fail_after(WAIT):
@@ -150,7 +157,8 @@ async def test_initialized_is_per_connection(url: str) -> None:
             response = await second.request(
                 "initialize", {"clientName": "x", "resumeSessionId": session_id}
             )
-            assert response["result"] == {"sessionId": session_id}
+            assert response["result"]["sessionId"] == session_id
+            assert set(response["result"]) == initialize_fields(kind)
             response = await second.request("process/read", {"processId": "p"})
             assert response["error"] == error(
                 -32600, "client must send initialized before using exec methods"

@@ -73,7 +73,7 @@ async def test_max_sessions_refuses_a_new_session_but_not_a_resume() -> None:
                     reply = await c.request(
                         "initialize", {"clientName": "third", "resumeSessionId": kept}
                     )
-                    assert reply["result"] == {"sessionId": kept}
+                    assert reply["result"]["sessionId"] == kept
 
 
 async def test_max_sessions_counts_detached_sessions_with_processes_until_they_expire() -> None:

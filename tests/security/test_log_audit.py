@@ -55,7 +55,7 @@ async def test_debug_logs_never_show_a_full_session_id() -> None:
                     reply = await second.request(
                         "initialize", {"clientName": "second", "resumeSessionId": session_id}
                     )
-                    assert reply["result"] == {"sessionId": session_id}
+                    assert reply["result"]["sessionId"] == session_id
                     await second.notify("initialized", {})
                     try:
                         while True:

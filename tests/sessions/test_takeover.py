@@ -41,7 +41,7 @@ async def test_resume_evicts_pending_long_poll_and_closes_old(server: execsrv.Ex
                 resumed = await new.request(
                     "initialize", {"clientName": "new", "resumeSessionId": session_id}
                 )
-                assert resumed["result"] == {"sessionId": session_id}
+                assert resumed["result"]["sessionId"] == session_id
                 evicted_read = await old.response(50)
                 assert evicted_read["error"] == {"code": -32600, "message": RESUMED}
                 code, reason = await old.wait_closed()
