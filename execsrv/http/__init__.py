@@ -7,14 +7,17 @@ No RPC knowledge here: :mod:`execsrv.server.http_api` maps these types onto
 from .errors import (
     BodyFailed,
     BodyTooLarge,
+    HeaderEnvVarMissing,
     HttpError,
     InvalidHeaderName,
     InvalidHeaderValue,
     InvalidMethod,
     InvalidRequest,
     InvalidUrl,
+    RedirectFailed,
     RequestFailed,
     UnsupportedScheme,
+    ZeroTimeout,
 )
 from .headers import HeaderMap, is_visible_ascii
 from .runner import (
@@ -31,6 +34,7 @@ __all__ = [
     "MAX_REDIRECTS",
     "BodyFailed",
     "BodyTooLarge",
+    "HeaderEnvVarMissing",
     "HeaderMap",
     "HttpConnection",
     "HttpError",
@@ -41,10 +45,12 @@ __all__ = [
     "InvalidMethod",
     "InvalidRequest",
     "InvalidUrl",
+    "RedirectFailed",
     "RequestFailed",
     "ResponseHead",
     "UnsupportedScheme",
     "Url",
+    "ZeroTimeout",
     "default_ssl_context",
     "is_visible_ascii",
     "parse_url",

@@ -14,6 +14,7 @@ from .. import fs
 from ..http import (
     BodyFailed,
     BodyTooLarge,
+    HeaderEnvVarMissing,
     HttpError,
     InvalidHeaderName,
     InvalidHeaderValue,
@@ -66,6 +67,8 @@ def rpc_error(error: DomainError) -> RpcError:
             )
         case InvalidHeaderName():
             return RpcError.invalid_params(f"http/request header name is invalid: {error}")
+        case HeaderEnvVarMissing():
+            return RpcError.invalid_params(f"http/request header {error.name} {error}")
         case InvalidHeaderValue():
             return RpcError.invalid_params(
                 f"http/request header value is invalid for {error.name}: {error}"
