@@ -21,6 +21,7 @@ from .errors import (
 )
 from .headers import HeaderMap, is_visible_ascii
 from .runner import (
+    MAX_PIECE_BYTES,
     MAX_REDIRECTS,
     HttpConnection,
     HttpExchange,
@@ -31,6 +32,7 @@ from .runner import (
 from .url import Url, parse_url
 
 __all__ = [
+    "MAX_PIECE_BYTES",
     "MAX_REDIRECTS",
     "BodyFailed",
     "BodyTooLarge",
