@@ -4,7 +4,7 @@ execsrv and the codex binaries alike.
 A 0.171 request here carries ``redirectPolicy`` (only 0.171 sends it; execsrv
 answers such a request as 0.171, codex 0.171 answers every request so). Tests of
 0.171 behaviour skip on a codex 0.130 server, tests of 0.130 behaviour on a codex
-0.171 server; execsrv runs both. Which codex it is comes from its ``--version``.
+0.171 server; execsrv runs both (see :mod:`.generations`).
 The one other branch is by server kind: execsrv offers ``accept-encoding: gzip``
 where codex offers ``zstd,gzip`` (execsrv has no zstd decoder).
 """
@@ -12,11 +12,8 @@ where codex offers ``zstd,gzip`` (execsrv has no zstd decoder).
 from __future__ import annotations
 
 import base64
-import functools
 import gzip
 import os
-import re
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,41 +21,15 @@ import pytest
 import trio
 
 from ..http.server import HttpServer, open_http_server, pattern
-from ..servers import RunningServer
 from ..wire import Message, WireClient
+from .generations import generations, v0130, v0171
 from .support import WAIT, error, unb64
+
+__all__ = ["generations", "v0130", "v0171"]  # fixtures used here
 
 BODY_DELTA = "http/request/bodyDelta"
 MIB = 1 << 20
 UNSET_VARIABLE = "EXECSRV_CONFORMANCE_SURELY_UNSET"
-
-
-@functools.cache
-def _codex_generation(binary: str) -> str:
-    output = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
-    match = re.search(r"\b0\.(\d+)\.", output.stdout)
-    assert match is not None, output.stdout
-    return "0.171" if int(match.group(1)) >= 171 else "0.130"
-
-
-@pytest.fixture
-def generations(wire_server: RunningServer) -> frozenset[str]:
-    """The generations the server can answer as: execsrv both, codex its own."""
-    if wire_server.kind == "execsrv":
-        return frozenset({"0.130", "0.171"})
-    return frozenset({_codex_generation(str(wire_server.process.args[0]))})
-
-
-@pytest.fixture
-def v0171(generations: frozenset[str]) -> None:
-    if "0.171" not in generations:
-        pytest.skip("0.171 behaviour; this server is codex 0.130")
-
-
-@pytest.fixture
-def v0130(generations: frozenset[str]) -> None:
-    if "0.130" not in generations:
-        pytest.skip("0.130 behaviour; this server is codex 0.171")
 
 
 @pytest.fixture
