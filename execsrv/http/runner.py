@@ -408,6 +408,7 @@ class HttpExchange:
         Raises:
             RequestFailed: connect, TLS, send or receive failed before the final
                 head; too many redirects; a redirect to a non-http(s) URL.
+            RedirectFailed: the last two, for a route-aware request.
         """
         method, headers, body = (
             self._request.method,
