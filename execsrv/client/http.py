@@ -25,14 +25,20 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..protocol.http import HttpHeader, HttpRequestParams, HttpRequestResponse
+import msgspec
+
+from ..protocol.http import HttpHeader, HttpRequestParams, HttpRequestResponse, RedirectPolicy
 from ..protocol.methods import HTTP_REQUEST
 from .http_body import HttpBodyStream
 from .peer import Caller
 from .router import NotificationRouter
 
 # The body stream lives in .http_body (the router feeds it); named here too.
-__all__ = ["HttpResponse", "RemoteHttp"]
+__all__ = ["HeaderLine", "HttpResponse", "RemoteHttp"]
+
+HeaderLine = tuple[str, str] | tuple[str, str, str]
+"""``(name, value)``, or ``(name, value, variable)``: the server sends ``value``
+followed by its own environment variable ``variable`` (codex 0.171's ``valueEnvVar``)."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,11 @@ class RemoteHttp:
         method: str,
         url: str,
         *,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+        headers: Mapping[str, str] | Sequence[HeaderLine] = (),
         body: bytes | None = None,
         timeout_ms: int | None = None,
         stream: bool = False,
+        redirect_policy: RedirectPolicy | None = None,
     ) -> HttpResponse:
         """Make a request from the server.
 
@@ -76,28 +83,40 @@ class RemoteHttp:
             method: sent as given (``get`` stays ``get``).
             url: an absolute http or https URL.
             headers: sent in order; ``accept: */*`` and ``host`` are added unless given.
+                A three-item header ``(name, value, variable)`` appends the server's
+                environment variable ``variable`` to ``value`` (a 0.171 server,
+                or execsrv), so a secret need not pass through the client.
             body: the request body.
             timeout_ms: a deadline for the whole exchange on the server, body
                 included (also for a stream). None: no deadline.
             stream: return once the headers are in; ``body`` is then an
                 :class:`HttpBodyStream`.
+            redirect_policy: ``"stop"`` returns a 3xx as it is; ``"follow"`` (the
+                server's default) follows redirects. None sends no policy (as a
+                0.130 client does). Either value, or an environment-variable
+                header, makes the request a 0.171 one: execsrv then also decodes
+                gzip bodies.
 
         Raises:
-            RemoteError: ``-32602`` for an invalid request, ``-32603`` when it
+            RemoteError: ``-32602`` for an invalid request (or an unset
+                environment variable), ``-32603`` when it
                 failed (``http/request failed: error sending request for url
                 (…)``, or a broken or too large buffered body).
             Disconnected: the connection is gone.
         """
-        items = headers.items() if isinstance(headers, Mapping) else headers
+        items: Sequence[HeaderLine] = (
+            list(headers.items()) if isinstance(headers, Mapping) else headers
+        )
         request_id = f"http-{next(self._ids)}"
         params = HttpRequestParams(
             method=method,
             url=url,
-            headers=[HttpHeader(name=name, value=value) for name, value in items],
+            headers=[_header(*item) for item in items],
             body_base64=body,
             timeout_ms=timeout_ms,
             request_id=request_id,
             stream_response=stream,
+            redirect_policy=msgspec.UNSET if redirect_policy is None else redirect_policy,
         )
         if not stream:
             result = await self._client.call(HTTP_REQUEST, params)
@@ -109,6 +128,10 @@ class RemoteHttp:
             body_stream.close()
             raise
         return _response(result, body_stream, request_id)
+
+
+def _header(name: str, value: str, variable: str | None = None) -> HttpHeader:
+    return HttpHeader(name=name, value=value, value_env_var=variable)
 
 
 def _response(

@@ -7,17 +7,21 @@ No RPC knowledge here: :mod:`execsrv.server.http_api` maps these types onto
 from .errors import (
     BodyFailed,
     BodyTooLarge,
+    HeaderEnvVarMissing,
     HttpError,
     InvalidHeaderName,
     InvalidHeaderValue,
     InvalidMethod,
     InvalidRequest,
     InvalidUrl,
+    RedirectFailed,
     RequestFailed,
     UnsupportedScheme,
+    ZeroTimeout,
 )
 from .headers import HeaderMap, is_visible_ascii
 from .runner import (
+    MAX_PIECE_BYTES,
     MAX_REDIRECTS,
     HttpConnection,
     HttpExchange,
@@ -28,9 +32,11 @@ from .runner import (
 from .url import Url, parse_url
 
 __all__ = [
+    "MAX_PIECE_BYTES",
     "MAX_REDIRECTS",
     "BodyFailed",
     "BodyTooLarge",
+    "HeaderEnvVarMissing",
     "HeaderMap",
     "HttpConnection",
     "HttpError",
@@ -41,10 +47,12 @@ __all__ = [
     "InvalidMethod",
     "InvalidRequest",
     "InvalidUrl",
+    "RedirectFailed",
     "RequestFailed",
     "ResponseHead",
     "UnsupportedScheme",
     "Url",
+    "ZeroTimeout",
     "default_ssl_context",
     "is_visible_ascii",
     "parse_url",

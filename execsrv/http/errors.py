@@ -12,14 +12,17 @@ from __future__ import annotations
 __all__ = [
     "BodyFailed",
     "BodyTooLarge",
+    "HeaderEnvVarMissing",
     "HttpError",
     "InvalidHeaderName",
     "InvalidHeaderValue",
     "InvalidMethod",
     "InvalidRequest",
     "InvalidUrl",
+    "RedirectFailed",
     "RequestFailed",
     "UnsupportedScheme",
+    "ZeroTimeout",
 ]
 
 
@@ -67,6 +70,19 @@ class InvalidHeaderValue(InvalidRequest):
         self.name = name
 
 
+class HeaderEnvVarMissing(InvalidRequest):
+    """A header's value names an environment variable that is unset (or empty).
+
+    ``name`` is the header's name as given; the message never holds a value.
+    """
+
+    def __init__(self, name: str, variable: str, *, empty: bool) -> None:
+        kind = "a non-empty executor" if empty else "executor"
+        super().__init__(f"requires {kind} environment variable {variable}")
+        self.name = name
+        self.variable = variable
+
+
 class RequestFailed(HttpError):
     """No final response: connect, TLS, sending, the response head, or redirects failed.
 
@@ -91,6 +107,19 @@ class RequestFailed(HttpError):
     def building(cls, url: str) -> RequestFailed:
         """A redirect to a URL that cannot be fetched (not http or https)."""
         return cls("builder error", url)
+
+
+class ZeroTimeout(HttpError):
+    """A zero deadline refused before connecting, in codex 0.171's words."""
+
+    def __init__(self) -> None:
+        super().__init__("route-aware request timed out")
+
+
+class RedirectFailed(HttpError):
+    """A redirect not followed, in the words of codex 0.171's own redirect loop
+    (``too many redirects``, ``redirect target uses unsupported URL scheme: ftp``);
+    a request that is not route-aware gets :class:`RequestFailed` instead."""
 
 
 class BodyFailed(HttpError):

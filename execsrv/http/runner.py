@@ -20,12 +20,20 @@ What the reference's client (reqwest 0.12) does, and so this one does:
   ``accept: */*`` unless given, then on the wire ``host`` unless given and
   ``content-length`` for a non-empty body. Credentials in the URL become
   ``authorization: Basic …`` (first) and are removed from the URL.
-- Redirects (301, 302, 303, 307, 308 with a usable ``Location``) are followed,
-  at most :data:`MAX_REDIRECTS`. 303 turns anything but HEAD into a bodiless
-  GET; 301 and 302 do that to POST only; 307 and 308 resend as is. A
-  bodiless switch drops ``content-type``, ``content-length``,
-  ``content-encoding`` and ``transfer-encoding``; a hop to another host or port
+- Redirects (301, 302, 303, 307, 308 with a usable ``Location``) are followed
+  (unless the request says not to), at most :data:`MAX_REDIRECTS`. 303 turns
+  anything but HEAD into a bodiless GET; 301 and 302 do that to POST only;
+  307 and 308 resend as is. A bodiless switch drops ``content-type``,
+  ``content-length``, ``content-encoding`` and ``transfer-encoding``; a hop to another host or port
   drops credentials and cookies; each hop sets ``referer`` (not https → http).
+- A request built with ``decode=True`` (codex 0.171's client) also sends
+  ``accept-encoding`` unless given, and a gzip body comes back decoded
+  (:mod:`.decoding`).
+- A ``route_aware`` request (codex 0.171 follows redirects itself) adds the
+  default ``accept`` and ``accept-encoding`` on each hop after the headers it
+  carries (so after ``referer``), and words redirect failures its own way
+  (:class:`RedirectFailed`).
+- The body is handed out in pieces of at most :data:`MAX_PIECE_BYTES`.
 """
 
 from __future__ import annotations
@@ -33,18 +41,22 @@ from __future__ import annotations
 import base64
 import enum
 import functools
+import os
 import ssl
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final
 
 import h11
 import trio
 
+from .decoding import ACCEPTED_ENCODINGS, GzipDecoder, decoder_for
 from .errors import (
     BodyFailed,
+    HeaderEnvVarMissing,
     InvalidUrl,
+    RedirectFailed,
     RequestFailed,
     UnsupportedScheme,
 )
@@ -52,6 +64,7 @@ from .headers import HeaderMap, header_name, header_value, validate_method
 from .url import Url, parse_url
 
 __all__ = [
+    "MAX_PIECE_BYTES",
     "MAX_REDIRECTS",
     "HttpConnection",
     "HttpExchange",
@@ -61,7 +74,10 @@ __all__ = [
 ]
 
 MAX_REDIRECTS: Final = 10
-READ_SIZE: Final = 1024 * 1024
+MAX_PIECE_BYTES: Final = 1 << 20
+"""Most body bytes :meth:`HttpExchange.receive_some` returns at once (codex 0.171's
+``MAX_HTTP_BODY_DELTA_BYTES``: a streamed body's frames are these pieces)."""
+READ_SIZE: Final = MAX_PIECE_BYTES
 """Bytes asked of the socket per read; one read's body bytes become one piece."""
 MAX_HEAD_BYTES: Final = 1 << 20
 """Largest response head (status line and headers) accepted."""
@@ -96,33 +112,62 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+HeaderLine = tuple[str, str] | tuple[str, str, str | None]
+"""A header as given: name, value, and optionally an environment variable whose
+value is appended to ``value`` (codex 0.171's ``valueEnvVar``)."""
+
+
 @dataclass(frozen=True)
 class HttpRequest:
-    """A validated request: method bytes, URL without credentials, headers, body."""
+    """A validated request: method bytes, URL without credentials, headers, body.
+
+    ``follow_redirects`` false answers with the first response, a 3xx as it is;
+    ``decode`` asks for and decodes gzip bodies (see :mod:`.decoding`);
+    ``hop_defaults`` are added to each hop's headers unless present (a
+    route-aware request's ``accept`` and ``accept-encoding``); ``route_aware``
+    words redirect failures as codex 0.171 does.
+    """
 
     method: bytes
     url: Url
-    headers: HeaderMap
-    body: bytes | None
+    headers: HeaderMap = field(repr=False)  # values may hold a secret (valueEnvVar)
+    body: bytes | None = field(repr=False)
+    follow_redirects: bool = True
+    decode: bool = False
+    route_aware: bool = False
+    hop_defaults: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def build(
         cls,
         method: str,
         url: str,
-        headers: Iterable[tuple[str, str]],
+        headers: Iterable[HeaderLine],
         body: bytes | None,
+        *,
+        follow_redirects: bool = True,
+        decode: bool = False,
+        route_aware: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> HttpRequest:
-        """Validate in the reference's order: method, URL, then each header.
+        """Validate in the reference's order: method, URL, then each header (its
+        name, its environment variable, its value).
+
+        ``environ`` (default: this process's) is where a header's environment
+        variable is read.
 
         Raises:
             InvalidRequest: one of its subclasses, for the first problem found.
         """
         method_bytes = validate_method(method)
         parsed = parse_url(url)
+        environ = os.environ if environ is None else environ
         given = HeaderMap()
-        for name, value in headers:
-            given.append(header_name(name), header_value(name, value))
+        for name, value, *env_var in headers:
+            lowered = header_name(name)
+            if env_var and env_var[0] is not None:
+                value += _env_value(environ, name, env_var[0])
+            given.append(lowered, header_value(name, value))
         final = HeaderMap()
         credentials = parsed.credentials()
         if credentials is not None:
@@ -131,8 +176,31 @@ class HttpRequest:
             final.append("authorization", f"Basic {token}".encode())
             parsed = parsed.without_credentials()
         final.replace_from(given)
-        final.setdefault("accept", b"*/*")
-        return cls(method_bytes, parsed, final, body)
+        defaults = [("accept", b"*/*")]
+        if decode:
+            defaults.append(("accept-encoding", ACCEPTED_ENCODINGS))
+        if not route_aware:
+            for default_name, default_value in defaults:
+                final.setdefault(default_name, default_value)
+            defaults = []
+        return cls(
+            method_bytes,
+            parsed,
+            final,
+            body,
+            follow_redirects=follow_redirects,
+            decode=decode,
+            route_aware=route_aware,
+            hop_defaults=tuple(defaults),
+        )
+
+
+def _env_value(environ: Mapping[str, str], header: str, variable: str) -> str:
+    """The value of ``variable``; it must be set and not empty."""
+    value = environ.get(variable)
+    if not value:
+        raise HeaderEnvVarMissing(header, variable, empty=value == "")
+    return value
 
 
 @dataclass(frozen=True)
@@ -315,6 +383,8 @@ class HttpExchange:
         self._request = request
         self._ssl_context = ssl_context
         self._connection: HttpConnection | None = None
+        self._decoder: GzipDecoder | None = None
+        self._held = b""  # raw bytes read but not yet handed out (beyond one piece)
         self.url = request.url
 
     async def __aenter__(self) -> HttpExchange:
@@ -338,6 +408,7 @@ class HttpExchange:
         Raises:
             RequestFailed: connect, TLS, send or receive failed before the final
                 head; too many redirects; a redirect to a non-http(s) URL.
+            RedirectFailed: the last two, for a route-aware request.
         """
         method, headers, body = (
             self._request.method,
@@ -347,14 +418,25 @@ class HttpExchange:
         visited = 0
         while True:
             url = self.url
-            response = await self._fetch(method, url, headers, body)
+            sent = headers
+            if self._request.hop_defaults:
+                sent = headers.copy()
+                for name, value in self._request.hop_defaults:
+                    sent.setdefault(name, value)
+            response = await self._fetch(method, url, sent, body)
             response_headers = HeaderMap((name.decode(), value) for name, value in response.headers)
             head = ResponseHead(response.status_code, response_headers, url)
-            next_url = self._redirect_target(head)
+            next_url = None
+            if self._request.follow_redirects:
+                next_url = self._redirect_target(head, self._request.route_aware)
             if next_url is None:
+                if self._request.decode:
+                    self._decoder = decoder_for(head.headers, MAX_PIECE_BYTES)
                 return head
             visited += 1
             if visited > MAX_REDIRECTS:
+                if self._request.route_aware:
+                    raise RedirectFailed("too many redirects")
                 raise RequestFailed.redirecting(str(url))
             await self.aclose()
             status = response.status_code
@@ -373,16 +455,39 @@ class HttpExchange:
             self.url = next_url
 
     async def receive_some(self) -> bytes:
-        """The next piece of the body; ``b""`` at its end.
+        """The next piece of the body (decoded, if it was), at most
+        :data:`MAX_PIECE_BYTES`; ``b""`` at its end.
 
         Raises:
-            BodyFailed: the body broke off (bad framing, connection lost).
+            BodyFailed: the body broke off (bad framing, connection lost), or it
+                does not decode.
         """
+        decoder = self._decoder
+        if decoder is None:
+            return await self._receive_raw()
+        while not decoder.finished:
+            if decoder.has_more:
+                piece = decoder.more()
+            else:
+                raw = await self._receive_raw()
+                if not raw:
+                    decoder.end()
+                    return b""
+                piece = decoder.feed(raw)
+            if piece:
+                return piece
+        return b""  # what follows the gzip member is not read (as reqwest)
+
+    async def _receive_raw(self) -> bytes:
+        """The next raw piece of the body, at most :data:`MAX_PIECE_BYTES`."""
         assert self._connection is not None, "send() first"
-        try:
-            return await self._connection.receive_some()
-        except _TRANSPORT_ERRORS as error:
-            raise BodyFailed from error
+        if not self._held:
+            try:
+                self._held = await self._connection.receive_some()
+            except _TRANSPORT_ERRORS as error:
+                raise BodyFailed from error
+        piece, self._held = self._held[:MAX_PIECE_BYTES], self._held[MAX_PIECE_BYTES:]
+        return piece
 
     async def _fetch(
         self, method: bytes, url: Url, headers: HeaderMap, body: bytes | None
@@ -397,7 +502,7 @@ class HttpExchange:
             raise RequestFailed.sending(str(url)) from error
 
     @staticmethod
-    def _redirect_target(head: ResponseHead) -> Url | None:
+    def _redirect_target(head: ResponseHead, route_aware: bool) -> Url | None:
         """Where a redirect response points, or None if it is the final response."""
         if head.status not in _REDIRECT_STATUSES:
             return None
@@ -409,4 +514,7 @@ class HttpExchange:
         except (UnicodeDecodeError, InvalidUrl):
             return None  # an unusable Location: the 3xx itself is the answer
         except UnsupportedScheme as error:
+            if route_aware:
+                message = f"redirect target uses unsupported URL scheme: {error.scheme}"
+                raise RedirectFailed(message) from None
             raise RequestFailed.building(error.url) from None

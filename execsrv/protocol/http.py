@@ -7,10 +7,11 @@ them (``invalid type: null, expected struct HttpRequestParams``,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
+from .generation import Generation
 from .wire import U16, U64, Params, Payload
 
 __all__ = [
@@ -18,7 +19,10 @@ __all__ = [
     "HttpRequestBodyDeltaNotification",
     "HttpRequestParams",
     "HttpRequestResponse",
+    "RedirectPolicy",
 ]
+
+RedirectPolicy = Literal["follow", "stop"]
 
 
 RequestId = Annotated[
@@ -36,12 +40,31 @@ class HttpHeader(Params):
     value: Annotated[
         str, msgspec.Meta(description="No control characters except tab (UTF-8 is sent as is).")
     ]
+    value_env_var: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="(0.171, requests only) Append the value of this environment "
+            'variable *of the server* to `value` (`"Bearer "` + `$TOKEN`), so a secret '
+            "need not cross the wire. Unset: -32602 `http/request header <name> requires "
+            "executor environment variable <VAR>`; empty: `… requires a non-empty executor "
+            "environment variable <VAR>`. Checked after the header's name, before its value."
+        ),
+    ] = None
 
 
 class HttpRequestParams(Params):
     """``http/request``: make an HTTP(S) request from the server's side.
 
-    Redirects are followed (at most 10). Non-2xx statuses are results, not errors.
+    Redirects are followed (at most 10) unless ``redirectPolicy`` is ``stop``.
+    Non-2xx statuses are results, not errors.
+
+    A request answered as 0.171 (it has ``redirectPolicy`` or a ``valueEnvVar``, or
+    its session has spoken 0.171) also sends ``accept-encoding: gzip`` unless given,
+    and a response whose ``content-encoding`` is exactly ``gzip`` (and whose
+    ``content-length`` is not ``0``) arrives decoded, without its ``content-encoding``
+    and ``content-length`` headers, as codex 0.171 does. A 0.130 request gets the body
+    as sent. codex 0.171 also offers and decodes ``zstd``; execsrv has no zstd decoder
+    in the standard library and adds no dependency for one, so it offers gzip only.
     """
 
     method: Annotated[
@@ -63,7 +86,9 @@ class HttpRequestParams(Params):
         U64 | None,
         msgspec.Meta(
             description="A deadline for the whole exchange, body included; null: none. "
-            "0 fails at once."
+            "0 fails at once, after the request is validated (0.171: `http/request "
+            "failed: route-aware request timed out`; 0.130: `… error sending request "
+            "for url (<url>)`)."
         ),
     ] = None
     stream_response: Annotated[
@@ -73,6 +98,21 @@ class HttpRequestParams(Params):
             "`http/request/bodyDelta` notifications."
         ),
     ] = False
+    redirect_policy: Annotated[
+        RedirectPolicy | msgspec.UnsetType,
+        msgspec.Meta(
+            description="(0.171) `follow` (the default) or `stop`: answer with the first "
+            "response, a 3xx included, as it is. `null` is refused, as in codex."
+        ),
+    ] = msgspec.UNSET
+
+    def generation(self) -> Generation | None:
+        """``redirectPolicy`` or a ``valueEnvVar`` header: only 0.171 sends them."""
+        if self.redirect_policy is not msgspec.UNSET:
+            return Generation.V0_171
+        if any(header.value_env_var is not None for header in self.headers):
+            return Generation.V0_171
+        return None
 
 
 class HttpRequestResponse(Payload):
@@ -92,7 +132,8 @@ class HttpRequestResponse(Payload):
 
 
 class HttpRequestBodyDeltaNotification(Payload):
-    """``http/request/bodyDelta``: one piece of a streamed response body.
+    """``http/request/bodyDelta``: one piece of a streamed response body, at most
+    1 MiB (codex 0.171's ``MAX_HTTP_BODY_DELTA_BYTES``; decoded bytes when decoded).
 
     The last frame has ``done: true`` and an empty delta; ``error`` says why a
     body ended early (``error decoding response body``).

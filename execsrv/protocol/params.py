@@ -140,10 +140,7 @@ class ParamsDecoder(Generic[T]):
             return "missing field " + text.removeprefix("Object missing required field ")
         found, info, annotation = _resolve(value, self._info, path)
         if text.startswith("Invalid enum value"):
-            values = [f"`{v}`" for v in _literal_values(annotation)]
-            if len(values) == 2:  # serde's wording for two variants
-                return f"unknown variant `{found}`, expected {values[0]} or {values[1]}"
-            return f"unknown variant `{found}`, expected one of {', '.join(values)}"
+            return f"unknown variant `{found}`, {_one_of(_literal_values(annotation))}"
         if text.startswith("Invalid base64"):
             return _base64_message(found)
         if isinstance(found, int) and not isinstance(found, bool) and _is_int(info):
@@ -252,11 +249,24 @@ def _unexpected(value: Any) -> str:
     return "map"
 
 
+def _one_of(variants: tuple[Any, ...]) -> str:
+    """serde's list of expected variants: `a`, `a` or `b`, or one of `a`, `b`, `c`."""
+    names = [f"`{v}`" for v in variants]
+    if len(names) == 1:
+        return f"expected {names[0]}"
+    if len(names) == 2:
+        return f"expected {names[0]} or {names[1]}"
+    return f"expected one of {', '.join(names)}"
+
+
 def _literal_values(annotation: Any) -> tuple[Any, ...]:
-    """A ``Literal``'s values in declaration order (msgspec's inspect sorts them)."""
-    for arg in (annotation, *typing.get_args(annotation)):
-        if typing.get_origin(arg) is typing.Literal:
-            return typing.get_args(arg)
+    """A ``Literal``'s values in declaration order (msgspec's inspect sorts them),
+    found under ``Annotated`` and unions (``Literal[...] | UnsetType``)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    for arg in typing.get_args(annotation):
+        if values := _literal_values(arg):
+            return values
     return ()
 
 

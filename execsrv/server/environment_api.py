@@ -29,8 +29,7 @@ CAPABILITIES: Final = e.EnvironmentCapabilities(
     # Streaming under a restricting sandbox: refused like every restricted fs call
     # until the sandbox issue (11) lands.
     sandboxed_file_streaming=False,
-    # Being added on another branch; flipped when it lands (issue 10, point 3):
-    http_header_env_vars=False,  # http/request header valueEnvVar
+    http_header_env_vars=True,  # http/request header valueEnvVar: tests/http/test_generations.py
     # Not implemented: capabilities/discoverV2 and capabilityRoots/discoverV1 are -32601.
     capability_discovery_v2=False,
     capability_discovery_sandbox=False,

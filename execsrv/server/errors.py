@@ -15,6 +15,7 @@ from ..environment import ConfigLoadError
 from ..http import (
     BodyFailed,
     BodyTooLarge,
+    HeaderEnvVarMissing,
     HttpError,
     InvalidHeaderName,
     InvalidHeaderValue,
@@ -68,6 +69,8 @@ def rpc_error(error: DomainError) -> RpcError:
             )
         case InvalidHeaderName():
             return RpcError.invalid_params(f"http/request header name is invalid: {error}")
+        case HeaderEnvVarMissing():
+            return RpcError.invalid_params(f"http/request header {error.name} {error}")
         case InvalidHeaderValue():
             return RpcError.invalid_params(
                 f"http/request header value is invalid for {error.name}: {error}"

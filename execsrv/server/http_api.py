@@ -11,7 +11,15 @@ it is cancelled when the connection goes away.
 ``timeoutMs`` is one deadline for the whole exchange: connect, redirects,
 headers and body, streamed bodies included. Until the headers are in, running
 out of it fails the request (``error sending request``); afterwards it fails
-the body (``error decoding response body``).
+the body (``error decoding response body``). A zero deadline in a 0.171
+request fails with 0.171's own text, ``route-aware request timed out``.
+
+The generation of the request (``call.generation``) decides two more things:
+a 0.171 request offers and decodes gzip bodies, a 0.130 one gets the body as
+sent (see :class:`~execsrv.protocol.http.HttpRequestParams`). ``redirectPolicy``
+and header ``valueEnvVar`` exist only in 0.171 requests; the variable is read
+from the server's environment (``environ``) and its value never leaves the
+request: errors name the variable, not its value, and nothing logs headers.
 
 Failures are the runner's errors (:mod:`execsrv.http.errors`); :mod:`.errors`
 words them for the wire. Unlike the reference, a request never holds up other
@@ -21,7 +29,9 @@ requests on its connection (DESIGN.md §1.1.1).
 from __future__ import annotations
 
 import math
+import os
 import ssl
+from collections.abc import Mapping
 
 import trio
 
@@ -32,9 +42,11 @@ from ..http import (
     HttpRequest,
     RequestFailed,
     ResponseHead,
+    ZeroTimeout,
     is_visible_ascii,
 )
 from ..protocol.errors import RpcError
+from ..protocol.generation import Generation
 from ..protocol.http import (
     HttpHeader,
     HttpRequestBodyDeltaNotification,
@@ -52,9 +64,10 @@ __all__ = ["HttpApi"]
 class HttpApi:
     """``http/request`` for one server.
 
-    ``max_body_bytes`` caps buffered bodies (streamed ones are not held, so
-    they are not capped). ``ssl_context`` replaces the system trust store, e.g.
-    with one that also trusts a test CA.
+    ``max_body_bytes`` caps buffered bodies (decoded size; streamed ones are not
+    held, so they are not capped). ``ssl_context`` replaces the system trust
+    store, e.g. with one that also trusts a test CA. ``environ`` is where header
+    ``valueEnvVar`` names are looked up (default: the server's environment).
     """
 
     def __init__(
@@ -63,10 +76,12 @@ class HttpApi:
         max_body_bytes: int,
         ssl_context: ssl.SSLContext | None = None,
         budget: ByteBudget | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.budget = budget or ByteBudget(DEFAULT_REPLY_BUDGET_BYTES)
         self.ssl_context = ssl_context
+        self.environ = os.environ if environ is None else environ
         self._streaming: dict[Peer, set[str]] = {}
         """Per connection, the request ids of its streamed bodies still being sent (an
         id may not be reused on its connection until its ``done`` frame is on its way).
@@ -96,7 +111,9 @@ class HttpApi:
             raise RpcError.invalid_params(
                 f"http/request streamResponse requestId `{request_id}` is already active"
             )
-        request = _build(params)
+        request = self._build(params, call.generation)
+        if params.timeout_ms == 0 and call.generation is Generation.V0_171:
+            raise ZeroTimeout
         if not params.stream_response:
             return await self._buffered(request, deadline, call)
         self._streaming.setdefault(peer, set()).add(request_id)
@@ -108,6 +125,21 @@ class HttpApi:
             self._stream_ended(peer, request_id)
             raise
         return _result(head, b"")
+
+    def _build(self, params: HttpRequestParams, generation: Generation) -> HttpRequest:
+        """Validate the request; :class:`~execsrv.http.InvalidRequest` for the first
+        problem. A 0.171 request decodes gzip bodies and follows redirects as 0.171
+        does (see :mod:`execsrv.http.runner`)."""
+        return HttpRequest.build(
+            params.method,
+            params.url,
+            [(header.name, header.value, header.value_env_var) for header in params.headers],
+            params.body_base64,
+            follow_redirects=params.redirect_policy != "stop",
+            decode=generation is Generation.V0_171,
+            route_aware=generation is Generation.V0_171,
+            environ=self.environ,
+        )
 
     def _stream_ended(self, peer: Peer, request_id: str) -> None:
         active = self._streaming.get(peer)
@@ -186,16 +218,6 @@ class HttpApi:
         await call.peer.notify(
             HTTP_BODY_DELTA, _delta(request_id, seq + 1, b"", done=True, error=error)
         )
-
-
-def _build(params: HttpRequestParams) -> HttpRequest:
-    """Validate the request; :class:`~execsrv.http.InvalidRequest` for the first problem."""
-    return HttpRequest.build(
-        params.method,
-        params.url,
-        [(header.name, header.value) for header in params.headers],
-        params.body_base64,
-    )
 
 
 def _result(head: ResponseHead, body: bytes) -> HttpRequestResponse:

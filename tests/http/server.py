@@ -19,6 +19,12 @@ wire, body) so tests can check what the client sent. Endpoints:
 ``/loop``              302 to itself, forever
 ``/headers``           repeated and mixed-case response headers, and one with a
                        non-ASCII value (``x-bin: caf\\xe9``)
+``/gzip?n=N``          ``n`` bytes gzip-compressed, ``content-encoding: gzip`` (``enc``
+                       replaces the value), ``content-length``, in ``chunk`` pieces;
+                       ``&zeros=1``: zeros instead of the pattern (a gzip bomb);
+                       ``&members=K``: K gzip members back to back; ``&chunked=1``;
+                       ``&damage=1``: a corrupted stream; ``&cut=1``: its last 8 bytes
+                       (the trailer) left out; ``&junk=J``: ``J`` appended
 =====================  ==================================================================
 
 ``chunk`` (default 65536) sets the piece size of generated bodies. The body of
@@ -29,6 +35,7 @@ the headers only.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import ssl
 from collections.abc import AsyncIterator
@@ -305,6 +312,37 @@ async def _headers(server: HttpServer, exchange: _Exchange, request: Received, q
     return await _respond(exchange, request, 200, b"ok", headers)
 
 
+def gzip_body(data: bytes, members: int = 1) -> bytes:
+    """``data`` gzip-compressed, in ``members`` members (split evenly)."""
+    size = -(-len(data) // members) if data else 0
+    parts = [data[i * size : (i + 1) * size] for i in range(members)]
+    return b"".join(gzip.compress(part, mtime=0) for part in parts)
+
+
+async def _gzip(server: HttpServer, exchange: _Exchange, request: Received, query: Any) -> bool:
+    n, chunk = _sizes(query)
+    data = bytes(n) if query.get("zeros") else pattern(n)
+    body = gzip_body(data, int(query.get("members", 1)))
+    if query.get("damage"):
+        middle = len(body) // 2
+        damaged = bytes(b ^ 0x5A for b in body[middle : middle + 16])
+        body = body[:middle] + damaged + body[middle + 16 :]
+    if query.get("cut"):
+        body = body[:-8]
+    body += query.get("junk", "").encode()
+    headers = [(b"content-encoding", query.get("enc", "gzip").encode())]
+    if query.get("chunked"):
+        headers.append((b"transfer-encoding", b"chunked"))
+    else:
+        headers.append((b"content-length", b"%d" % len(body)))
+    await exchange.send(h11.Response(status_code=200, headers=headers))
+    if request.method != "HEAD":
+        for start in range(0, len(body), chunk):
+            await exchange.send(h11.Data(data=body[start : start + chunk]))
+    await exchange.send(h11.EndOfMessage())
+    return True
+
+
 _ROUTES = {
     "/echo": _echo,
     "/bytes": _bytes,
@@ -317,6 +355,7 @@ _ROUTES = {
     "/chain": _chain,
     "/loop": _loop,
     "/headers": _headers,
+    "/gzip": _gzip,
 }
 
 

@@ -46,6 +46,7 @@ def test_only_implemented_capabilities_are_advertised() -> None:
         "environment_config_read",
         "fs_watch_missing",
         "file_write_streaming",
+        "http_header_env_vars",
     }
 
 
