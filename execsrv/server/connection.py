@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final, TypeVar
 
+import msgspec
 import trio
 
 from ..logs import clip
@@ -254,7 +255,12 @@ class Connection:
     async def _reply_error(self, request_id: jsonrpc.RequestId, error: RpcError) -> None:
         await self._send(
             jsonrpc.ErrorResponse(
-                error=jsonrpc.ErrorObject(code=error.code, message=error.message), id=request_id
+                error=jsonrpc.ErrorObject(
+                    code=error.code,
+                    message=error.message,
+                    data=msgspec.UNSET if error.data is None else error.data,
+                ),
+                id=request_id,
             )
         )
 
