@@ -33,6 +33,9 @@ class Exited:
     seq: int
     exit_code: int
     signal: str | None = None
+    sandbox_denied: bool | None = None
+    """Whether a sandbox denial made it fail (codex 0.171); None where not reported (a
+    process started by a 0.130 request)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,13 @@ class ProcessError(Exception):
 
 class SpawnFailed(ProcessError):
     """The OS could not start the child; ``message`` is its error, as the reference
-    renders it (``No such file or directory (os error 2)``)."""
+    renders it (``No such file or directory (os error 2)``). ``kind`` is codex 0.171's
+    classification (``spawnNotFound``, ``spawnPermissionDenied``, ``spawnFailed``) for a
+    process started by a 0.171 request, None for a 0.130 one (whose error has no data)."""
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class EmptyArgv(ProcessError):

@@ -21,17 +21,19 @@ until its next read. Retained output never exceeds ``retained_output_bytes``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import trio
 
 from ..changed import Changed
 from ..events import ProcessEvent
+from ..protocol.generation import Generation
 from ..protocol.process import (
     EnvPolicy,
     OutputStream,
@@ -47,6 +49,7 @@ from .output_log import OutputLog
 from .retention import ExitedOutputBudget
 from .spawn import SpawnedChild, set_pty_size, spawn_child
 from .stdin import StdinQueue
+from .write_ids import WriteIds
 
 __all__ = ["EventSink", "ManagedProcess", "ProcessLimits", "ProcessSpec"]
 
@@ -88,6 +91,12 @@ class ProcessSpec:
     """Rows and columns of a PTY (:data:`DEFAULT_PTY_SIZE` if None)."""
     timeout_ms: int | None = None
     """Kill the process group this long after the start (None: never)."""
+    generation: Generation = Generation.V0_130
+    """The generation of the request that started it: where 0.130 and 0.171 disagree
+    (a signal death's exit code, ``nextSeq``, spawn error texts), it is answered as that."""
+    injected_env: Mapping[str, str] = field(default_factory=dict)
+    """Laid over the environment built from ``env`` and ``env_policy`` (codex 0.171's
+    ``metadata`` variables, which win over both)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,7 @@ class ManagedProcess:
         self.process_id = spec.process_id
         self.argv = spec.argv
         self.tty = spec.tty
+        self.generation = spec.generation
         self._child = child
         self._process = child.process
         self._sink = sink
@@ -132,6 +142,7 @@ class ManagedProcess:
         self._timeout_scope = trio.CancelScope()
         self._terminated = False  # process/terminate killed it while running
         self._stdin: StdinQueue | None = None
+        self._write_ids = WriteIds()
         if child.pty_master is not None:
             self._stdin = StdinQueue(child.pty_master, owns_stream=False)
         elif spec.pipe_stdin and self._process.stdin is not None:
@@ -152,12 +163,13 @@ class ManagedProcess:
         child = await spawn_child(
             spec.argv,
             cwd=spec.cwd,
-            env=build_child_env(spec.env, spec.env_policy),
+            env={**build_child_env(spec.env, spec.env_policy), **spec.injected_env},
             tty=spec.tty,
             pipe_stdin=spec.pipe_stdin,
             arg0=spec.arg0,
             pty_rows=rows,
             pty_cols=cols,
+            generation=spec.generation,
         )
         return cls(spec, child, sink=sink, limits=limits, exited_output=exited_output)
 
@@ -256,21 +268,37 @@ class ManagedProcess:
         """``process/read``: return at once if there is anything new, else long-poll.
 
         Returns when a chunk after ``after_seq`` exists, the process is closed,
-        an unseen exit event exists, or ``wait_ms`` has passed.
+        an unseen exit event exists, or ``wait_ms`` has passed. For a 0.171 process
+        read without ``max_bytes``, ``nextSeq`` is the next seq not yet assigned.
         """
         deadline = trio.current_time() + _seconds(wait_ms)
+        true_next_seq = max_bytes is None and self.generation is Generation.V0_171
         while True:
-            response = self._log.snapshot(after_seq, max_bytes)
+            response = self._log.snapshot(after_seq, max_bytes, true_next_seq=true_next_seq)
             if OutputLog.has_news(after_seq, response) or trio.current_time() >= deadline:
                 self._acknowledged_more(self._log.mark_read(after_seq, response))
+                if self.generation is Generation.V0_171:
+                    response.sandbox_denied = False  # codex 0.171's field; never sandboxed
                 return response
             with trio.move_on_at(deadline):
                 await self._recorded.wait()
 
     # -- input and control ----------------------------------------------------
 
-    def write(self, data: bytes) -> WriteStatus:
-        """Queue ``data`` for stdin; the reference's statuses (never an error)."""
+    def write(self, data: bytes, write_id: str | None = None) -> WriteStatus:
+        """Queue ``data`` for stdin; the reference's statuses (never an error).
+
+        A ``write_id`` this process accepted before (see :mod:`.write_ids`) is
+        ``accepted`` again without writing; an accepted one is remembered.
+        """
+        if write_id is not None and write_id in self._write_ids:
+            return "accepted"
+        status = self._write(data)
+        if write_id is not None and status == "accepted":
+            self._write_ids.add(write_id)
+        return status
+
+    def _write(self, data: bytes) -> WriteStatus:
         if self._stdin is None:
             return "stdinClosed"
         if self._terminated:
@@ -457,10 +485,20 @@ class ManagedProcess:
         if returncode >= 0:
             exited = self._log.mark_exited(returncode, None)
         else:
-            # the reference's PTY layer reports 1
-            exited = self._log.mark_exited(1 if self.tty else -1, _signal_name(-returncode))
+            # codex's PTY layer reports 1; on pipes 0.130 reports -1, 0.171 128+N
+            signal_number = -returncode
+            exited = self._log.mark_exited(
+                self._signal_exit_code(signal_number), _signal_name(signal_number)
+            )
+        if self.generation is Generation.V0_171:
+            exited = dataclasses.replace(exited, sandbox_denied=False)  # never sandboxed
         self._recorded.notify()
         await self._sink(exited)
+
+    def _signal_exit_code(self, signal_number: int) -> int:
+        if self.tty:
+            return 1
+        return 128 + signal_number if self.generation is Generation.V0_171 else -1
 
     async def _enforce_timeout(self, timeout_ms: int) -> None:
         with self._timeout_scope:

@@ -221,8 +221,15 @@ class OutputLog:
 
     # -- reads ----------------------------------------------------------------
 
-    def snapshot(self, after_seq: int, max_bytes: int | None) -> ReadResponse:
-        """Retained chunks after ``after_seq`` within ``max_bytes`` (first always in)."""
+    def snapshot(
+        self, after_seq: int, max_bytes: int | None, *, true_next_seq: bool = False
+    ) -> ReadResponse:
+        """Retained chunks after ``after_seq`` within ``max_bytes`` (first always in).
+
+        ``nextSeq`` is the last returned chunk's seq + 1 (codex 0.130's rule), or,
+        with ``true_next_seq`` or no chunk returned, the next seq not yet assigned
+        (codex 0.171's rule when ``maxBytes`` is null: it counts exit and close).
+        """
         start = bisect.bisect_right(self._chunks, after_seq, lo=self._head, key=_seq_of)
         chunks: list[ProcessOutputChunk] = []
         total = 0
@@ -234,7 +241,7 @@ class OutputLog:
             total += size
         return ReadResponse(
             chunks=chunks,
-            next_seq=chunks[-1].seq + 1 if chunks else self._next_seq,
+            next_seq=chunks[-1].seq + 1 if chunks and not true_next_seq else self._next_seq,
             exited=self.exit_code is not None,
             exit_code=self.exit_code,
             closed=self.closed,

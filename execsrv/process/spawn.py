@@ -30,6 +30,7 @@ import outcome
 import trio
 
 from ..protocol.errors import os_error_message
+from ..protocol.generation import Generation
 from .containment import Containment, death_watcher
 from .errors import SpawnFailed
 
@@ -175,14 +176,40 @@ def _grow_pipe(stream: trio.abc.ReceiveStream | trio.abc.SendStream | None) -> N
             pass  # above /proc/sys/fs/pipe-max-size: keep the default
 
 
-def _spawn_error(error: OSError, *, tty: bool, program: str, cwd: str) -> SpawnFailed:
-    """The reference's text: its PTY layer names a missing program, else the OS error."""
-    if tty and error.errno == errno.ENOENT and error.filename != cwd:
-        return SpawnFailed(
-            f"Unable to spawn {program} because it doesn't exist on the filesystem "
-            "(ENOENT: No such file or directory)"
+_SPAWN_KINDS: Final = {errno.ENOENT: "spawnNotFound", errno.EACCES: "spawnPermissionDenied"}
+"""codex 0.171's ``data.kind`` of a spawn error by errno; any other is ``spawnFailed``."""
+
+
+def _spawn_error(
+    error: OSError,
+    *,
+    tty: bool,
+    program: str,
+    cwd: str,
+    env: dict[str, str],
+    generation: Generation,
+) -> SpawnFailed:
+    """The reference's text (and, for 0.171, ``data.kind``): the OS error, except
+    where codex's PTY layer words a missing program itself (0.130: any missing
+    program; 0.171: a bare name not found on the child's PATH)."""
+    missing_program = tty and error.errno == errno.ENOENT and error.filename != cwd
+    if generation is Generation.V0_130:
+        if missing_program:
+            return SpawnFailed(
+                f"Unable to spawn {program} because it doesn't exist on the filesystem "
+                "(ENOENT: No such file or directory)"
+            )
+        return SpawnFailed(os_error_message(error))
+    if missing_program and "/" not in program:
+        path = env.get("PATH")
+        reason = (
+            "Unable to resolve the PATH"
+            if path is None
+            else f'No viable candidates found in PATH "{path}"'
         )
-    return SpawnFailed(os_error_message(error))
+        return SpawnFailed(f"Unable to spawn {program} because:\n{reason}", kind="spawnFailed")
+    kind = _SPAWN_KINDS.get(error.errno or 0, "spawnFailed")
+    return SpawnFailed(os_error_message(error), kind=kind)
 
 
 async def spawn_child(
@@ -195,8 +222,10 @@ async def spawn_child(
     arg0: str | None,
     pty_rows: int,
     pty_cols: int,
+    generation: Generation = Generation.V0_130,
 ) -> SpawnedChild:
-    """Spawn ``argv``; raises :class:`~.errors.SpawnFailed` with the OS error text.
+    """Spawn ``argv``; raises :class:`~.errors.SpawnFailed` with the OS error text
+    (worded, and for 0.171 classified, as ``generation``'s codex does).
 
     ``argv[0]`` is looked up on the child's own ``PATH``. ``arg0`` replaces the
     ``argv[0]`` the child sees.
@@ -208,6 +237,11 @@ async def spawn_child(
             child = await _spawn_on_pty(args, argv[0], cwd, env, pty_rows, pty_cols, containment)
         else:
             child = await _spawn_on_pipes(args, argv[0], cwd, env, pipe_stdin, containment)
+    except OSError as error:
+        containment.abandon()
+        raise _spawn_error(
+            error, tty=tty, program=argv[0], cwd=cwd, env=env, generation=generation
+        ) from None
     except BaseException:
         containment.abandon()
         raise
@@ -223,20 +257,17 @@ async def _spawn_on_pipes(
     pipe_stdin: bool,
     containment: Containment,
 ) -> SpawnedChild:
-    try:
-        process = await _open_process(
-            args,
-            executable=executable,
-            stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            containment=containment,
-            tty=False,
-        )
-    except OSError as error:
-        raise _spawn_error(error, tty=False, program=executable, cwd=cwd) from None
+    process = await _open_process(
+        args,
+        executable=executable,
+        stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        containment=containment,
+        tty=False,
+    )
     _grow_pipe(process.stdout)
     _grow_pipe(process.stderr)
     return SpawnedChild(process, None, None, containment)
@@ -266,9 +297,6 @@ async def _spawn_on_pty(
             containment=containment,
             tty=True,
         )
-    except OSError as error:
-        os.close(master)
-        raise _spawn_error(error, tty=True, program=executable, cwd=cwd) from None
     except BaseException:
         os.close(master)
         raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -36,10 +36,13 @@ class RpcError(Exception):
     dispatcher turns it into ``{"error": {"code", "message"}, "id"}``.
     """
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, *, data: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.data = data
+        """The error object's ``data``, or None to leave it out (codex sends it only for
+        0.171 spawn errors: ``{"kind": "spawnNotFound"}``)."""
 
     @classmethod
     def invalid_request(cls, message: str) -> RpcError:

@@ -26,8 +26,7 @@ import msgspec
 from .errors import RpcError
 from .generation import Generation, of_path_form
 from .paths import NOT_ABSOLUTE, PathForm, absolute_path, check_wire_path, form_of, parse_wire_path
-from .process import EmptyResponse
-from .wire import U64, Params, Payload, USize
+from .wire import U64, EmptyResponse, Params, Payload, USize
 
 __all__ = [
     "HANDLE_EXISTS",

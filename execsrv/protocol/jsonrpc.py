@@ -22,6 +22,7 @@ from .errors import INVALID_REQUEST
 from .json_numbers import I64_MAX, I64_MIN, NUMBER_OUT_OF_RANGE, is_beyond_f64
 
 __all__ = [
+    "REQUEST_ID_MISMATCH",
     "ErrorObject",
     "ErrorResponse",
     "IncomingError",
@@ -47,6 +48,8 @@ PARSE_ERROR_ID: Final = -1
 """The id the reference puts on its reply to a message it could not parse."""
 
 _NO_VARIANT: Final = "data did not match any variant of untagged enum JSONRPCMessage"
+REQUEST_ID_MISMATCH: Final = "data did not match any variant of untagged enum RequestId"
+"""codex 0.171's parse error for a request whose ``id`` is no RequestId (null, a float)."""
 _MSGSPEC_OUT_OF_RANGE: Final = ("Number out of range", "Integer value out of range")
 
 # The fields of each variant's Rust struct; unknown members are ignored by all.
@@ -142,6 +145,10 @@ class IncomingRequest:
 class IncomingNotification:
     method: str
     params: Raw | None
+    invalid_id: bool = False
+    """It has an ``id`` that is no RequestId (null, a float, a bool, beyond i64): codex
+    0.130 reads that as a notification, 0.171 as a parse error
+    (:data:`REQUEST_ID_MISMATCH`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +230,8 @@ def classify(
     if id_ok and method_ok and repeated.isdisjoint(_REQUEST_MEMBERS):
         return IncomingRequest(envelope.id, envelope.method, _params(envelope.params))
     if method_ok and repeated.isdisjoint(_NOTIFICATION_MEMBERS):
-        return IncomingNotification(envelope.method, _params(envelope.params))
+        invalid_id = not id_ok and not isinstance(envelope.id, UnsetType)
+        return IncomingNotification(envelope.method, _params(envelope.params), invalid_id)
     if (
         id_ok
         and not isinstance(envelope.result, UnsetType)

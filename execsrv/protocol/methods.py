@@ -90,6 +90,9 @@ class Method(Generic[P, R]):
     """The codex generation that added it (for a method that is not an extension)."""
     ordered: bool = False
     """Takes effect in arrival order for its process (a lane in the server)."""
+    had_as_extension: bool = False
+    """A ``since`` 0.171 method execsrv already served as an extension to 0.130 clients
+    (``process/signal``): a request for it speaks only what its params say."""
     decoder: ParamsDecoder[P] = field(init=False, repr=False, compare=False)
     """Decodes params with the reference's rules and serde's error texts."""
     result_decoder: msgspec.json.Decoder[R] = field(init=False, repr=False, compare=False)
@@ -101,7 +104,7 @@ class Method(Generic[P, R]):
     def generation_of(self, params: P) -> Generation | None:
         """The generation a request speaks on its own: 0.171 for a method only 0.171
         has, else what its params say (None when they fit both)."""
-        if self.since is Generation.V0_171:
+        if self.since is Generation.V0_171 and not self.had_as_extension:
             return Generation.V0_171
         return params.generation()
 
@@ -169,8 +172,9 @@ PROCESS_SIGNAL: Final = Method(
     "process/signal",
     process.SignalParams,
     process.EmptyResponse,
-    "Deliver a signal to the process group.",
-    extension=True,
+    "Deliver a signal to the process group (`interrupt`; other names are extensions).",
+    since=Generation.V0_171,
+    had_as_extension=True,
     ordered=True,
 )
 

@@ -8,13 +8,25 @@ additive on output.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
+from msgspec import UnsetType
 
+from .errors import MalformedParams, RpcError
+from .fs import (
+    ExternalPermissions,
+    FileSystemSandboxContext,
+    ManagedPermissions,
+    PermissionProfile,
+    requires_platform_sandbox,
+)
 from .generation import Generation, of_path_form
+from .params import ParamsDecoder
 from .paths import check_wire_path
-from .wire import U64, NonZeroU16, Params, Payload, USize
+from .uuids import parse_uuid
+from .wire import U64, EmptyResponse, NonZeroU16, Params, Payload, USize
 
 __all__ = [
     "CloseStdinParams",
@@ -22,31 +34,60 @@ __all__ = [
     "EnvPolicy",
     "ExecClosedNotification",
     "ExecExitedNotification",
+    "ExecMetadata",
     "ExecOutputDeltaNotification",
     "ExecParams",
     "ExecResponse",
     "ListParams",
     "ListResponse",
+    "ManagedNetworkSandboxContext",
     "OutputStream",
     "ProcessInfo",
     "ProcessOutputChunk",
     "PtySize",
     "ReadParams",
     "ReadResponse",
+    "RemoteNetworkProxyLaunchConfig",
     "ResizeParams",
+    "SandboxType",
+    "ShellInfo",
+    "ShellSnapshotRequest",
     "SignalName",
     "SignalParams",
+    "StartOptions",
     "TerminateParams",
     "TerminateResponse",
     "WriteParams",
     "WriteResponse",
     "WriteStatus",
+    "confines_process",
+    "parse_exec_metadata",
 ]
 
 
 OutputStream = Literal["stdout", "stderr", "pty"]
 WriteStatus = Literal["accepted", "unknownProcess", "stdinClosed", "starting"]
 SignalName = Literal["interrupt", "terminate", "kill", "hangup", "quit", "user1", "user2"]
+"""``interrupt`` is codex 0.171's one signal; the others are execsrv extensions."""
+SandboxType = Literal[
+    "none", "macosSeatbelt", "linuxSeccomp", "windowsRestrictedToken", "windowsMxc"
+]
+
+WRITE_ID_EMPTY: Final = "writeId must not be empty"
+"""codex 0.171's ``-32602`` for ``process/write`` with ``writeId: ""``."""
+
+SANDBOXED_PROCESS_UNSUPPORTED: Final = (
+    "sandboxed processes are not supported by execsrv: these permissions restrict the "
+    "file system or the network, and execsrv has no sandbox to enforce them"
+)
+"""``-32600`` for a ``process/start`` whose ``sandbox`` would confine the child."""
+
+MANAGED_NETWORK_UNSUPPORTED: Final = (
+    "managed networking is not supported by execsrv: enforceManagedNetwork and "
+    "networkProxy cannot be enforced, so the process was not started"
+)
+"""``-32600`` for a ``process/start`` with ``enforceManagedNetwork: true`` or a
+``networkProxy``: failing closed, never running the child unconfined."""
 
 # Field descriptions live in the types (``Meta(description=...)``); an execsrv
 # extension field (DESIGN.md §1.2) also carries ``Meta(extra={"extension": True})``.
@@ -96,10 +137,174 @@ class PtySize(Params):
     cols: Cols
 
 
+class ExecMetadata(msgspec.Struct, kw_only=True):
+    """``process/start`` ``metadata`` (codex 0.171), as checked by :func:`parse_exec_metadata`."""
+
+    thread_id: str | None = None
+    """The ``threadId`` UUID, hyphenated and lower-case (as codex passes it on)."""
+    tool_call_id: str | None = None
+
+    def child_env(self) -> dict[str, str]:
+        """What codex 0.171 adds to the child's environment for it, over ``env`` and
+        ``envPolicy``: ``CODEX_THREAD_ID`` and ``CODEX_TOOL_CALL_ID``, each when given."""
+        env = {}
+        if self.thread_id is not None:
+            env["CODEX_THREAD_ID"] = self.thread_id
+        if self.tool_call_id is not None:
+            env["CODEX_TOOL_CALL_ID"] = self.tool_call_id
+        return env
+
+
+def parse_exec_metadata(value: Any) -> ExecMetadata | None:
+    """Check a ``metadata`` value as codex 0.171 does, with its ``-32602`` texts.
+
+    An object (unknown members ignored) or an array ``[threadId, toolCallId]``
+    of at most two; ``threadId`` a UUID (:func:`~.uuids.parse_uuid`),
+    ``toolCallId`` a string, each optional or null.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        thread_id, tool_call_id = value.get("threadId"), value.get("toolCallId")
+    elif isinstance(value, list):
+        if len(value) > 2:
+            raise RpcError.invalid_params(
+                f"invalid length {len(value)}, expected fewer elements in array"
+            )
+        thread_id, tool_call_id = (*value, None, None)[:2]
+    else:
+        raise RpcError.invalid_params(
+            f"invalid type: {_unexpected(value)}, expected struct ExecMetadata"
+        )
+    for member in (thread_id, tool_call_id):
+        if member is not None and not isinstance(member, str):
+            raise RpcError.invalid_params(f"invalid type: {_unexpected(member)}, expected a string")
+    if thread_id is not None:
+        thread_id = str(parse_uuid(thread_id))
+    return ExecMetadata(thread_id=thread_id, tool_call_id=tool_call_id)
+
+
+def _unexpected(value: Any) -> str:
+    """serde's name for a JSON value, as codex 0.171 words it (a number is ``number``)."""
+    match value:
+        case bool():
+            return f"boolean `{str(value).lower()}`"
+        case int() | float():
+            return "number"
+        case str():
+            return f'string "{value}"'
+        case list():
+            return "sequence"
+        case dict():
+            return "map"
+    return "null"
+
+
+def confines_process(profile: PermissionProfile) -> bool:
+    """Whether codex 0.171 would confine a process started with this profile: a
+    restricted file system (as for ``fs/*``, :func:`~.fs.requires_platform_sandbox`)
+    or a restricted network (its seccomp filter refuses sockets). A disabled,
+    external or managed profile that restricts neither runs unconfined there too."""
+    match profile:
+        case ManagedPermissions(network="restricted") | ExternalPermissions(network="restricted"):
+            return True
+    return requires_platform_sandbox(profile)
+
+
+class ShellInfo(Params):
+    """A shell: its name (``bash``) and executable path."""
+
+    name: str
+    path: str
+
+
+class ShellSnapshotRequest(Params):
+    """``process/start`` ``shellSnapshot`` (codex 0.171): restore cached shell state.
+
+    Checked, not used: execsrv keeps no shell snapshots and does not advertise
+    ``shellSnapshotV2``, so the command runs as it would without it.
+    """
+
+    scope_id: str
+    shell: ShellInfo
+
+
+class ManagedNetworkSandboxContext(Params):
+    """``process/start`` ``managedNetwork`` (codex 0.171): loopback ports and local binding
+    allowed under managed networking. Checked; execsrv enforces no managed network."""
+
+    loopback_ports: list[Annotated[int, msgspec.Meta(ge=0, le=65535)]] = msgspec.field(
+        default_factory=list
+    )
+    allow_local_binding: bool = False
+
+
+class RemoteNetworkProxyLaunchConfig(Params):
+    """``process/start`` ``networkProxy`` (codex 0.171): how to start a managed-network
+    proxy. execsrv has none, so a start that asks for one is refused (``-32600``)."""
+
+    proxy: Any
+
+
+class StartOptions(msgspec.Struct, kw_only=True):
+    """What ``process/start``'s codex 0.171 fields ask for (see ``ExecParams.codex_0171``)."""
+
+    metadata: ExecMetadata | None
+    sandbox: FileSystemSandboxContext | None
+    enforce_managed_network: bool
+    network_proxy: bool
+    """A ``networkProxy`` was given."""
+
+
+def _struct(decoder: ParamsDecoder[Any], rust_name: str) -> Callable[[Any], Any]:
+    """Decode a nested struct value as serde does, with codex 0.171's texts."""
+
+    def decode(value: Any) -> Any:
+        if value is None or value is msgspec.UNSET:
+            return None
+        if not isinstance(value, dict):
+            raise RpcError.invalid_params(
+                f"invalid type: {_unexpected(value)}, expected struct {rust_name}"
+            )
+        try:
+            return decoder.decode(msgspec.Raw(msgspec.json.encode(value)))
+        except MalformedParams as error:
+            raise RpcError.invalid_params(str(error)) from None
+
+    return decode
+
+
+def _boolean(value: Any) -> bool | None:
+    if value is msgspec.UNSET:
+        return None
+    if not isinstance(value, bool):
+        raise RpcError.invalid_params(f"invalid type: {_unexpected(value)}, expected a boolean")
+    return value
+
+
+_CODEX_0171_FIELDS: Final[dict[str, Callable[[Any], Any]]] = {
+    "metadata": parse_exec_metadata,
+    "sandbox": _struct(ParamsDecoder(FileSystemSandboxContext), "WireFileSystemSandboxContext"),
+    "shell_snapshot": _struct(ParamsDecoder(ShellSnapshotRequest), "ShellSnapshotRequest"),
+    "enforce_managed_network": _boolean,
+    "managed_network": _struct(
+        ParamsDecoder(ManagedNetworkSandboxContext), "ManagedNetworkSandboxContext"
+    ),
+    "network_proxy": _struct(
+        ParamsDecoder(RemoteNetworkProxyLaunchConfig), "RemoteNetworkProxyLaunchConfig"
+    ),
+}
+"""How each codex 0.171 ``process/start`` field is checked, in its declaration order."""
+
+
 class ExecParams(Params):
     """``process/start``: spawn ``argv`` in a new process group.
 
-    ``env`` is the child's exact environment unless ``envPolicy`` is given.
+    ``env`` is the child's exact environment unless ``envPolicy`` is given;
+    ``metadata`` (codex 0.171) adds ``CODEX_THREAD_ID`` / ``CODEX_TOOL_CALL_ID``
+    over both. What sandboxes or confines the child is refused with ``-32600``
+    rather than run unconfined: a ``sandbox`` that restricts the file system or
+    the network, ``enforceManagedNetwork: true`` and a ``networkProxy``.
     """
 
     process_id: ProcessId
@@ -155,10 +360,78 @@ class ExecParams(Params):
             description="Initial PTY size; default 24 rows, 80 columns.", extra={"extension": True}
         ),
     ] = None
+    # codex 0.171's fields, kept undecoded: 0.130 ignores them as unknown fields, so
+    # they are checked (-32602) only in a 0.171 request (see `codex_0171`).
+    metadata: Annotated[
+        Any,
+        msgspec.Meta(
+            description="ExecMetadata `{threadId?: UUID, toolCallId?: string}` or null "
+            "(codex 0.171): sets `CODEX_THREAD_ID` / `CODEX_TOOL_CALL_ID` in the child's "
+            "environment, over `env` and `envPolicy`."
+        ),
+    ] = None
+    sandbox: Annotated[
+        Any,
+        msgspec.Meta(
+            description="FileSystemSandboxContext or null (codex 0.171). One that restricts "
+            "the file system or the network is refused (`-32600`); others run directly."
+        ),
+    ] = None
+    shell_snapshot: Annotated[
+        Any,
+        msgspec.Meta(
+            description="ShellSnapshotRequest or null (codex 0.171): checked, then ignored "
+            "(execsrv keeps no shell snapshots and does not advertise them)."
+        ),
+    ] = None
+    enforce_managed_network: Annotated[
+        Any,
+        msgspec.Meta(
+            description="A boolean (codex 0.171); true is refused (`-32600`): execsrv has no "
+            "managed network and never runs the child unconfined."
+        ),
+    ] = msgspec.UNSET
+    managed_network: Annotated[
+        Any,
+        msgspec.Meta(
+            description="ManagedNetworkSandboxContext or null (codex 0.171): checked; "
+            "only meaningful with `enforceManagedNetwork`."
+        ),
+    ] = None
+    network_proxy: Annotated[
+        Any,
+        msgspec.Meta(
+            description="RemoteNetworkProxyLaunchConfig or null (codex 0.171); one is refused "
+            "(`-32600`): execsrv starts no network proxy."
+        ),
+    ] = None
 
     def check_params(self) -> None:
-        """``-32602`` for a ``file:`` URI ``cwd`` 0.171 cannot parse (see ParamsDecoder)."""
+        """``-32602`` for a ``file:`` URI ``cwd`` 0.171 cannot parse, and, in a 0.171
+        request, for codex 0.171's fields as it checks them (see ParamsDecoder)."""
         check_wire_path(self.cwd, relative=True)
+        if self.generation() is Generation.V0_171:
+            self.codex_0171(strict=True)
+
+    def codex_0171(self, *, strict: bool) -> StartOptions:
+        """codex 0.171's fields, decoded. ``strict`` (a 0.171 request): a malformed one
+        is ``-32602`` with 0.171's text. Otherwise (a 0.130 request, to which they are
+        unknown fields) a malformed one is ignored, and so is ``metadata``; a
+        well-formed confinement request still counts (it is refused, never ignored)."""
+        decoded: dict[str, Any] = {}
+        for name, decode in _CODEX_0171_FIELDS.items():
+            try:
+                decoded[name] = decode(getattr(self, name))
+            except RpcError:
+                if strict:
+                    raise
+                decoded[name] = None
+        return StartOptions(
+            metadata=decoded["metadata"] if strict else None,
+            sandbox=decoded["sandbox"],
+            enforce_managed_network=bool(decoded["enforce_managed_network"]),
+            network_proxy=decoded["network_proxy"] is not None,
+        )
 
     def generation(self) -> Generation | None:
         """A URI ``cwd`` makes a 0.171 process; a plain one a 0.130 process."""
@@ -167,6 +440,13 @@ class ExecParams(Params):
 
 class ExecResponse(Payload):
     process_id: ProcessId
+    sandbox_type: Annotated[
+        SandboxType | UnsetType,
+        msgspec.Meta(
+            description="`none` (execsrv sandboxes no process); only in the answer to a "
+            "codex 0.171 request."
+        ),
+    ] = msgspec.UNSET
 
 
 class ReadParams(Params):
@@ -203,8 +483,10 @@ class ProcessOutputChunk(Payload):
 class ReadResponse(Payload):
     """Retained output and exit state.
 
-    ``nextSeq`` follows the reference: the last returned chunk's seq + 1 when
-    chunks are returned, else the process's next unassigned seq.
+    ``nextSeq`` follows codex: the last returned chunk's seq + 1 when chunks are
+    returned, else the process's next unassigned seq; for a process started by a
+    codex 0.171 request read with ``maxBytes`` null or absent, always the next
+    unassigned seq (0.171's rule: it counts exit and close).
     """
 
     chunks: Annotated[
@@ -223,6 +505,13 @@ class ReadResponse(Payload):
         msgspec.Meta(description="The `process/closed` event happened: nothing more will come."),
     ]
     failure: Annotated[str | None, msgspec.Meta(description="Always null from the server.")] = None
+    sandbox_denied: Annotated[
+        bool | UnsetType,
+        msgspec.Meta(
+            description="False (no process is sandboxed); only for a process started by a "
+            "codex 0.171 request."
+        ),
+    ] = msgspec.UNSET
     truncated: Annotated[
         bool,
         msgspec.Meta(
@@ -247,8 +536,31 @@ class ReadResponse(Payload):
 
 
 class WriteParams(Params):
+    """``process/write``; ``writeId`` (codex 0.171) makes a retry safe.
+
+    A ``writeId`` the process has accepted before is answered ``accepted`` without
+    writing again, also after a resume; each process remembers its 4096 most
+    recent accepted ids. Without ``writeId`` (codex 0.130) every write is written.
+    """
+
     process_id: ProcessId
     chunk: Annotated[bytes, msgspec.Meta(description="Bytes for stdin; may be empty.")]
+    write_id: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Not empty; a repeated id is acknowledged, not written again "
+            "(codex 0.171 requires it; execsrv also takes writes without it)."
+        ),
+    ] = None
+
+    def check_params(self) -> None:
+        """``-32602`` for an empty ``writeId`` (see ParamsDecoder)."""
+        if self.write_id == "":
+            raise RpcError.invalid_params(WRITE_ID_EMPTY)
+
+    def generation(self) -> Generation | None:
+        """A ``writeId`` is 0.171's; without one a write fits both."""
+        return Generation.V0_171 if self.write_id is not None else None
 
 
 class WriteResponse(Payload):
@@ -270,12 +582,22 @@ class TerminateResponse(Payload):
 
 
 class SignalParams(Params):
-    """``process/signal`` (extension): deliver a signal to the process group."""
+    """``process/signal``: deliver a signal to the process group.
+
+    codex 0.171 has it with ``interrupt`` (SIGINT) alone; the other names are
+    execsrv extensions. Asked as 0.171 (a 0.171 session), an unknown or exited
+    process answers ``{}`` as codex does; asked as 0.130 (execsrv's extension),
+    an unknown process is ``-32600 unknown process id <id>``.
+    """
 
     process_id: ProcessId
     signal: Annotated[
         SignalName,
-        msgspec.Meta(description="SIGINT, SIGTERM, SIGKILL, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2."),
+        msgspec.Meta(
+            description="`interrupt` (SIGINT; codex 0.171); extensions: `terminate`, `kill`, "
+            "`hangup`, `quit`, `user1`, `user2` (SIGTERM, SIGKILL, SIGHUP, SIGQUIT, "
+            "SIGUSR1, SIGUSR2)."
+        ),
     ]
 
 
@@ -295,10 +617,6 @@ class CloseStdinParams(Params):
 
 class ListParams(Params):
     """``process/list`` (extension): no fields."""
-
-
-class EmptyResponse(Payload):
-    """``{}``."""
 
 
 class ProcessInfo(Payload):
@@ -326,12 +644,17 @@ class ExecOutputDeltaNotification(Payload):
 
 
 class ExecExitedNotification(Payload):
-    """``process/exited``: -1 for a signal death in pipe mode, 1 in PTY mode."""
+    """``process/exited``: a signal death in pipe mode is 128+N for a process started
+    by a codex 0.171 request and -1 for one started by a 0.130 request; 1 in PTY mode."""
 
     process_id: ProcessId
     seq: Seq
     exit_code: Annotated[
-        int, msgspec.Meta(description="The exit status, or -1 (pipe) / 1 (PTY) for a signal.")
+        int,
+        msgspec.Meta(
+            description="The exit status; for a signal 128+N (0.171) or -1 (0.130) on pipes, "
+            "1 on a PTY."
+        ),
     ]
     signal: Annotated[
         str | None,
@@ -340,6 +663,13 @@ class ExecExitedNotification(Payload):
             extra={"extension": True},
         ),
     ] = None
+    sandbox_denied: Annotated[
+        bool | UnsetType,
+        msgspec.Meta(
+            description="False (no process is sandboxed); only for a process started by a "
+            "codex 0.171 request."
+        ),
+    ] = msgspec.UNSET
 
 
 class ExecClosedNotification(Payload):

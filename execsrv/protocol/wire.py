@@ -13,7 +13,7 @@ import msgspec
 if TYPE_CHECKING:
     from .generation import Generation
 
-__all__ = ["U16", "U64", "NonZeroU16", "Params", "Payload", "USize"]
+__all__ = ["U16", "U64", "EmptyResponse", "NonZeroU16", "Params", "Payload", "USize"]
 
 
 class Payload(msgspec.Struct, rename="camel", kw_only=True):
@@ -22,6 +22,10 @@ class Payload(msgspec.Struct, rename="camel", kw_only=True):
     The reference writes ``null`` for absent optional values (``"failure":null``),
     so results and notifications never omit fields.
     """
+
+
+class EmptyResponse(Payload):
+    """``{}``."""
 
 
 class Params(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):

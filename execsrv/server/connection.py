@@ -17,12 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
+import msgspec
 import trio
 
 from ..logs import clip
 from ..protocol import jsonrpc
 from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError
 from ..protocol.framing import MessageTooLarge
+from ..protocol.generation import Generation
 from ..protocol.methods import INITIALIZE, INITIALIZED, Method, NotificationMethod
 from ..protocol.session import InitializeParams, InitializeResponse
 from ..protocol.wire import Payload
@@ -268,6 +270,14 @@ class Connection:
                     await self._send(jsonrpc.parse_error(detail, self._transport.description))
                 case jsonrpc.IncomingRequest():
                     await self._dispatch(message, nursery)
+                case jsonrpc.IncomingNotification(invalid_id=True) if (
+                    self.session is not None and self.session.generation is Generation.V0_171
+                ):
+                    # codex 0.171 refuses an id that is no RequestId (null, a float) and
+                    # stays open; 0.130 reads it as a notification (and closes, below).
+                    # Without a 0.171 session to say otherwise, 0.130's rule holds.
+                    detail = jsonrpc.REQUEST_ID_MISMATCH
+                    await self._send(jsonrpc.parse_error(detail, self._transport.description))
                 case jsonrpc.IncomingNotification(method=method) if (
                     method == INITIALIZED.name and self._initialize_started
                 ):
@@ -286,7 +296,12 @@ class Connection:
     async def _reply_error(self, request_id: jsonrpc.RequestId, error: RpcError) -> None:
         await self._send(
             jsonrpc.ErrorResponse(
-                error=jsonrpc.ErrorObject(code=error.code, message=error.message), id=request_id
+                error=jsonrpc.ErrorObject(
+                    code=error.code,
+                    message=error.message,
+                    data=msgspec.UNSET if error.data is None else error.data,
+                ),
+                id=request_id,
             )
         )
 

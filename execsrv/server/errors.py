@@ -43,7 +43,8 @@ _FS_CODES: Final = {
 def rpc_error(error: DomainError) -> RpcError:
     """The reply to a request that failed with ``error``.
 
-    Process: a failed spawn is ``-32603``, an empty ``argv`` ``-32602``, any
+    Process: a failed spawn is ``-32603`` (for a 0.171 request with ``data: {kind}``,
+    as codex 0.171 classifies it), an empty ``argv`` ``-32602``, any
     other refusal ``-32600``. Files: by :class:`~execsrv.fs.ErrorKind`, not
     found ``-32004``, invalid input ``-32600``, else ``-32603``. HTTP: an
     invalid request is ``-32602``, a failed exchange ``-32603``, each with the
@@ -51,8 +52,10 @@ def rpc_error(error: DomainError) -> RpcError:
     that cannot be loaded is ``-32603`` (codex 0.171's wording).
     """
     match error:
-        case SpawnFailed():
+        case SpawnFailed(kind=None):
             return RpcError.internal(error.message)
+        case SpawnFailed(kind=kind):
+            return RpcError(INTERNAL_ERROR, error.message, data={"kind": kind})
         case EmptyArgv():
             return RpcError.invalid_params(error.message)
         case ProcessError():

@@ -26,6 +26,9 @@ from ..process import (
 )
 from ..process.containment import Leftovers
 from ..protocol import process as p
+from ..protocol.errors import RpcError
+from ..protocol.fs import parse_permissions
+from ..protocol.generation import Generation
 from ..protocol.paths import parse_wire_path
 from .call import Call
 from .session import STARTING, Session, short_id
@@ -72,6 +75,9 @@ class ProcessApi:
             raise ProcessIdTaken(process_id)
         self._check_process_limit(session)
         cwd = parse_wire_path(params.cwd, relative=True)  # cwd.form: which generation sent it
+        options = params.codex_0171(strict=call.generation is Generation.V0_171)
+        _refuse_confinement(options)
+        metadata = options.metadata
         session.processes[process_id] = STARTING
         size = params.pty_size
 
@@ -91,6 +97,8 @@ class ProcessApi:
             arg0=params.arg0,
             pty_size=(size.rows, size.cols) if size else None,
             timeout_ms=params.timeout_ms,
+            generation=call.generation,
+            injected_env=metadata.child_env() if metadata is not None else {},
         )
         run = partial(
             ManagedProcess.run,
@@ -108,6 +116,8 @@ class ProcessApi:
             raise
         session.processes[process_id] = managed
         took_effect()
+        if call.generation is Generation.V0_171:
+            return p.ExecResponse(process_id=process_id, sandbox_type="none")
         return p.ExecResponse(process_id=process_id)
 
     def _session_leftovers(self, session: Session) -> Leftovers:
@@ -171,7 +181,7 @@ class ProcessApi:
         target = self._stdin_target(call.session, params.process_id)
         if isinstance(target, p.WriteResponse):
             return target
-        status = target.write(params.chunk)
+        status = target.write(params.chunk, params.write_id)
         call.took_effect()
         if status == "accepted":
             await target.wait_stdin_room()
@@ -189,7 +199,16 @@ class ProcessApi:
         return p.TerminateResponse(running=running)
 
     async def signal(self, call: Call[p.SignalParams]) -> p.EmptyResponse:
-        self._lookup(call.session, call.params.process_id).send_signal(call.params.signal)
+        """codex 0.171's ``interrupt``, asked as 0.171, answers ``{}`` whatever the
+        process (unknown, starting or exited); otherwise (execsrv's extension) an
+        unknown process is an error."""
+        params = call.params
+        if call.generation is Generation.V0_171 and params.signal == "interrupt":
+            entry = call.session.processes.get(params.process_id)
+            if isinstance(entry, ManagedProcess):
+                entry.send_signal(params.signal)
+            return p.EmptyResponse()
+        self._lookup(call.session, params.process_id).send_signal(params.signal)
         return p.EmptyResponse()
 
     async def resize(self, call: Call[p.ResizeParams]) -> p.EmptyResponse:
@@ -201,3 +220,17 @@ class ProcessApi:
         entries = call.session.processes.values()
         processes = [e.info() for e in entries if isinstance(e, ManagedProcess)]
         return p.ListResponse(processes=processes)
+
+
+def _refuse_confinement(options: p.StartOptions) -> None:
+    """``-32600`` for a start codex 0.171 would confine: execsrv has no sandbox and no
+    managed network, and never runs such a child unconfined (fail closed)."""
+    if options.enforce_managed_network or options.network_proxy:
+        raise RpcError.invalid_request(p.MANAGED_NETWORK_UNSUPPORTED)
+    sandbox = options.sandbox
+    if sandbox is None:
+        return
+    if sandbox.cwd is not None:
+        parse_wire_path(sandbox.cwd)  # a URI naming another host: -32600
+    if p.confines_process(parse_permissions(sandbox.permissions)):
+        raise RpcError.invalid_request(p.SANDBOXED_PROCESS_UNSUPPORTED)

@@ -15,6 +15,7 @@ import math
 import uuid
 from typing import Protocol, TypeVar
 
+import msgspec
 import trio
 
 from ..changed import Changed
@@ -133,9 +134,13 @@ class Session:
                     process_id=process_id, seq=seq, stream=stream, chunk=data
                 )
                 await attachment.notify(PROCESS_OUTPUT, output)
-            case Exited(seq=seq, exit_code=exit_code, signal=signal):
+            case Exited(seq=seq, exit_code=exit_code, signal=signal, sandbox_denied=denied):
                 exited = ExecExitedNotification(
-                    process_id=process_id, seq=seq, exit_code=exit_code, signal=signal
+                    process_id=process_id,
+                    seq=seq,
+                    exit_code=exit_code,
+                    signal=signal,
+                    sandbox_denied=msgspec.UNSET if denied is None else denied,
                 )
                 await attachment.notify(PROCESS_EXITED, exited)
             case Closed(seq=seq):

@@ -126,8 +126,10 @@ async def test_empty_process_id_is_allowed(wire: WireClient) -> None:
 
 
 async def test_unknown_start_fields_are_ignored(wire: WireClient) -> None:
-    """Later codex fields (sandbox, managedNetwork) are unknown to 0.130.0."""
-    extra = {"sandbox": {"x": 1}, "enforceManagedNetwork": True, "unknownField": [1]}
+    """Later codex fields (sandbox, managedNetwork) are unknown to 0.130.0: malformed
+    ones are ignored in a 0.130 request (plain cwd). One that asks for confinement is
+    refused by execsrv even then (test_process_0171.py): never run unconfined."""
+    extra = {"sandbox": {"x": 1}, "managedNetwork": 1, "metadata": 5, "unknownField": [1]}
     with trio.fail_after(WAIT):
         events = await run_to_close(wire, "p", ["sh", "-c", "echo x"], **extra)
     assert output_of(events) == b"x\n"
