@@ -319,10 +319,16 @@ def format_path(path: str | bytes, form: PathForm) -> str:
     As a URI every byte that is not plain ASCII (and ``%``, ``/`` inside a
     name, ``\\`` and the URL delimiters) is percent-encoded, so any name comes
     back whole through :func:`parse_wire_path`. As a plain path, bytes that
-    are not UTF-8 become U+FFFD (JSON cannot carry them).
+    are not UTF-8 become U+FFFD (JSON cannot carry them), and a relative path
+    is written as given (0.130 decides what it means).
+
+    Raises:
+        ValueError: a relative path as a URI (a ``file:`` URI is always absolute).
     """
     data = os.fsencode(path)
     if form is PathForm.PLAIN:
         return data.decode("utf-8", "replace")
+    if not data.startswith(b"/"):
+        raise ValueError(f"a file: URI needs an absolute path, not {path!r}")
     names = [name for name in data.split(b"/") if name]
     return "file://" + ("".join("/" + _encode(name, _SEGMENT_ENCODE) for name in names) or "/")

@@ -241,6 +241,13 @@ class ReadResponse(Payload):
 class WriteParams(Params):
     process_id: ProcessId
     chunk: Annotated[bytes, msgspec.Meta(description="Bytes for stdin; may be empty.")]
+    write_id: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="codex 0.171 requires it (a non-empty id, e.g. a per-process "
+            "counter); 0.130 has no such field."
+        ),
+    ] = None
 
 
 class WriteResponse(Payload):
