@@ -2,6 +2,9 @@
 
 Every workload gets a freshly started server (so peak-RSS and per-connection
 numbers start from the same baseline) and returns a dict of measurements.
+Requests use the forms the server's generation reads (``Server.speaks_uris``:
+``file://`` paths and a ``writeId`` for codex 0.171); the ``*_uri`` probes send
+the 0.171 forms to execsrv too.
 Everything here is bounded in count and time: socket timeouts turn a stuck
 server into an error, never a hang.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .servers import CpuWatch, Server, memory_kb
+from .servers import CpuWatch, Server, memory_kb, wire_path
 from .wsclient import SocketMode, WsClient
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -88,16 +91,27 @@ def _summary(samples_s: list[float]) -> dict[str, float]:
     }
 
 
-def _start_params(process_id: str, argv: list[str], *, tty: bool = False, stdin: bool = False):
-    return {
+def _start_params(
+    process_id: str,
+    argv: list[str],
+    *,
+    tty: bool = False,
+    stdin: bool = False,
+    uri: bool = False,
+) -> dict[str, object]:
+    """``process/start`` params; ``uri``: 0.171's form (a ``file://`` cwd, no sandbox)."""
+    params: dict[str, object] = {
         "processId": process_id,
         "argv": argv,
-        "cwd": CWD,
+        "cwd": wire_path(CWD, uri=uri),
         "env": ENV,
         "tty": tty,
         "pipeStdin": stdin,
         "arg0": None,
     }
+    if uri:
+        params["sandbox"] = None
+    return params
 
 
 # -- latency probes: one per server, run in interleaved rounds ----------------------
@@ -111,8 +125,13 @@ class Probe:
     """
 
     socket_mode: SocketMode = "nodelay"
+    always_uri: bool = False
+    """Send 0.171's forms to every server (else only to those that read nothing else)."""
+    runs_on: tuple[str, ...] | None = None
+    """The server kinds this probe is for (None: all)."""
 
     def __init__(self, server: Server) -> None:
+        self.uri = self.always_uri or server.speaks_uris
         self.client = WsClient(server.url, mode=self.socket_mode)
         self.client.initialize()
         self.setup()
@@ -155,7 +174,7 @@ class SpawnToClosed(Probe):
         self.count += 1
         process_id = f"spawn-{self.count}"
         request_id, payload = client.request_bytes(
-            "process/start", _start_params(process_id, ["true"])
+            "process/start", _start_params(process_id, ["true"], uri=self.uri)
         )
         t0 = time.perf_counter()
         client.send_raw(payload)
@@ -180,6 +199,14 @@ class SpawnHidden(SpawnToClosed):
     socket_mode = "hidden"
 
 
+class SpawnHiddenUri(SpawnHidden):
+    """2b. The same, in 0.171's form (a ``file://`` cwd, ``sandbox: null``): execsrv
+    against codex 0.171, which is what the 0.171 harness sends for every command."""
+
+    always_uri = True
+    runs_on = ("execsrv", "codex-0.171")
+
+
 class PtyEcho(Probe):
     """3. A raw, no-echo tty ``cat``: write one byte, time until it comes back."""
 
@@ -187,7 +214,8 @@ class PtyEcho(Probe):
 
     def setup(self) -> None:
         argv = ["/bin/sh", "-c", "stty raw -echo && printf R && exec cat"]
-        self.client.call("process/start", _start_params(self.process_id, argv, tty=True))
+        start = _start_params(self.process_id, argv, tty=True, uri=self.uri)
+        self.client.call("process/start", start)
         seen = b""
         while b"R" not in seen:
             for m in self.client.recv():
@@ -202,9 +230,10 @@ class PtyEcho(Probe):
         self.count += 1
         byte = b"abcdefghijklmnopqrstuvwxyz"[self.count % 26 :][:1]
         chunk = base64.b64encode(byte).decode()
-        request_id, payload = client.request_bytes(
-            "process/write", {"processId": self.process_id, "chunk": chunk}
-        )
+        write: dict[str, object] = {"processId": self.process_id, "chunk": chunk}
+        if self.uri:
+            write["writeId"] = str(self.count)  # 0.171 requires one, new each time
+        request_id, payload = client.request_bytes("process/write", write)
         t0 = time.perf_counter()
         client.send_raw(payload)
         echoed_at = None
@@ -250,8 +279,9 @@ def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
     try:
         client.initialize()
         process_id = "throughput"
+        argv = ["head", "-c", str(total), "/dev/zero"]
         request_id, payload = client.request_bytes(
-            "process/start", _start_params(process_id, ["head", "-c", str(total), "/dev/zero"])
+            "process/start", _start_params(process_id, argv, uri=server.speaks_uris)
         )
         watch = CpuWatch(server.pid)
         client.send_raw(payload)
@@ -300,7 +330,8 @@ def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
         payloads = []
         for i in range(count):
             argv = ["head", "-c", str(each), "/dev/zero"]
-            payloads.append(client.request_bytes("process/start", _start_params(f"f{i}", argv))[1])
+            start = _start_params(f"f{i}", argv, uri=server.speaks_uris)
+            payloads.append(client.request_bytes("process/start", start)[1])
         watch = CpuWatch(server.pid)
         client.send_many(payloads)
         received = 0
@@ -394,7 +425,7 @@ def resume_latency(server: Server, sizes: Sizes) -> dict[str, object]:
         first.notify("initialized", {})
         process_id = f"r{i}"
         argv = ["head", "-c", str(RESUME_OUTPUT_BYTES), "/dev/zero"]
-        first.call("process/start", _start_params(process_id, argv))
+        first.call("process/start", _start_params(process_id, argv, uri=server.speaks_uris))
         while not any(m.method == "process/closed" for m in first.recv()):
             pass
         t0 = time.perf_counter()
@@ -421,7 +452,8 @@ def resume_latency(server: Server, sizes: Sizes) -> dict[str, object]:
 def detached_sessions(server: Server, sizes: Sizes) -> dict[str, object]:
     """Server RSS growth per detached session (initialized, then disconnected).
 
-    Measured well inside codex's 10 s detach TTL, so no session has expired.
+    Measured well inside codex 0.130's 10 s detach TTL (0.171's is 80 s), so no
+    session has expired.
     """
     count = sizes.detached_sessions
     warm = WsClient(server.url, mode="nodelay")
