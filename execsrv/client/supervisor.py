@@ -17,6 +17,7 @@ import trio
 
 from ..changed import Changed
 from ..logs import clip
+from ..protocol.errors import ALREADY_ATTACHED
 from ..protocol.generation import Generation
 from ..protocol.methods import INITIALIZE, INITIALIZED
 from ..protocol.session import InitializeParams
@@ -39,9 +40,9 @@ TTL; codex 0.130's is 10 s)."""
 RESUME_WITHIN_SECONDS_0_171: Final = 80.0
 """How long ``auto_resume`` keeps re-dialling a 0.171 server (codex 0.171's session TTL)."""
 
-ATTACHED_ELSEWHERE_CODE: Final = -32010
-"""codex 0.171's code for resuming a session that is still attached (0.130: ``-32600``)."""
 ATTACHED_ELSEWHERE_SUFFIX: Final = "is already attached to another connection"
+"""How codex refuses to resume a session still attached (0.171: code ``-32010``;
+0.130: ``-32600``)."""
 
 FIRST_RETRY_SECONDS: Final = 0.05
 MAX_RETRY_SECONDS: Final = 2.0
@@ -208,6 +209,4 @@ class ResumeSupervisor:
 
 def _attached_elsewhere(error: RemoteError) -> bool:
     """codex refusing a resume because the session is still attached (no takeover there)."""
-    return error.code == ATTACHED_ELSEWHERE_CODE or error.message.endswith(
-        ATTACHED_ELSEWHERE_SUFFIX
-    )
+    return error.code == ALREADY_ATTACHED or error.message.endswith(ATTACHED_ELSEWHERE_SUFFIX)
