@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [WORKLOAD ...]``: execsrv against codex, one run, one table."""
+"""``python -m bench [--quick] [WORKLOAD ...]``: execsrv against codex 0.130 and codex
+0.171 side by side, one run, one table (a row per benchmark, a ratio to each codex)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from .workloads import QUICK, Sizes
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 Workload = Callable[[servers.Server, Sizes], dict[str, object]]
-BOTH = ("execsrv", "codex")
+ALL = ("execsrv", *servers.CODEX_KINDS)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class Latency:
     probe: type[workloads.Probe]
     iterations: str  # the Sizes field with the sample count
 
+    @property
+    def runs_on(self) -> tuple[str, ...]:
+        return self.probe.runs_on or ALL
+
 
 @dataclass(frozen=True)
 class Repeated:
@@ -43,7 +48,7 @@ class Repeated:
 
     key: str
     function: Workload
-    runs_on: tuple[str, ...] = BOTH
+    runs_on: tuple[str, ...] = ALL
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class Fresh:
 
     key: str
     function: Workload
-    runs_on: tuple[str, ...] = BOTH
+    runs_on: tuple[str, ...] = ALL
 
 
 WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
@@ -60,6 +65,7 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
     "spawn": [
         Latency("spawn_ordinary", workloads.SpawnOrdinary, "spawn_ordinary"),
         Latency("spawn_hidden", workloads.SpawnHidden, "spawn_hidden"),
+        Latency("spawn_hidden_uri", workloads.SpawnHiddenUri, "spawn_hidden"),
     ],
     "pty": [
         Latency("pty_ordinary", workloads.PtyOrdinary, "pty_ordinary"),
@@ -87,10 +93,15 @@ def _error(error: Exception) -> dict[str, object]:
 def _log(key: str, kind: str, seconds: float, data: dict[str, object]) -> None:
     shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in data.items()}
     text = json.dumps(shown, default=str)
-    print(f"  {key:<15} {kind:<8} {seconds:6.1f} s  {text[:150]}", file=sys.stderr, flush=True)
+    print(f"  {key:<16} {kind:<11} {seconds:6.1f} s  {text[:150]}", file=sys.stderr, flush=True)
 
 
-def run_latency(spec: Latency, kinds: list[str], codex_bin: str | None, sizes: Sizes) -> None:
+Binaries = dict[str, str]
+"""The codex binary of each codex kind that was found."""
+
+
+def run_latency(spec: Latency, kinds: list[str], binaries: Binaries, sizes: Sizes) -> None:
+    kinds = [k for k in kinds if k in spec.runs_on]
     iterations = getattr(sizes, spec.iterations)
     rounds = max(1, min(sizes.latency_rounds, iterations))
     per_round = -(-iterations // rounds)
@@ -101,7 +112,7 @@ def run_latency(spec: Latency, kinds: list[str], codex_bin: str | None, sizes: S
         probes: dict[str, workloads.Probe] = {}
         for kind in kinds:
             try:
-                server = stack.enter_context(servers.start(kind, codex_bin))
+                server = stack.enter_context(servers.start(kind, binaries.get(kind)))
                 probe = spec.probe(server)
                 stack.callback(probe.close)
                 probe.run(workloads.WARMUP)
@@ -124,7 +135,7 @@ def run_latency(spec: Latency, kinds: list[str], codex_bin: str | None, sizes: S
     RESULTS_BY_KEY[spec.key] = out
 
 
-def run_repeated(spec: Repeated, kinds: list[str], codex_bin: str | None, sizes: Sizes) -> None:
+def run_repeated(spec: Repeated, kinds: list[str], binaries: Binaries, sizes: Sizes) -> None:
     kinds = [k for k in kinds if k in spec.runs_on]
     runs: dict[str, list[dict[str, object]]] = {kind: [] for kind in kinds}
     out: dict[str, dict[str, object]] = {}
@@ -133,7 +144,7 @@ def run_repeated(spec: Repeated, kinds: list[str], codex_bin: str | None, sizes:
         running = {}
         for kind in kinds:
             try:
-                running[kind] = stack.enter_context(servers.start(kind, codex_bin))
+                running[kind] = stack.enter_context(servers.start(kind, binaries.get(kind)))
             except Exception as error:
                 out[kind] = _error(error)
         for r in range(sizes.throughput_repeats):
@@ -153,14 +164,14 @@ def run_repeated(spec: Repeated, kinds: list[str], codex_bin: str | None, sizes:
     RESULTS_BY_KEY[spec.key] = out
 
 
-def run_fresh(spec: Fresh, kinds: list[str], codex_bin: str | None, sizes: Sizes) -> None:
+def run_fresh(spec: Fresh, kinds: list[str], binaries: Binaries, sizes: Sizes) -> None:
     out: dict[str, dict[str, object]] = {}
     for kind in kinds:
         if kind not in spec.runs_on:
             continue
         t0 = time.monotonic()
         try:
-            with servers.start(kind, codex_bin) as server:
+            with servers.start(kind, binaries.get(kind)) as server:
                 out[kind] = spec.function(server, sizes)
         except Exception as error:
             out[kind] = _error(error)
@@ -178,7 +189,7 @@ class Row:
     field: str
     unit: str
     scale: float = 1.0  # displayed = stored * scale
-    op: str = ""  # "<=" or ">=" on the ratio execsrv/codex; "" = no target
+    op: str = ""  # "<=" or ">=" on each ratio execsrv/codex; "" = no target
     target: float = 0.0
 
 
@@ -191,6 +202,8 @@ def rows_for(sizes: Sizes) -> list[Row]:
         Row("2 spawn->closed ordinary p50", "spawn_ordinary", "p50_us", "ms", 1e-3, "<=", 0.1),
         Row("2 spawn->closed hidden p50", "spawn_hidden", "p50_us", "ms", 1e-3, "<=", 1.5),
         Row("2 spawn->closed hidden p99", "spawn_hidden", "p99_us", "ms", 1e-3),
+        Row("2b spawn->closed hidden, URI cwd p50", "spawn_hidden_uri", "p50_us", "ms", 1e-3),
+        Row("2b spawn->closed hidden, URI cwd p99", "spawn_hidden_uri", "p99_us", "ms", 1e-3),
         Row("3 pty echo ordinary p50", "pty_ordinary", "p50_us", "us", 1, "<=", 0.1),
         Row("3 pty echo hidden p50", "pty_hidden", "p50_us", "us", 1, "<=", 2.0),
         Row("3 pty echo hidden p99", "pty_hidden", "p99_us", "us"),
@@ -292,6 +305,9 @@ def _fmt(value: float | None) -> str:
     return f"{value:.2f}"
 
 
+CODEX_COLUMNS = {servers.CODEX_130: "codex 0.130", servers.CODEX_171: "codex 0.171"}
+
+
 def build_table(results: dict[str, dict[str, dict[str, object]]], sizes: Sizes) -> list[dict]:
     table = []
     for row in rows_for(sizes):
@@ -299,51 +315,42 @@ def build_table(results: dict[str, dict[str, dict[str, object]]], sizes: Sizes) 
         if not measured:
             continue
         values: dict[str, float | None] = {}
-        for kind in ("execsrv", "codex"):
+        for kind in ALL:
             data = measured.get(kind) or {}
             raw = data.get(row.field) if "error" not in data else None
             values[kind] = float(raw) * row.scale if isinstance(raw, int | float) else None
-        ratio = None
-        if values["execsrv"] is not None and values["codex"]:
-            ratio = values["execsrv"] / values["codex"]
-        verdict = ""
-        if row.op and ratio is not None:
-            ok = ratio <= row.target if row.op == "<=" else ratio >= row.target
-            verdict = "PASS" if ok else "MISS"
-        elif row.op:
-            verdict = "n/a"
-        table.append(
-            {
-                "workload": row.label,
-                "unit": row.unit,
-                "execsrv": values["execsrv"],
-                "codex": values["codex"],
-                "ratio": ratio,
-                "target": f"{row.op} {row.target:g}x" if row.op else "",
-                "result": verdict,
-            }
-        )
+        entry: dict[str, object] = {"workload": row.label, "unit": row.unit, **values}
+        verdicts = []
+        for kind in servers.CODEX_KINDS:
+            ours, theirs = values["execsrv"], values[kind]
+            ratio = ours / theirs if ours is not None and theirs else None
+            entry[f"ratio_{kind}"] = ratio
+            if row.op and ratio is not None:
+                ok = ratio <= row.target if row.op == "<=" else ratio >= row.target
+                verdicts.append("PASS" if ok else "MISS")
+            elif row.op:
+                verdicts.append("n/a")
+        entry["target"] = f"{row.op} {row.target:g}x" if row.op else ""
+        entry["result"] = "/".join(verdicts)  # against 0.130, then 0.171
+        table.append(entry)
     return table
 
 
 def print_table(table: list[dict]) -> None:
-    header = ("workload", "unit", "execsrv", "codex", "ratio", "target", "result")
-    lines = [header]
+    header = ["workload", "unit", "execsrv"]
+    for column in CODEX_COLUMNS.values():
+        header += [column, "ratio"]
+    header += ["target", "result (0.130/0.171)"]
+    lines = [tuple(header)]
     for r in table:
-        ratio = f"{r['ratio']:.3f}x" if r["ratio"] is not None else "-"
-        lines.append(
-            (
-                r["workload"],
-                r["unit"],
-                _fmt(r["execsrv"]),
-                _fmt(r["codex"]),
-                ratio,
-                r["target"],
-                r["result"],
-            )
-        )
+        line = [r["workload"], r["unit"], _fmt(r["execsrv"])]
+        for kind in CODEX_COLUMNS:
+            ratio = r[f"ratio_{kind}"]
+            line += [_fmt(r[kind]), f"{ratio:.3f}x" if ratio is not None else "-"]
+        line += [r["target"], r["result"]]
+        lines.append(tuple(line))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {2, 3, 4}
+    right = {2, 3, 4, 5, 6}
     for n, line in enumerate(lines):
         cells = [
             c.rjust(w) if i in right else c.ljust(w)
@@ -364,8 +371,8 @@ def raise_fd_limit() -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Run the same workloads against execsrv and codex exec-server; "
-        "print both numbers, the ratio execsrv/codex and the target.",
+        description="Run the same workloads against execsrv, codex exec-server 0.130 and "
+        "codex exec-server 0.171; print the numbers, the ratios execsrv/codex and the target.",
     )
     parser.add_argument(
         "workloads",
@@ -384,19 +391,26 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else Sizes()
 
     nofile = raise_fd_limit()
-    codex_bin = None if args.no_codex else servers.find_codex()
-    kinds = ["execsrv"] + (["codex"] if codex_bin else [])
+    binaries: Binaries = {}
+    for kind in () if args.no_codex else servers.CODEX_KINDS:
+        binary = servers.find_codex(kind)
+        if binary is None:
+            print(
+                f"{kind} binary not found (run `nox -s interop` once, or set "
+                f"{servers.CODEX_BIN_ENVS[kind]})"
+            )
+        else:
+            binaries[kind] = binary
+    kinds = ["execsrv", *binaries]
     facts = servers.machine_facts()
     facts["rlimit_nofile"] = nofile[0]
     commands = {
         "bench": shlex.join([sys.executable, "-m", "bench", *(argv or sys.argv[1:])]),
-        **{kind: servers.describe_command(kind, codex_bin) for kind in kinds},
+        **{kind: servers.describe_command(kind, binaries.get(kind)) for kind in kinds},
     }
     print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
     for name, command in commands.items():
         print(f"command[{name}]: {command}")
-    if codex_bin is None and not args.no_codex:
-        print("codex binary not found (run `nox -s interop` once, or set EXECSRV_CODEX_BIN)")
     print(
         "client sockets: ordinary = no options; hidden = TCP_NODELAY + TCP_QUICKACK after "
         "every recv; rtt/throughput/fan-out/idle use TCP_NODELAY"
@@ -407,11 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         for spec in WORKLOADS[name]:
             if isinstance(spec, Latency):
-                run_latency(spec, kinds, codex_bin, sizes)
+                run_latency(spec, kinds, binaries, sizes)
             elif isinstance(spec, Repeated):
-                run_repeated(spec, kinds, codex_bin, sizes)
+                run_repeated(spec, kinds, binaries, sizes)
             else:
-                run_fresh(spec, kinds, codex_bin, sizes)
+                run_fresh(spec, kinds, binaries, sizes)
     results = RESULTS_BY_KEY
     elapsed = time.monotonic() - started
 

@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=300)
     parser.add_argument("--codex", action="store_true", help="measure codex too")
     args = parser.parse_args()
-    kinds = ["execsrv"] + (["codex"] if args.codex else [])
+    kinds = ["execsrv"] + (["codex-0.130"] if args.codex else [])
     codex_bin = find_codex() if args.codex else None
     for kind in kinds:
         print(json.dumps(exited_output(kind, codex_bin, args.processes)))

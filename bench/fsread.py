@@ -15,7 +15,7 @@ import tempfile
 
 import msgspec
 
-from .servers import CpuWatch, Server, memory_kb
+from .servers import CpuWatch, Server, memory_kb, wire_path
 from .workloads import Sizes
 from .wsclient import WsClient
 
@@ -45,7 +45,7 @@ def fs_read_large(server: Server, sizes: Sizes) -> dict[str, object]:
             client.initialize()
             before = memory_kb(server.pid)
             watch = CpuWatch(server.pid)
-            reply = client.call("fs/readFile", {"path": path})
+            reply = client.call("fs/readFile", {"path": wire_path(path, uri=server.speaks_uris)})
             got = len(_decode_result(reply.result).dataBase64)
             watch.stop()
             after = memory_kb(server.pid)
@@ -74,7 +74,9 @@ def fs_read(server: Server, sizes: Sizes) -> dict[str, object]:
             client.initialize()
 
             def read() -> None:
-                reply = client.call("fs/readFile", {"path": path})
+                reply = client.call(
+                    "fs/readFile", {"path": wire_path(path, uri=server.speaks_uris)}
+                )
                 got = len(_decode_result(reply.result).dataBase64)
                 if got != size:
                     raise RuntimeError(f"fs/readFile returned {got} of {size} bytes")

@@ -1,4 +1,5 @@
-"""Start and stop the two servers; read their CPU time and memory from /proc."""
+"""Start and stop the servers (execsrv, codex 0.130, codex 0.171); read their CPU time
+and memory from /proc."""
 
 from __future__ import annotations
 
@@ -13,25 +14,48 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-CODEX_BIN_ENV = "EXECSRV_CODEX_BIN"
+CODEX_130 = "codex-0.130"
+CODEX_171 = "codex-0.171"
+CODEX_KINDS = (CODEX_130, CODEX_171)
+CODEX_BIN_ENVS = {CODEX_130: "EXECSRV_CODEX_BIN", CODEX_171: "EXECSRV_CODEX_171_BIN"}
+_MUSL = "node_modules/@openai/codex-linux-*/vendor/*-unknown-linux-musl"
+CODEX_LAYOUTS = {
+    # Where `nox -s interop` unpacks each version under .interop/ (older and newer layouts).
+    CODEX_130: [f"{_MUSL}/codex/codex", f"codex-0.130.0/{_MUSL}/codex/codex"],
+    CODEX_171: [f"codex-0.171.0/{_MUSL}/bin/codex"],
+}
 LISTEN = "ws://127.0.0.1:0"
 STARTUP_TIMEOUT = 20.0
 STOP_GRACE = 5.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def find_codex() -> str | None:
-    """``$EXECSRV_CODEX_BIN``, else the binary ``nox -s interop`` unpacked into .interop/."""
-    configured = os.environ.get(CODEX_BIN_ENV)
+def find_codex(kind: str = CODEX_130) -> str | None:
+    """The codex binary of ``kind``: ``$EXECSRV_CODEX_BIN`` (0.130) or
+    ``$EXECSRV_CODEX_171_BIN`` (0.171), else the one ``nox -s interop`` unpacked into
+    .interop/ (looked up from this checkout, then from the main checkout a git
+    worktree shares .interop/ with)."""
+    configured = os.environ.get(CODEX_BIN_ENVS[kind])
     if configured:
         return configured
-    scope = ROOT / ".interop" / "node_modules" / "@openai"
-    for candidate in sorted(scope.glob("codex-linux-*/vendor/*-unknown-linux-musl/codex/codex")):
-        if candidate.is_file():
-            return str(candidate.resolve())
+    for root in (ROOT, _main_checkout()):
+        for layout in CODEX_LAYOUTS[kind]:
+            for candidate in sorted((root / ".interop").glob(layout)):
+                if candidate.is_file():
+                    return str(candidate.resolve())
     return None
+
+
+def _main_checkout() -> Path:
+    """The main working tree when this is a git worktree (its .git is a file), else ROOT."""
+    git = ROOT / ".git"
+    if git.is_file():  # "gitdir: <main>/.git/worktrees/<name>"
+        gitdir = Path(git.read_text().split(":", 1)[1].strip())
+        return gitdir.parent.parent.parent
+    return ROOT
 
 
 def server_argv(kind: str, codex_bin: str | None) -> list[str]:
@@ -43,7 +67,7 @@ def server_argv(kind: str, codex_bin: str | None) -> list[str]:
 
 def describe_command(kind: str, codex_bin: str | None) -> str:
     argv = shlex.join(server_argv(kind, codex_bin))
-    if kind == "codex":
+    if kind in CODEX_KINDS:
         return f"CODEX_HOME={ROOT / '.interop' / 'codex-homes'}/bench-XXXX {argv}"
     return f"(cd {ROOT} && {argv})"
 
@@ -59,6 +83,12 @@ class Server:
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    @property
+    def speaks_uris(self) -> bool:
+        """codex 0.171 reads only ``file://`` paths and requires a ``writeId``; execsrv
+        and codex 0.130 are sent the 0.130 forms unless a workload says otherwise."""
+        return self.kind == CODEX_171
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -83,12 +113,17 @@ class Server:
         self.stop()
 
 
+def wire_path(path: str, *, uri: bool) -> str:
+    """An absolute path as 0.130 (plain) or 0.171 (a ``file://`` URI) sends it."""
+    return "file://" + quote(path) if uri else path
+
+
 def start(kind: str, codex_bin: str | None) -> Server:
     """Run a server on an ephemeral loopback port; return once it printed its URL."""
     argv = server_argv(kind, codex_bin)
     env = dict(os.environ)
     cleanup: list[Path] = []
-    if kind == "codex":
+    if kind in CODEX_KINDS:
         # Not under /tmp: codex would warn and skip setting up its helper binaries.
         homes = ROOT / ".interop" / "codex-homes"
         homes.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,9 @@
 
 Every workload gets a freshly started server (so peak-RSS and per-connection
 numbers start from the same baseline) and returns a dict of measurements.
+Requests use the forms the server's generation reads (``Server.speaks_uris``:
+``file://`` paths and a ``writeId`` for codex 0.171); the ``*_uri`` probes send
+the 0.171 forms to execsrv too.
 Everything here is bounded in count and time: socket timeouts turn a stuck
 server into an error, never a hang.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .servers import CpuWatch, Server, memory_kb
+from .servers import CpuWatch, Server, memory_kb, wire_path
 from .wsclient import SocketMode, WsClient
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -90,16 +93,27 @@ def _summary(samples_s: list[float]) -> dict[str, float]:
     }
 
 
-def _start_params(process_id: str, argv: list[str], *, tty: bool = False, stdin: bool = False):
-    return {
+def _start_params(
+    process_id: str,
+    argv: list[str],
+    *,
+    tty: bool = False,
+    stdin: bool = False,
+    uri: bool = False,
+) -> dict[str, object]:
+    """``process/start`` params; ``uri``: 0.171's form (a ``file://`` cwd, no sandbox)."""
+    params: dict[str, object] = {
         "processId": process_id,
         "argv": argv,
-        "cwd": CWD,
+        "cwd": wire_path(CWD, uri=uri),
         "env": ENV,
         "tty": tty,
         "pipeStdin": stdin,
         "arg0": None,
     }
+    if uri:
+        params["sandbox"] = None
+    return params
 
 
 # -- latency probes: one per server, run in interleaved rounds ----------------------
@@ -113,8 +127,13 @@ class Probe:
     """
 
     socket_mode: SocketMode = "nodelay"
+    always_uri: bool = False
+    """Send 0.171's forms to every server (else only to those that read nothing else)."""
+    runs_on: tuple[str, ...] | None = None
+    """The server kinds this probe is for (None: all)."""
 
     def __init__(self, server: Server) -> None:
+        self.uri = self.always_uri or server.speaks_uris
         self.client = WsClient(server.url, mode=self.socket_mode)
         self.client.initialize()
         self.setup()
@@ -157,7 +176,7 @@ class SpawnToClosed(Probe):
         self.count += 1
         process_id = f"spawn-{self.count}"
         request_id, payload = client.request_bytes(
-            "process/start", _start_params(process_id, ["true"])
+            "process/start", _start_params(process_id, ["true"], uri=self.uri)
         )
         t0 = time.perf_counter()
         client.send_raw(payload)
@@ -182,6 +201,14 @@ class SpawnHidden(SpawnToClosed):
     socket_mode = "hidden"
 
 
+class SpawnHiddenUri(SpawnHidden):
+    """2b. The same, in 0.171's form (a ``file://`` cwd, ``sandbox: null``): execsrv
+    against codex 0.171, which is what the 0.171 harness sends for every command."""
+
+    always_uri = True
+    runs_on = ("execsrv", "codex-0.171")
+
+
 class PtyEcho(Probe):
     """3. A raw, no-echo tty ``cat``: write one byte, time until it comes back."""
 
@@ -189,7 +216,8 @@ class PtyEcho(Probe):
 
     def setup(self) -> None:
         argv = ["/bin/sh", "-c", "stty raw -echo && printf R && exec cat"]
-        self.client.call("process/start", _start_params(self.process_id, argv, tty=True))
+        start = _start_params(self.process_id, argv, tty=True, uri=self.uri)
+        self.client.call("process/start", start)
         seen = b""
         while b"R" not in seen:
             for m in self.client.recv():
@@ -204,9 +232,10 @@ class PtyEcho(Probe):
         self.count += 1
         byte = b"abcdefghijklmnopqrstuvwxyz"[self.count % 26 :][:1]
         chunk = base64.b64encode(byte).decode()
-        request_id, payload = client.request_bytes(
-            "process/write", {"processId": self.process_id, "chunk": chunk}
-        )
+        write: dict[str, object] = {"processId": self.process_id, "chunk": chunk}
+        if self.uri:
+            write["writeId"] = str(self.count)  # 0.171 requires one, new each time
+        request_id, payload = client.request_bytes("process/write", write)
         t0 = time.perf_counter()
         client.send_raw(payload)
         echoed_at = None
@@ -252,8 +281,9 @@ def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
     try:
         client.initialize()
         process_id = "throughput"
+        argv = ["head", "-c", str(total), "/dev/zero"]
         request_id, payload = client.request_bytes(
-            "process/start", _start_params(process_id, ["head", "-c", str(total), "/dev/zero"])
+            "process/start", _start_params(process_id, argv, uri=server.speaks_uris)
         )
         watch = CpuWatch(server.pid)
         client.send_raw(payload)
@@ -287,12 +317,18 @@ def throughput(server: Server, sizes: Sizes) -> dict[str, object]:
 # -- 5. fan-out -------------------------------------------------------------------
 
 
+FANOUT_IN_FLIGHT = 128
+"""Starts pipelined at once: codex 0.171 stalls the connection for good with about 132
+or more unanswered requests in flight (nothing more is answered or notified)."""
+
+
 def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
     """N concurrent ``head -c 1M /dev/zero`` on one connection; wall and server peak RSS.
 
     Peak RSS is the server's VmHWM. Output still sitting in pipe buffers is kernel
     memory and counts for neither server (execsrv asks for 1 MiB pipes, codex keeps
     the 64 KiB default); both servers retain up to 1 MiB of output per process.
+    At most :data:`FANOUT_IN_FLIGHT` starts are pipelined at a time, for every server.
     """
     count, each = sizes.fanout_processes, sizes.fanout_bytes
     client = WsClient(server.url, mode="nodelay")
@@ -302,9 +338,11 @@ def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
         payloads = []
         for i in range(count):
             argv = ["head", "-c", str(each), "/dev/zero"]
-            payloads.append(client.request_bytes("process/start", _start_params(f"f{i}", argv))[1])
+            start = _start_params(f"f{i}", argv, uri=server.speaks_uris)
+            payloads.append(client.request_bytes("process/start", start)[1])
         watch = CpuWatch(server.pid)
-        client.send_many(payloads)
+        client.send_many(payloads[:FANOUT_IN_FLIGHT])
+        sent = min(count, FANOUT_IN_FLIGHT)
         received = 0
         closed = 0
         peak_rss = 0
@@ -317,6 +355,9 @@ def fanout(server: Server, sizes: Sizes) -> dict[str, object]:
                     closed += 1
                 elif m.error:
                     raise RuntimeError(f"request failed: {bytes(m.error)!r}")
+                elif m.method is None and sent < count:  # a start's reply: send the next
+                    client.send_raw(payloads[sent])
+                    sent += 1
             now = time.perf_counter()
             if now >= next_sample:  # VmHWM is the real peak; this is a cross-check
                 peak_rss = max(peak_rss, memory_kb(server.pid)["VmRSS"])
@@ -396,7 +437,7 @@ def resume_latency(server: Server, sizes: Sizes) -> dict[str, object]:
         first.notify("initialized", {})
         process_id = f"r{i}"
         argv = ["head", "-c", str(RESUME_OUTPUT_BYTES), "/dev/zero"]
-        first.call("process/start", _start_params(process_id, argv))
+        first.call("process/start", _start_params(process_id, argv, uri=server.speaks_uris))
         while not any(m.method == "process/closed" for m in first.recv()):
             pass
         t0 = time.perf_counter()
@@ -423,7 +464,8 @@ def resume_latency(server: Server, sizes: Sizes) -> dict[str, object]:
 def detached_sessions(server: Server, sizes: Sizes) -> dict[str, object]:
     """Server RSS growth per detached session (initialized, then disconnected).
 
-    Measured well inside codex's 10 s detach TTL, so no session has expired.
+    Measured well inside codex 0.130's 10 s detach TTL (0.171's is 80 s), so no
+    session has expired.
     """
     count = sizes.detached_sessions
     warm = WsClient(server.url, mode="nodelay")

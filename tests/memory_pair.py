@@ -13,7 +13,7 @@ transport (both constructors are being reworked): adapt it here.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +25,18 @@ from execsrv.client import Client
 from execsrv.client.client import running_client
 from execsrv.client.supervisor import Dialer
 from execsrv.client.unwrap import unwrap_exception_groups
+from execsrv.protocol.generation import Generation
 from execsrv.server.connection import Connection
 from execsrv.server.routes import RouteTable
 from execsrv.server.server import ExecServer
 from execsrv.server.session import SessionRegistry
-from execsrv.transport import MemoryTransport, TransportClosed, memory_transport_pair
+from execsrv.transport import (
+    MemoryTransport,
+    MessageTransport,
+    TransportClosed,
+    memory_transport_pair,
+)
+from execsrv.transport.base import EncodedMessage
 from execsrv.transport.memory import PEER_CLOSED
 
 from .conftest import TEST_CONFIG
@@ -38,6 +45,7 @@ from .wire import Message, WireClient, WireClosed
 __all__ = [
     "MemoryServer",
     "MemoryWire",
+    "SpeakingAs",
     "open_memory_client",
     "open_memory_server",
     "open_memory_wire",
@@ -109,6 +117,55 @@ async def open_memory_server(config: ServerConfig = TEST_CONFIG) -> AsyncIterato
             holding.cancel_scope.cancel()
 
 
+class SpeakingAs:
+    """The client's end of a connection, made to look like a server of ``generation``.
+
+    ``initialize`` results lose ``environmentInfo`` (0.130), the one thing a
+    client tells the generations apart by, or keep execsrv's (0.171); everything
+    else is the real server's. Every message the client sends is kept in ``sent``.
+    """
+
+    def __init__(
+        self, transport: MessageTransport, generation: Generation, sent: list[Message]
+    ) -> None:
+        self._transport = transport
+        self._generation = generation
+        self.sent = sent
+        self.description = transport.description
+
+    async def receive_message(self) -> bytes | str:
+        data = await self._transport.receive_message()
+        message = json.loads(data)
+        result = message.get("result") if isinstance(message, dict) else None
+        if not isinstance(result, dict) or "sessionId" not in result:
+            return data
+        if self._generation is Generation.V0_171:
+            return data
+        result.pop("environmentInfo", None)
+        return json.dumps(message).encode()
+
+    async def send_messages(self, messages: Sequence[EncodedMessage]) -> None:
+        for message in messages:
+            whole = message if isinstance(message, bytes) else b"".join(message.parts)
+            self.sent.append(json.loads(whole))
+        await self._transport.send_messages(messages)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def abort(self) -> None:
+        await self._transport.abort()
+
+
+def _speaking_as(dial: Dialer, generation: Generation, sent: list[Message] | None) -> Dialer:
+    frames = [] if sent is None else sent
+
+    async def dial_as() -> MessageTransport:
+        return SpeakingAs(await dial(), generation, frames)
+
+    return dial_as
+
+
 @unwrap_exception_groups
 @asynccontextmanager
 async def open_memory_client(
@@ -117,14 +174,22 @@ async def open_memory_client(
     resume_session_id: str | None = None,
     dial: Dialer | None = None,
     client_name: str = "pytest",
+    speaking_as: Generation | None = None,
+    sent: list[Message] | None = None,
 ) -> AsyncIterator[Client]:
     """A real client connected to ``server``, its handshake done, as ``connect`` makes one.
 
     With ``dial`` (``server.connect``, or a test's own), a dropped connection is
     re-dialled and the session resumed, as with ``connect(auto_resume=True)``.
+    With ``speaking_as``, every connection is a :class:`SpeakingAs` (whose
+    messages the client sends go to ``sent``).
     """
+    connect: Dialer = server.connect
+    if speaking_as is not None:
+        connect = _speaking_as(connect, speaking_as, sent)
+        dial = _speaking_as(dial, speaking_as, sent) if dial is not None else None
     async with trio.open_nursery() as nursery:
-        transport = await server.connect()
+        transport = await connect()
         async with running_client(
             nursery,
             transport,

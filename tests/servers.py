@@ -22,8 +22,13 @@ from typing import IO, Literal, NoReturn
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 ROOT = Path(__file__).resolve().parent.parent
 CODEX_BIN_ENV = "EXECSRV_CODEX_BIN"
+CODEX_171_BIN_ENV = "EXECSRV_CODEX_171_BIN"
+CODEX_BIN_ENVS = {Generation.V0_130: CODEX_BIN_ENV, Generation.V0_171: CODEX_171_BIN_ENV}
+"""The variable naming each generation's codex binary (set by the interop session)."""
 LISTEN_ANY_PORT = "ws://127.0.0.1:0"
 
 STARTUP_TIMEOUT = 20.0
@@ -61,9 +66,10 @@ class RunningServer:
         return bytes(self._extra_stdout)
 
 
-def codex_binary() -> str | None:
-    """The codex binary the interop session installed, or None outside that session."""
-    return os.environ.get(CODEX_BIN_ENV) or None
+def codex_binary(generation: Generation = Generation.V0_130) -> str | None:
+    """The codex binary of ``generation`` the interop session installed, or None
+    outside that session."""
+    return os.environ.get(CODEX_BIN_ENVS[generation]) or None
 
 
 @asynccontextmanager
@@ -89,20 +95,23 @@ async def open_execsrv(
 
 @asynccontextmanager
 async def open_codex(
-    *extra_args: str, env: Mapping[str, str] | None = None
+    *extra_args: str,
+    env: Mapping[str, str] | None = None,
+    generation: Generation = Generation.V0_130,
 ) -> AsyncIterator[RunningServer]:
     """Run ``codex exec-server`` on an ephemeral loopback port, with a fresh CODEX_HOME.
 
-    ``env`` adds to (and overrides) the inherited environment.
+    ``env`` adds to (and overrides) the inherited environment; ``generation``
+    picks the binary (0.130.0 or 0.171.0).
 
     Skips the test when the binary is not configured (outside ``nox -s interop``).
     CODEX_HOME lives under ``.interop/`` rather than /tmp: codex refuses to set up
     its helper binaries (sandbox, apply_patch) under a temporary directory, and we
     want the behaviour of a normal installation.
     """
-    binary = codex_binary()
+    binary = codex_binary(generation)
     if binary is None:
-        pytest.skip(f"{CODEX_BIN_ENV} not set (run: nox -s interop)")
+        pytest.skip(f"{CODEX_BIN_ENVS[generation]} not set (run: nox -s interop)")
     homes = ROOT / ".interop" / "codex-homes"
     homes.mkdir(parents=True, exist_ok=True)
     codex_home = tempfile.mkdtemp(prefix="home-", dir=homes)

@@ -3,7 +3,8 @@
 The same machinery as the server's: :func:`~execsrv.process.spawn_child` and
 a :class:`~execsrv.process.ManagedProcess` per child, supervised in the
 backend's own nursery, with its events fed straight into the event stream
-instead of onto a connection.
+instead of onto a connection. Processes follow codex 0.171's rules (a signal death
+is 128+N), as execsrv's client does against execsrv, so both backends agree.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..process import (
 )
 from ..process.containment import Leftovers
 from ..protocol import process as p
+from ..protocol.generation import Generation
 from .base import ExecBackend, PathArg, ProcessEvents, ProcessHandle, absolute
 from .errors import as_client_error
 
@@ -141,6 +143,7 @@ class LocalBackend(ExecBackend):
             pipe_stdin=pipe_stdin,
             pty_size=pty_size,
             timeout_ms=timeout_ms,
+            generation=Generation.V0_171,
         )
         run = partial(
             ManagedProcess.run,
@@ -168,7 +171,7 @@ class LocalBackend(ExecBackend):
 
     async def read_file(self, path: PathArg) -> bytes:
         checked = absolute(path)
-        return await self._fs(lambda: fs.read_file(checked), changes=False)
+        return await self._fs(lambda: fs.read_file(checked, regular_only=True), changes=False)
 
     async def write_file(self, path: PathArg, data: bytes) -> None:
         checked = absolute(path)

@@ -25,13 +25,16 @@ import trio
 
 from ..protocol import environment as e
 from ..protocol import process as p
+from ..protocol.errors import INVALID_PARAMS
+from ..protocol.generation import Generation
 from ..protocol.methods import ENVIRONMENT_INFO, ENVIRONMENT_STATUS, PROCESS_LIST, Method
+from ..protocol.paths import NOT_A_URI, format_path
 from ..protocol.wire import Params, Payload
 from ..transport import MessageTransport, WebSocketTransport
 from ..transport.websocket import RECEIVE_BUFFER_BYTES, HandshakeError
 from .auth import authorization_header
 from .dial import dial_websocket
-from .errors import Disconnected
+from .errors import Disconnected, client_error
 from .fs import RemoteFileSystem
 from .http import RemoteHttp
 from .process import RemoteProcess
@@ -54,6 +57,10 @@ class Client:
     Get one from :func:`connect` or :func:`~.stdio.connect_stdio`. Methods may be
     called from many tasks at once. Cancelling a call abandons it (its late
     reply is ignored).
+
+    It speaks the server's protocol generation (:attr:`generation`, learned from
+    the ``initialize`` result): paths go out as plain paths to a 0.130 server and
+    as ``file://`` URIs to a 0.171 one, and come back as host paths either way.
     """
 
     def __init__(self, supervisor: ResumeSupervisor, router: NotificationRouter) -> None:
@@ -87,6 +94,22 @@ class Client:
         """``environmentInfo`` from the last ``initialize`` result (None when the server
         sends none, as codex 0.130 does); :meth:`environment_info` asks anew."""
         return self._supervisor.environment_info
+
+    @property
+    def generation(self) -> Generation:
+        """The codex protocol generation the server speaks: 0.171 when its ``initialize``
+        result carries ``environmentInfo``, else 0.130."""
+        return self._supervisor.generation
+
+    def wire_path(self, path: str | bytes) -> str:
+        """An absolute host path on the server as the server's generation writes it
+        (plain, or a ``file://`` URI). A relative path cannot be a URI: to a 0.171
+        server it raises the :class:`RemoteError` that server answers for one
+        (``-32602``), without sending anything."""
+        try:
+            return format_path(path, self.generation.path_form)
+        except ValueError:
+            raise client_error(INVALID_PARAMS, NOT_A_URI) from None
 
     @property
     def resumes(self) -> int:
@@ -146,14 +169,15 @@ class Client:
         """``process/start``. Returns a handle whose :attr:`~RemoteProcess.events` see
         every event of the process, including those sent before the reply.
 
-        ``env`` is the child's *exact* environment (nothing is inherited) unless
-        ``env_policy`` says otherwise; ``timeout_ms`` and ``pty_size`` are execsrv
-        extensions.
+        ``cwd`` is a host path on the server (relative ones only for a 0.130
+        server: see :meth:`wire_path`). ``env`` is the child's *exact*
+        environment (nothing is inherited) unless ``env_policy`` says otherwise;
+        ``timeout_ms`` and ``pty_size`` are execsrv extensions.
         """
         params = p.ExecParams(
             process_id=process_id if process_id is not None else f"proc-{next(self._process_ids)}",
             argv=list(argv),
-            cwd=cwd,
+            cwd=self.wire_path(cwd),
             env=dict(env or {}),
             tty=tty,
             pipe_stdin=pipe_stdin,
@@ -181,11 +205,14 @@ async def connect(
 ) -> AsyncIterator[Client]:
     """Connect to an exec-server over websocket and complete the handshake.
 
-    Works against execsrv and against codex exec-server 0.130.0. The websocket
-    connect and ``initialize`` are limited to :data:`CONNECT_SECONDS`.
+    Works against execsrv and against codex exec-server 0.130.0 and 0.171.0,
+    speaking the generation the server's ``initialize`` result shows
+    (:attr:`Client.generation`). The websocket connect and ``initialize`` are
+    limited to :data:`CONNECT_SECONDS`.
 
     With ``auto_resume``, a dropped connection is re-dialled with backoff and
-    the session resumed (for up to :data:`~.supervisor.RESUME_WITHIN_SECONDS`): calls in
+    the session resumed (for up to :data:`~.supervisor.RESUME_WITHIN_SECONDS`, or
+    :data:`~.supervisor.RESUME_WITHIN_SECONDS_0_171` with a 0.171 server): calls in
     flight fail with :class:`Disconnected`, later calls work again, and each
     process event stream re-reads what it missed, so it sees every seq exactly
     once (or a :class:`~.events.Gap` where retention already dropped output).

@@ -1,12 +1,14 @@
 """``client.fs``: the ``fs/*`` methods as typed calls.
 
-Paths are absolute paths on the *server's* machine (``str`` or
-``os.PathLike``). Errors are :class:`~.errors.RemoteError` with the server's
-code and message, except "not found" (``-32004``), which is
-:class:`~.errors.FileNotFound` (a RemoteError subclass, raised by every call),
-so ``except FileNotFound`` reads naturally. :meth:`RemoteFileSystem.open` and
-:meth:`RemoteFileSystem.watch_missing` are async context managers. Works against
-execsrv and codex 0.130.0 (whose
+Paths are absolute host paths on the *server's* machine (``str`` or
+``os.PathLike``), sent in the form the server's generation reads (a plain path
+to 0.130, a ``file://`` URI to 0.171: :meth:`~.client.Client.wire_path`); the
+paths a result holds come back as host paths in either case. Errors are
+:class:`~.errors.RemoteError` with the server's code and message, except "not
+found" (``-32004``), which is :class:`~.errors.FileNotFound` (a RemoteError
+subclass, raised by every call), so ``except FileNotFound`` reads naturally.
+:meth:`RemoteFileSystem.open` and :meth:`RemoteFileSystem.watch_missing` are async
+context managers. Works against execsrv and codex 0.130.0 and 0.171.0 (0.130.0's
 :meth:`RemoteFileSystem.get_metadata` has no ``size``: it is None), except
 :meth:`RemoteFileSystem.canonicalize` and :meth:`RemoteFileSystem.walk`, which
 codex added in 0.171.0 (0.130.0 answers ``-32601``).
@@ -19,6 +21,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Final
 
 import trio
@@ -52,6 +55,8 @@ __all__ = [
     "MissingWatch",
     "RemoteFileHandle",
     "RemoteFileSystem",
+    "WalkEntry",
+    "WalkError",
     "WalkResult",
 ]
 
@@ -66,11 +71,38 @@ FileMetadata = f.FsGetMetadataResponse
 DirectoryEntry = f.FsReadDirectoryEntry
 """``file_name``, ``is_directory``, ``is_file``."""
 
-WalkResult = f.FsWalkResponse
-"""``entries`` (``path`` as a ``file://`` URI, ``kind``), ``errors`` (``path``, ``message``),
-``truncated``: as the server sent it."""
-
 PathArg = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class WalkEntry:
+    """One entry of :meth:`RemoteFileSystem.walk`."""
+
+    path: str
+    """The host path (as :func:`os.fsdecode` gives it: odd bytes are surrogate escapes)."""
+    kind: f.WalkKind
+    """``"file"`` or ``"directory"`` (after a followed symlink)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WalkError:
+    """A directory below the root :meth:`RemoteFileSystem.walk` could not read."""
+
+    path: str
+    """The host path."""
+    message: str
+    """The server's reason (``<text> (os error N)``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WalkResult:
+    """The tree under a directory as the server walked it (see ``fs/walk``)."""
+
+    entries: list[WalkEntry]
+    """Breadth-first, each directory's entries sorted; the root itself left out."""
+    errors: list[WalkError]
+    truncated: bool
+    """A limit was reached and something was left out."""
 
 
 class RemoteFileHandle:
@@ -103,43 +135,46 @@ class RemoteFileSystem:
         self._router = router
         self._ids = itertools.count(1)
 
+    def _wire(self, path: PathArg) -> str:
+        return self._client.wire_path(os.fspath(path))
+
     async def read_file(self, path: PathArg) -> bytes:
         """The whole file (servers refuse files over 512 MiB with ``-32600``)."""
-        params = f.FsReadFileParams(path=os.fspath(path))
+        params = f.FsReadFileParams(path=self._wire(path))
         return (await self._client.call(FS_READ_FILE, params)).data_base64
 
     async def write_file(self, path: PathArg, data: bytes) -> None:
         """Create or truncate ``path`` (its parent must exist)."""
         params = f.FsWriteFileParams(
-            path=os.fspath(path), data_base64=base64.b64encode(data).decode("ascii")
+            path=self._wire(path), data_base64=base64.b64encode(data).decode("ascii")
         )
         await self._client.call(FS_WRITE_FILE, params)
 
     async def create_directory(self, path: PathArg, *, recursive: bool = True) -> None:
         """``mkdir``; ``recursive`` (the default) creates parents and accepts an existing one."""
-        params = f.FsCreateDirectoryParams(path=os.fspath(path), recursive=recursive)
+        params = f.FsCreateDirectoryParams(path=self._wire(path), recursive=recursive)
         await self._client.call(FS_CREATE_DIRECTORY, params)
 
     async def get_metadata(self, path: PathArg) -> FileMetadata:
         """Type flags (after symlinks), whether ``path`` is a symlink, times, size."""
-        params = f.FsGetMetadataParams(path=os.fspath(path))
+        params = f.FsGetMetadataParams(path=self._wire(path))
         return await self._client.call(FS_GET_METADATA, params)
 
     async def read_directory(self, path: PathArg) -> list[DirectoryEntry]:
         """The entries in the server's order (dangling symlinks left out)."""
-        params = f.FsReadDirectoryParams(path=os.fspath(path))
+        params = f.FsReadDirectoryParams(path=self._wire(path))
         return (await self._client.call(FS_READ_DIRECTORY, params)).entries
 
     async def remove(self, path: PathArg, *, recursive: bool = True, force: bool = True) -> None:
         """Remove a file, symlink (not its target) or directory; ``force``: missing is fine."""
-        params = f.FsRemoveParams(path=os.fspath(path), recursive=recursive, force=force)
+        params = f.FsRemoveParams(path=self._wire(path), recursive=recursive, force=force)
         await self._client.call(FS_REMOVE, params)
 
     async def copy(self, source: PathArg, destination: PathArg, *, recursive: bool) -> None:
         """Copy a file, a symlink (as a symlink) or, with ``recursive``, a directory tree."""
         params = f.FsCopyParams(
-            source_path=os.fspath(source),
-            destination_path=os.fspath(destination),
+            source_path=self._wire(source),
+            destination_path=self._wire(destination),
             recursive=recursive,
         )
         await self._client.call(FS_COPY, params)
@@ -150,8 +185,8 @@ class RemoteFileSystem:
         The server answers with a ``file://`` URI; this returns it as a host path.
         Missing or dangling: :class:`~.errors.FileNotFound`.
         """
-        params = f.FsCanonicalizeParams(path=os.fspath(path))
-        return parse_wire_path((await self._client.call(FS_CANONICALIZE, params)).path).path
+        params = f.FsCanonicalizeParams(path=self._wire(path))
+        return _host_path((await self._client.call(FS_CANONICALIZE, params)).path)
 
     async def walk(
         self,
@@ -163,9 +198,8 @@ class RemoteFileSystem:
         follow_directory_symlinks: bool,
         prune_hidden_directories: bool = False,
     ) -> WalkResult:
-        """The tree under ``path``, breadth-first, as the server returned it (typed,
-        paths as ``file://`` URIs: turn one into a host path with
-        :func:`execsrv.protocol.paths.parse_wire_path`)."""
+        """The tree under ``path``, breadth-first, within the limits (see ``fs/walk``),
+        its paths as host paths."""
         options = f.FsWalkOptions(
             max_depth=max_depth,
             max_directories=max_directories,
@@ -173,8 +207,13 @@ class RemoteFileSystem:
             follow_directory_symlinks=follow_directory_symlinks,
             prune_hidden_directories=prune_hidden_directories or None,
         )
-        params = f.FsWalkParams(path=os.fspath(path), options=options)
-        return await self._client.call(FS_WALK, params)
+        params = f.FsWalkParams(path=self._wire(path), options=options)
+        walked = await self._client.call(FS_WALK, params)
+        return WalkResult(
+            entries=[WalkEntry(_host_path(entry.path), entry.kind) for entry in walked.entries],
+            errors=[WalkError(_host_path(error.path), error.message) for error in walked.errors],
+            truncated=walked.truncated,
+        )
 
     @asynccontextmanager
     async def open(
@@ -188,7 +227,7 @@ class RemoteFileSystem:
         and execsrv have it; codex 0.130 answers ``-32601``.
         """
         handle_id = f"execsrv-client-{next(self._ids)}"
-        params = f.FsOpenParams(handle_id=handle_id, path=os.fspath(path), mode=mode)
+        params = f.FsOpenParams(handle_id=handle_id, path=self._wire(path), mode=mode)
         await self._client.call(FS_OPEN, params)
         try:
             yield RemoteFileHandle(self._client, handle_id, mode)
@@ -214,8 +253,8 @@ class RemoteFileSystem:
         watch = MissingWatch(next(self._ids))
         params = f.FsWatchMissingParams(
             watch_id=watch.watch_id,
-            missing=[os.fspath(path) for path in missing],
-            present=None if present is None else os.fspath(present),
+            missing=[self._wire(path) for path in missing],
+            present=None if present is None else self._wire(present),
         )
         self._router.open_watch(watch)
         try:
@@ -225,3 +264,8 @@ class RemoteFileSystem:
             yield watch
         finally:
             self._router.forget_watch(watch)
+
+
+def _host_path(wire: str) -> str:
+    """A path a result holds (a ``file://`` URI, or a plain path) as a host path."""
+    return parse_wire_path(wire).path

@@ -19,6 +19,7 @@ import trio
 
 from ..logs import clip
 from ..protocol import jsonrpc
+from ..protocol.generation import Generation
 from ..protocol.methods import Method, NotificationMethod
 from ..protocol.wire import Params, Payload
 from ..transport import MessageTransport, TransportClosed
@@ -39,7 +40,13 @@ NotificationHandler = Callable[[str, msgspec.Raw], None]
 
 
 class Caller(Protocol):
-    """Whatever calls methods by their typed constant: the client, or one peer."""
+    """Whatever calls methods by their typed constant for the APIs (the client),
+    knowing which protocol generation the server speaks."""
+
+    @property
+    def generation(self) -> Generation: ...
+
+    def wire_path(self, path: str | bytes) -> str: ...
 
     async def call(self, method: Method[P, R], params: P) -> R: ...
 

@@ -7,9 +7,11 @@ code written for a backend takes it unchanged.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterable
 
 from ..protocol import process as p
+from ..protocol.generation import Generation
 from ..protocol.methods import (
     PROCESS_CLOSE_STDIN,
     PROCESS_READ,
@@ -64,6 +66,7 @@ class RemoteProcess:
         self.process_id = process_id
         self._stream = ProcessEventStream(self._read_after, on_complete=self._complete)
         self.events = ProcessEvents(self._stream)
+        self._write_ids = itertools.count(1)
 
     @classmethod
     async def start(
@@ -96,8 +99,15 @@ class RemoteProcess:
         self._router.forget_process(self.process_id, self._stream)
 
     async def write(self, data: bytes) -> p.WriteStatus:
-        """Queue ``data`` for stdin (``pipe_stdin`` or ``tty``); the protocol's status."""
-        params = p.WriteParams(process_id=self.process_id, chunk=data)
+        """Queue ``data`` for stdin (``pipe_stdin`` or ``tty``); the protocol's status.
+
+        To a 0.171 server each write carries the next ``writeId`` of this handle
+        (``"1"``, ``"2"``, …), which 0.171 requires.
+        """
+        write_id = None
+        if self._client.generation is Generation.V0_171:
+            write_id = str(next(self._write_ids))
+        params = p.WriteParams(process_id=self.process_id, chunk=data, write_id=write_id)
         return (await self._client.call(PROCESS_WRITE, params)).status
 
     async def close_stdin(self) -> p.WriteStatus:
@@ -111,7 +121,9 @@ class RemoteProcess:
         return (await self._client.call(PROCESS_TERMINATE, params)).running
 
     async def signal(self, signal: p.SignalName) -> None:
-        """Extension: deliver ``signal`` to the process group."""
+        """Deliver ``signal`` to the process group: ``"interrupt"`` (SIGINT) on codex
+        0.171 and execsrv; the other names are execsrv extensions (0.130 has no
+        ``process/signal``: ``-32601``)."""
         params = p.SignalParams(process_id=self.process_id, signal=signal)
         await self._client.call(PROCESS_SIGNAL, params)
 

@@ -1,9 +1,10 @@
 """The resume supervisor: the current peer, and a new one when it drops.
 
-It owns the session's side of the handshake (``initialize``, ``initialized``)
-and, with a dialer (``auto_resume``), re-dials with backoff and resumes the
-session when the connection is lost, then has the router catch the process
-streams up. Without one, the first loss is final.
+It owns the session's side of the handshake (``initialize``, ``initialized``),
+learns there which protocol generation the server speaks, and, with a dialer
+(``auto_resume``), re-dials with backoff and resumes the session when the
+connection is lost, then has the router catch the process streams up. Without
+one, the first loss is final.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import trio
 from ..changed import Changed
 from ..logs import clip
 from ..protocol.environment import EnvironmentInfo
+from ..protocol.errors import ALREADY_ATTACHED
+from ..protocol.generation import Generation
 from ..protocol.methods import INITIALIZE, INITIALIZED
 from ..protocol.session import InitializeParams
 from ..transport import MessageTransport
@@ -32,7 +35,15 @@ CONNECT_SECONDS: Final = 10.0
 """Limit on the websocket and ``initialize`` handshake (as the reference's client)."""
 
 RESUME_WITHIN_SECONDS: Final = 30.0
-"""How long ``auto_resume`` keeps re-dialling (execsrv's default session TTL)."""
+"""How long ``auto_resume`` keeps re-dialling a 0.130 server (execsrv's default session
+TTL; codex 0.130's is 10 s)."""
+
+RESUME_WITHIN_SECONDS_0_171: Final = 80.0
+"""How long ``auto_resume`` keeps re-dialling a 0.171 server (codex 0.171's session TTL)."""
+
+ATTACHED_ELSEWHERE_SUFFIX: Final = "is already attached to another connection"
+"""How codex refuses to resume a session still attached (0.171: code ``-32010``;
+0.130: ``-32600``)."""
 
 FIRST_RETRY_SECONDS: Final = 0.05
 MAX_RETRY_SECONDS: Final = 2.0
@@ -64,6 +75,8 @@ class ResumeSupervisor:
         self.environment_info: EnvironmentInfo | None = None
         """The last ``initialize`` result's ``environmentInfo`` (None from a server
         without one, such as codex 0.130)."""
+        self.generation = Generation.V0_130
+        """What the server speaks, as its last ``initialize`` result said."""
         self.resumes = 0
         """How many times the session was resumed on a new connection."""
         self._outage: Disconnected | None = None  # lost, maybe resuming
@@ -112,6 +125,7 @@ class ResumeSupervisor:
         response = await peer.call(INITIALIZE, params)
         self.session_id = response.session_id
         self.environment_info = response.environment_info
+        self.generation = response.server_generation()
         await peer.notify(INITIALIZED, {})
         if peer.lost is not None:
             raise peer.lost
@@ -153,15 +167,23 @@ class ResumeSupervisor:
         """Re-dial with backoff, ``initialize`` with our session id, catch streams up."""
         last_error = self._outage.reason if self._outage else "connection lost"
         delay = FIRST_RETRY_SECONDS
-        with trio.move_on_after(RESUME_WITHIN_SECONDS):
+        within = (
+            RESUME_WITHIN_SECONDS_0_171
+            if self.generation is Generation.V0_171
+            else RESUME_WITHIN_SECONDS
+        )
+        with trio.move_on_after(within):
             while True:
                 try:
                     with trio.fail_after(CONNECT_SECONDS):
                         await self._attach(nursery, await dial())
                         await self.handshake(self.session_id)
                     break
-                except RemoteError as error:  # e.g. the session expired: final
-                    raise Disconnected(f"could not resume session: {error.message}") from None
+                except RemoteError as error:
+                    if not _attached_elsewhere(error):  # e.g. the session expired: final
+                        raise Disconnected(f"could not resume session: {error.message}") from None
+                    # codex has not yet seen the old connection go: it will.
+                    last_error = error.message
                 except AuthenticationFailed:  # the same credentials cannot succeed later
                     raise
                 except (Disconnected, trio.TooSlowError) as error:
@@ -169,7 +191,7 @@ class ResumeSupervisor:
                 await trio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_SECONDS)
         if self._outage is not None:
-            raise Disconnected(f"could not resume within {RESUME_WITHIN_SECONDS:g} s: {last_error}")
+            raise Disconnected(f"could not resume within {within:g} s: {last_error}")
         self.resumes += 1
         self._router.resumed()
         self._changed.notify()
@@ -188,3 +210,8 @@ class ResumeSupervisor:
             await self.peer.transport.abort()
         else:
             await self.peer.transport.aclose()
+
+
+def _attached_elsewhere(error: RemoteError) -> bool:
+    """codex refusing a resume because the session is still attached (no takeover there)."""
+    return error.code == ALREADY_ATTACHED or error.message.endswith(ATTACHED_ELSEWHERE_SUFFIX)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from ..protocol.errors import os_error_message
+from ..protocol.fs import NOT_A_FILE
 from .errors import ErrorKind, FsError
 
 __all__ = [
@@ -193,11 +194,15 @@ class FileReader:
         os.close(self.fd)
 
 
-def read_file(path: str, *, limit: int = MAX_READ_FILE_BYTES) -> bytes:
+def read_file(path: str, *, limit: int = MAX_READ_FILE_BYTES, regular_only: bool = False) -> bytes:
     """The whole file, blocking until it ends; more than ``limit`` bytes is an
-    InvalidInput error. A server uses :class:`FileReader` instead."""
+    InvalidInput error, and so is anything but a regular file with ``regular_only``
+    (codex 0.171's rule: ``path `<path>` is not a file``). A server uses
+    :class:`FileReader` instead."""
     reader = FileReader(path, limit=limit)
     try:
+        if regular_only and not reader.is_regular:
+            raise FsError(ErrorKind.INVALID_INPUT, NOT_A_FILE.format(path=path))
         os.set_blocking(reader.fd, True)
         chunks: list[bytes] = []
         # One read for a regular file (its size, + 1 to see the end); then chunks.

@@ -11,6 +11,7 @@ import os
 from typing import Any, Final
 
 __all__ = [
+    "ALREADY_ATTACHED",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
@@ -27,6 +28,7 @@ METHOD_NOT_FOUND: Final = -32601
 INVALID_PARAMS: Final = -32602
 INTERNAL_ERROR: Final = -32603
 NOT_FOUND: Final = -32004  # filesystem "not found" only
+ALREADY_ATTACHED: Final = -32010  # codex 0.171: resuming a session attached elsewhere
 
 
 class RpcError(Exception):

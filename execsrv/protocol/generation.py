@@ -30,6 +30,11 @@ class Generation(enum.Enum):
         """Paths are ``file:`` URIs (0.171) rather than plain absolute paths."""
         return self is Generation.V0_171
 
+    @property
+    def path_form(self) -> PathForm:
+        """How this generation writes a path on the wire."""
+        return PathForm.URI if self.uses_uris else PathForm.PLAIN
+
 
 def of_path_form(*paths: str | None) -> Generation | None:
     """The generation the given path values speak: 0.171 if any is a URI, 0.130 if

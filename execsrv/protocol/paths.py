@@ -34,6 +34,7 @@ from .errors import RpcError
 
 __all__ = [
     "NOT_ABSOLUTE",
+    "NOT_A_URI",
     "PathForm",
     "WirePath",
     "absolute_path",
@@ -45,6 +46,9 @@ __all__ = [
 
 NOT_ABSOLUTE: Final = "AbsolutePathBuf deserialized without a base path"
 """0.130's ``-32602`` for a plain path that is not absolute (relative, empty, ``~``)."""
+
+NOT_A_URI: Final = "invalid URI: relative URL without a base"
+"""0.171's ``-32602`` for a path that is not a URI (plain, relative or empty)."""
 
 _OS: Final = "linux"
 """The name 0.171 puts in ``'<uri>' is invalid on '<os>'`` (Rust's ``consts::OS``)."""
@@ -319,10 +323,16 @@ def format_path(path: str | bytes, form: PathForm) -> str:
     As a URI every byte that is not plain ASCII (and ``%``, ``/`` inside a
     name, ``\\`` and the URL delimiters) is percent-encoded, so any name comes
     back whole through :func:`parse_wire_path`. As a plain path, bytes that
-    are not UTF-8 become U+FFFD (JSON cannot carry them).
+    are not UTF-8 become U+FFFD (JSON cannot carry them), and a relative path
+    is written as given (0.130 decides what it means).
+
+    Raises:
+        ValueError: a relative path as a URI (a ``file:`` URI is always absolute).
     """
     data = os.fsencode(path)
     if form is PathForm.PLAIN:
         return data.decode("utf-8", "replace")
+    if not data.startswith(b"/"):
+        raise ValueError(f"a file: URI needs an absolute path, not {path!r}")
     names = [name for name in data.split(b"/") if name]
     return "file://" + ("".join("/" + _encode(name, _SEGMENT_ENCODE) for name in names) or "/")

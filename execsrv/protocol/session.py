@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from .environment import EnvironmentInfo
+from .generation import Generation
 from .wire import Params, Payload
 
 __all__ = ["InitializeParams", "InitializeResponse"]
@@ -35,3 +36,8 @@ class InitializeResponse(Payload):
             "from a codex 0.130 server)."
         ),
     ] = None
+
+    def server_generation(self) -> Generation:
+        """The generation the answering server speaks: 0.171 sends ``environmentInfo``,
+        0.130 does not (``initialize`` carries no version of its own)."""
+        return Generation.V0_130 if self.environment_info is None else Generation.V0_171

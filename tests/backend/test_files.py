@@ -78,11 +78,11 @@ async def test_errors_are_the_protocols(backend: ExecBackend, tmp_path) -> None:
         with pytest.raises(RemoteError) as directory:
             await backend.read_file(tmp_path)
         assert (directory.value.code, directory.value.message) == (
-            -32603,
-            "Is a directory (os error 21)",
+            -32600,
+            f"path `{tmp_path}` is not a file",  # codex 0.171's rule, on both backends
         )
         with pytest.raises(RemoteError) as relative:
             await backend.get_metadata("relative/path")
-        assert relative.value.code == -32602
+        assert relative.value.code == -32602  # 0.130's text locally, 0.171's remotely
         with pytest.raises(FileNotFound):
             await backend.write_file(tmp_path / "no" / "parent", b"")

@@ -103,7 +103,7 @@ async def test_terminate_kills_the_group(backend: ExecBackend) -> None:
     with trio.fail_after(10):
         proc = await backend.start(["sleep", "30"], cwd="/", env=CHILD_ENV)
         assert await proc.terminate() is True
-        assert await proc.wait() == ExitStatus(-1, "SIGKILL")
+        assert await proc.wait() == ExitStatus(128 + 9, "SIGKILL")
         assert await proc.terminate() is False
 
 
@@ -152,7 +152,7 @@ async def test_resize_of_a_pipe_process_is_refused(backend: ExecBackend) -> None
 async def test_timeout_terminates(backend: ExecBackend) -> None:
     with trio.fail_after(10):
         proc = await backend.start(["sleep", "30"], cwd="/", env=CHILD_ENV, timeout_ms=50)
-        assert await proc.wait() == ExitStatus(-1, "SIGTERM")
+        assert await proc.wait() == ExitStatus(128 + 15, "SIGTERM")
 
 
 async def test_start_errors_are_the_protocol_errors(backend: ExecBackend, tmp_path) -> None:

@@ -19,8 +19,10 @@ import execsrv
 from execsrv import FileNotFound, RemoteError
 from execsrv.protocol import fs as f
 from execsrv.protocol.methods import FS_READ_FILE
+from execsrv.protocol.paths import NOT_A_URI
 
 from ..servers import open_execsrv
+from .support import read_file_0130
 
 MIB = 1024 * 1024
 WAIT = 30
@@ -67,7 +69,11 @@ async def test_not_found_is_a_typed_remote_error(client: execsrv.Client, tmp_pat
         with pytest.raises(RemoteError) as other:
             await client.fs.read_file(tmp_path)
         assert not isinstance(other.value, FileNotFound)
-        assert (other.value.code, other.value.message) == (-32603, "Is a directory (os error 21)")
+        # The client speaks 0.171 to execsrv: 0.171's rule for anything but a file.
+        assert (other.value.code, other.value.message) == (
+            -32600,
+            f"path `{tmp_path}` is not a file",
+        )
 
 
 async def test_defaults_and_options(client: execsrv.Client, tmp_path: Path) -> None:
@@ -83,9 +89,14 @@ async def test_defaults_and_options(client: execsrv.Client, tmp_path: Path) -> N
         assert caught.value.code == -32600
 
 
-async def test_relative_paths_are_refused_by_the_server(client: execsrv.Client) -> None:
-    with trio.fail_after(WAIT), pytest.raises(RemoteError) as caught:
+async def test_relative_paths_are_refused(client: execsrv.Client) -> None:
+    """As a ``file:`` URI (what the client sends execsrv) a relative path cannot be
+    written at all (0.171's error); in a 0.130 request the server refuses it."""
+    with pytest.raises(RemoteError) as unsent:
         await client.fs.read_file("etc/hostname")
+    assert (unsent.value.code, unsent.value.message) == (-32602, NOT_A_URI)
+    with trio.fail_after(WAIT), pytest.raises(RemoteError) as caught:
+        await client.call(FS_READ_FILE, f.FsReadFileParams(path="etc/hostname"))
     assert (caught.value.code, caught.value.message) == (-32602, f.NOT_ABSOLUTE)
 
 
@@ -126,7 +137,7 @@ async def test_a_blocked_operation_does_not_block_the_server(
             async with trio.open_nursery() as nursery:
 
                 async def read() -> None:
-                    result.append(await client.fs.read_file(fifo))
+                    result.append(await read_file_0130(client, fifo))
 
                 nursery.start_soon(read)
                 for _ in range(20):

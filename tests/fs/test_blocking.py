@@ -20,6 +20,7 @@ import trio
 import execsrv
 
 from ..conftest import TEST_CONFIG
+from .support import read_file_0130
 
 WAIT = 30
 BLOCKED_READS = 12
@@ -64,7 +65,7 @@ async def test_reads_blocked_on_a_fifo_leave_room_for_other_clients(
             ):
 
                 async def read_fifo() -> None:
-                    results.append(await blocked.fs.read_file(fifo))
+                    results.append(await read_file_0130(blocked, fifo))
 
                 for _ in range(BLOCKED_READS):
                     nursery.start_soon(read_fifo)
@@ -100,7 +101,7 @@ async def test_a_disconnecting_client_releases_its_blocked_reads(
                 trio.open_nursery() as nursery,
             ):
                 for _ in range(BLOCKED_READS):
-                    nursery.start_soon(leaving.fs.read_file, fifo)
+                    nursery.start_soon(read_file_0130, leaving, fifo)
                 await wait_for_descriptors(fifo, at_least=1 + 8)
                 nursery.cancel_scope.cancel()
             # the connection is gone: its reads close their descriptors

@@ -23,6 +23,7 @@ from execsrv.server.budget import LARGE_REPLY_BYTES, base64_size
 from ..conftest import TEST_CONFIG
 from ..stalled_client import open_stalled_client
 from ..transport.stdio import open_stdio_server
+from .support import read_file_0130
 from .test_blocking import descriptors_on
 
 MIB = 1 << 20
@@ -128,7 +129,7 @@ async def test_a_fifo_read_reserves_the_budget_once_it_grows_large(
             async with trio.open_nursery() as nursery:
 
                 async def read() -> None:
-                    results.append(await client.fs.read_file(fifo))
+                    results.append(await read_file_0130(client, fifo))
 
                 nursery.start_soon(read)
                 assert server.reply_budget.in_use == 0

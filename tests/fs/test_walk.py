@@ -251,7 +251,7 @@ async def test_client_walk_and_canonicalize(client: execsrv.Client, tree: Path) 
     )
     expected = [item for item in ROOT_CHILDREN if item[0] not in UNFOLLOWED]
     assert [(e.path, e.kind) for e in found.entries] == [
-        (uri(tree / name), kind) for name, kind in expected
+        (str(tree / name), kind) for name, kind in expected
     ]
     assert found.truncated is True  # the root's subdirectories were left unread
     assert await client.fs.canonicalize(tree / "link-dir") == str(tree / "sub")

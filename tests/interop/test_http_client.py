@@ -1,4 +1,4 @@
-"""execsrv's ``client.http`` against the real codex 0.130.0 server (DESIGN.md §1).
+"""execsrv's ``client.http`` against the real codex 0.130.0 and 0.171.0 servers (DESIGN.md §1).
 
 codex frames bodies its own way (reqwest's chunks), so these check that the
 client's routing, seq checks and error frames work with codex's notifications.
@@ -13,6 +13,7 @@ import trio
 
 import execsrv
 from execsrv.client import HttpBodyStream, HttpStreamError
+from execsrv.protocol.generation import Generation
 
 from ..http.server import HttpServer, open_http_server, pattern
 from ..servers import open_codex
@@ -22,9 +23,13 @@ pytestmark = pytest.mark.interop
 WAIT = 15
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[execsrv.Client]:
-    async with open_codex() as codex, execsrv.connect(codex.url, client_name="interop") as c:
+@pytest.fixture(params=[Generation.V0_130, Generation.V0_171], ids=["codex-0.130", "codex-0.171"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[execsrv.Client]:
+    async with (
+        open_codex(generation=request.param) as codex,
+        execsrv.connect(codex.url, client_name="interop") as c,
+    ):
+        assert c.generation is request.param
         yield c
 
 
