@@ -23,9 +23,17 @@ from typing import Final, TypeVar
 
 import trio
 
+from ..protocol import discovery as d
 from ..protocol import environment as e
 from ..protocol import process as p
-from ..protocol.methods import ENVIRONMENT_INFO, ENVIRONMENT_STATUS, PROCESS_LIST, Method
+from ..protocol.methods import (
+    CAPABILITIES_DISCOVER_V2,
+    CAPABILITY_ROOTS_DISCOVER,
+    ENVIRONMENT_INFO,
+    ENVIRONMENT_STATUS,
+    PROCESS_LIST,
+    Method,
+)
 from ..protocol.wire import Params, Payload
 from ..transport import MessageTransport, WebSocketTransport
 from ..transport.websocket import RECEIVE_BUFFER_BYTES, HandshakeError
@@ -126,6 +134,24 @@ class Client:
     async def environment_status(self) -> e.EnvironmentStatusResponse:
         """``environment/status``: ``status == "ready"`` while the connection serves."""
         return await self.call(ENVIRONMENT_STATUS, e.EnvironmentInfoParams())
+
+    async def discover_capabilities(self, cwd: str) -> d.DiscoverV2CapabilitiesResponse:
+        """``capabilities/discoverV2``: the skills installed on the server's host.
+
+        ``cwd`` is a ``file:`` URI or a plain absolute path; result paths take its form.
+        """
+        return await self.call(CAPABILITIES_DISCOVER_V2, d.DiscoverV2CapabilitiesParams(cwd=cwd))
+
+    async def discover_capability_roots(
+        self, roots: Mapping[str, str]
+    ) -> list[d.CapabilityRootDiscovery]:
+        """``capabilityRoots/discoverV1``: the skill and plugin files under each root
+        (``{id: path}``, at most 128), in the mapping's order. A root that cannot be
+        scanned has ``error`` set; the call does not fail for it."""
+        params = d.CapabilityRootsDiscoverParams(
+            roots=[d.CapabilityRootDiscoverRequest(id=id, path=path) for id, path in roots.items()]
+        )
+        return (await self.call(CAPABILITY_ROOTS_DISCOVER, params)).roots
 
     # -- processes ------------------------------------------------------------
 
