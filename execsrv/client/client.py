@@ -23,11 +23,19 @@ from typing import Final, TypeVar
 
 import trio
 
+from ..protocol import discovery as d
 from ..protocol import environment as e
 from ..protocol import process as p
 from ..protocol.errors import INVALID_PARAMS
 from ..protocol.generation import Generation
-from ..protocol.methods import ENVIRONMENT_INFO, ENVIRONMENT_STATUS, PROCESS_LIST, Method
+from ..protocol.methods import (
+    CAPABILITIES_DISCOVER_V2,
+    CAPABILITY_ROOTS_DISCOVER,
+    ENVIRONMENT_INFO,
+    ENVIRONMENT_STATUS,
+    PROCESS_LIST,
+    Method,
+)
 from ..protocol.paths import NOT_A_URI, format_path
 from ..protocol.wire import Params, Payload
 from ..transport import MessageTransport, WebSocketTransport
@@ -149,6 +157,29 @@ class Client:
     async def environment_status(self) -> e.EnvironmentStatusResponse:
         """``environment/status``: ``status == "ready"`` while the connection serves."""
         return await self.call(ENVIRONMENT_STATUS, e.EnvironmentInfoParams())
+
+    async def discover_capabilities(self, cwd: str) -> d.DiscoverV2CapabilitiesResponse:
+        """``capabilities/discoverV2``: the skills installed on the server's host.
+
+        ``cwd`` is a host path on the server, sent in the server's form (see
+        :meth:`wire_path`); result paths come in that form too.
+        """
+        params = d.DiscoverV2CapabilitiesParams(cwd=self.wire_path(cwd))
+        return await self.call(CAPABILITIES_DISCOVER_V2, params)
+
+    async def discover_capability_roots(
+        self, roots: Mapping[str, str]
+    ) -> list[d.CapabilityRootDiscovery]:
+        """``capabilityRoots/discoverV1``: the skill and plugin files under each root
+        (``{id: host path}``, at most 128), in the mapping's order; paths are sent
+        and returned as :meth:`discover_capabilities` says. A root that cannot be
+        scanned has ``error`` set; the call does not fail for it."""
+        requests = [
+            d.CapabilityRootDiscoverRequest(id=id, path=self.wire_path(path))
+            for id, path in roots.items()
+        ]
+        params = d.CapabilityRootsDiscoverParams(roots=requests)
+        return (await self.call(CAPABILITY_ROOTS_DISCOVER, params)).roots
 
     # -- processes ------------------------------------------------------------
 

@@ -12,13 +12,15 @@ from typing import Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 
-from . import environment, fs, process, session
+from . import discovery, environment, fs, process, session
 from . import http as http_types
 from .generation import Generation
 from .params import ParamsDecoder
 from .wire import Params, Payload
 
 __all__ = [
+    "CAPABILITIES_DISCOVER_V2",
+    "CAPABILITY_ROOTS_DISCOVER",
     "ENVIRONMENT_CONFIG_READ",
     "ENVIRONMENT_INFO",
     "ENVIRONMENT_STATUS",
@@ -358,6 +360,24 @@ ENVIRONMENT_CONFIG_READ: Final = Method(
     since=Generation.V0_171,
 )
 
+CAPABILITIES_DISCOVER_V2: Final = Method(
+    "capabilities/discoverV2",
+    discovery.DiscoverV2CapabilitiesParams,
+    discovery.DiscoverV2CapabilitiesResponse,
+    "The skills installed on the executor, with their front matter.",
+    family="capability discovery",
+    since=Generation.V0_171,
+)
+
+CAPABILITY_ROOTS_DISCOVER: Final = Method(
+    "capabilityRoots/discoverV1",
+    discovery.CapabilityRootsDiscoverParams,
+    discovery.CapabilityRootsDiscoverResponse,
+    "The skill and plugin files under chosen roots, read whole.",
+    family="capability discovery",
+    since=Generation.V0_171,
+)
+
 INITIALIZED: Final[NotificationMethod[Payload]] = NotificationMethod(
     "initialized", None, "client", "Completes the handshake; params are ignored."
 )
@@ -416,6 +436,8 @@ METHODS: Final[dict[str, Method[Any, Any]]] = {
         ENVIRONMENT_INFO,
         ENVIRONMENT_STATUS,
         ENVIRONMENT_CONFIG_READ,
+        CAPABILITIES_DISCOVER_V2,
+        CAPABILITY_ROOTS_DISCOVER,
     )
 }
 """Every request by wire name, in the order ``protocol.md`` lists them."""

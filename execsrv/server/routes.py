@@ -25,6 +25,7 @@ from ..protocol.fs import FsWriteBlockParams
 from ..protocol.process import WriteParams
 from ..protocol.wire import Params, Payload
 from .call import Call
+from .discovery_api import DiscoveryApi
 from .environment_api import EnvironmentApi
 from .fs_api import FsApi
 from .http_api import HttpApi
@@ -134,9 +135,11 @@ def build_routes(
     files: FsApi,
     http: HttpApi,
     environment: EnvironmentApi | None = None,
+    discovery: DiscoveryApi | None = None,
 ) -> RouteTable:
     """The server's routes; raises :class:`RouteTableError` if they are incomplete."""
     environment = environment or EnvironmentApi()
+    discovery = discovery or DiscoveryApi()
     # A tuple, not a list: its items are inferred one by one, so mypy checks each
     # handler against its method's params (a list would infer them as Route[Any, Any]).
     routes = (
@@ -178,5 +181,7 @@ def build_routes(
         Route(m.ENVIRONMENT_INFO, environment.info),
         Route(m.ENVIRONMENT_STATUS, environment.status, inline=always),
         Route(m.ENVIRONMENT_CONFIG_READ, environment.read_config),
+        Route(m.CAPABILITIES_DISCOVER_V2, discovery.discover_v2),
+        Route(m.CAPABILITY_ROOTS_DISCOVER, discovery.discover_roots),
     )
     return route_table(routes)
