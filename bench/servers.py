@@ -15,20 +15,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CODEX_BIN_ENV = "EXECSRV_CODEX_BIN"
+CODEX_BINARIES = {
+    # version: (the env var naming it, where `nox -s interop` unpacks it under .interop/)
+    "0.130.0": ("EXECSRV_CODEX_BIN", "codex-0.130.0/node_modules/@openai/codex-linux-*/"
+                "vendor/*-unknown-linux-musl/codex/codex"),
+    "0.171.0": ("EXECSRV_CODEX_171_BIN", "codex-0.171.0/node_modules/@openai/codex-linux-*/"
+                "vendor/*-unknown-linux-musl/bin/codex"),
+}  # fmt: skip
 LISTEN = "ws://127.0.0.1:0"
 STARTUP_TIMEOUT = 20.0
 STOP_GRACE = 5.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def find_codex() -> str | None:
-    """``$EXECSRV_CODEX_BIN``, else the binary ``nox -s interop`` unpacked into .interop/."""
-    configured = os.environ.get(CODEX_BIN_ENV)
+def find_codex(version: str = "0.130.0") -> str | None:
+    """The codex ``version`` binary (``0.130.0`` or ``0.171.0``): its env var
+    (``$EXECSRV_CODEX_BIN``, ``$EXECSRV_CODEX_171_BIN``), else the one
+    ``nox -s interop`` unpacked into ``.interop/codex-<version>/``."""
+    env_var, layout = CODEX_BINARIES[version]
+    configured = os.environ.get(env_var)
     if configured:
         return configured
-    scope = ROOT / ".interop" / "node_modules" / "@openai"
-    for candidate in sorted(scope.glob("codex-linux-*/vendor/*-unknown-linux-musl/codex/codex")):
+    for candidate in sorted((ROOT / ".interop").glob(layout)):
         if candidate.is_file():
             return str(candidate.resolve())
     return None

@@ -7,6 +7,8 @@ import json
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import WireClient
 from .support import WAIT, error, run_to_close, xfail_on_execsrv
@@ -35,9 +37,9 @@ async def assert_still_open(client: WireClient) -> None:
 # -- replies -----------------------------------------------------------------
 
 
-async def test_replies_have_no_jsonrpc_member(wire: WireClient) -> None:
+async def test_replies_have_no_jsonrpc_member(wire: WireClient, generation: Generation) -> None:
     with trio.fail_after(WAIT):
-        events = await run_to_close(wire, "p", ["sh", "-c", "echo hi"])
+        events = await run_to_close(wire, generation, "p", ["sh", "-c", "echo hi"])
         ok = await wire.request("process/read", {"processId": "p"})
         failed = await wire.request("process/read", {"processId": "nope"})
     for message in [*events, ok, failed]:

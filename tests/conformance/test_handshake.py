@@ -7,15 +7,22 @@ import uuid
 import pytest
 import trio
 
-from ..wire import WireClient, open_wire
-from .support import WAIT, error, start_params
+from execsrv.protocol.generation import Generation
 
-EXEC_METHODS = {
-    "process/start": start_params("p", ["true"]),
-    "process/read": {"processId": "p"},
-    "process/write": {"processId": "p", "chunk": ""},
-    "process/terminate": {"processId": "p"},
-}
+from ..wire import WireClient, open_wire
+from .support import WAIT, error, start_params, write_params
+
+EXEC_METHODS = ["process/start", "process/read", "process/write", "process/terminate"]
+
+
+def exec_params(generation: Generation, method: str) -> dict[str, object]:
+    """Valid params of an exec method, in the generation's form."""
+    return {
+        "process/start": start_params(generation, "p", ["true"]),
+        "process/read": {"processId": "p"},
+        "process/write": write_params(generation, "p", ""),
+        "process/terminate": {"processId": "p"},
+    }[method]
 
 
 def assert_uuid4(session_id: object) -> None:
@@ -38,9 +45,11 @@ async def test_initialize_returns_a_fresh_uuid4_session(url: str) -> None:
 
 
 @pytest.mark.parametrize("method", EXEC_METHODS)
-async def test_exec_methods_before_initialize(raw: WireClient, method: str) -> None:
+async def test_exec_methods_before_initialize(
+    raw: WireClient, method: str, generation: Generation
+) -> None:
     with trio.fail_after(WAIT):
-        response = await raw.request(method, EXEC_METHODS[method])
+        response = await raw.request(method, exec_params(generation, method))
     assert response == {
         "error": error(-32600, "client must call initialize before using exec methods"),
         "id": 1,
@@ -48,10 +57,12 @@ async def test_exec_methods_before_initialize(raw: WireClient, method: str) -> N
 
 
 @pytest.mark.parametrize("method", EXEC_METHODS)
-async def test_exec_methods_before_initialized(raw: WireClient, method: str) -> None:
+async def test_exec_methods_before_initialized(
+    raw: WireClient, method: str, generation: Generation
+) -> None:
     with trio.fail_after(WAIT):
         await raw.request("initialize", {"clientName": "x"})
-        response = await raw.request(method, EXEC_METHODS[method])
+        response = await raw.request(method, exec_params(generation, method))
         assert response["error"] == error(
             -32600, "client must send initialized before using exec methods"
         )

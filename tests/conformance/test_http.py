@@ -19,6 +19,8 @@ import pytest
 import trio
 import trustme
 
+from execsrv.protocol.generation import Generation
+
 from ..http.server import HttpServer, open_http_server, pattern
 from ..servers import RunningServer, ServerKind, open_codex, open_execsrv
 from ..wire import Message, WireClient, open_wire
@@ -492,12 +494,15 @@ async def test_requests_on_one_connection_and_head_of_line_blocking(
 
 @pytest.fixture
 async def trusting_server(
-    kind: ServerKind, ca: trustme.CA, tmp_path: Path
+    kind: ServerKind, generation: Generation, ca: trustme.CA, tmp_path: Path
 ) -> AsyncIterator[RunningServer]:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     env = {"SSL_CERT_FILE": str(ca_file)}
-    opener = open_codex(env=env) if kind == "codex" else open_execsrv(env=env)
+    if kind == "codex":
+        opener = open_codex(generation=generation, env=env)
+    else:
+        opener = open_execsrv(env=env)
     async with opener as server:
         yield server
 

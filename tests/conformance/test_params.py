@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import WireClient
-from .support import WAIT, error, start_params, xfail_on_execsrv
+from .support import V0_130, WAIT, error, start_params, wire_path, write_params, xfail_on_execsrv
 
 POLICY = {
     "inherit": "none",
@@ -24,7 +26,20 @@ def without(params: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k != key}
 
 
-START = start_params("p", ["true"])
+START = start_params(V0_130, "p", ["true"])
+
+
+def in_generation(generation: Generation, method: str, params: Any) -> Any:
+    """A case's params as ``generation`` writes them: its cwd a URI and its write with
+    a ``writeId`` in 0.171, so only the field under test is wrong."""
+    if generation is V0_130 or not isinstance(params, dict):
+        return params
+    if method == "process/start" and params.get("cwd") == START["cwd"]:
+        return {**params, "cwd": wire_path(generation, START["cwd"])}
+    if method == "process/write" and "writeId" not in params:
+        return {**params, "writeId": "w"}
+    return params
+
 
 CASES: list[tuple[str, Any, str]] = [
     # initialize
@@ -138,9 +153,11 @@ CASES: list[tuple[str, Any, str]] = [
     CASES,
     ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(CASES)],
 )
-async def test_invalid_params(wire: WireClient, method: str, params: Any, message: str) -> None:
+async def test_invalid_params(
+    wire: WireClient, generation: Generation, method: str, params: Any, message: str
+) -> None:
     with trio.fail_after(WAIT):
-        response = await wire.request(method, params)
+        response = await wire.request(method, in_generation(generation, method, params))
     assert response == {"error": error(-32602, message), "id": response["id"]}
 
 
@@ -199,13 +216,17 @@ async def test_initialize_params_as_a_sequence(
 
 @pytest.mark.parametrize("chunk", ["aGl=", "aG=="])
 async def test_base64_with_trailing_bits_is_rejected(
-    wire: WireClient, kind: ServerKind, request: pytest.FixtureRequest, chunk: str
+    wire: WireClient,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    chunk: str,
+    generation: Generation,
 ) -> None:
     """The base64 crate rejects non-canonical input whose unused low bits are not zero."""
     xfail_on_execsrv(request, kind, "msgspec accepts base64 with non-zero trailing bits")
     symbol = chunk.rstrip("=")[-1]
     with trio.fail_after(WAIT):
-        response = await wire.request("process/write", {"processId": "p", "chunk": chunk})
+        response = await wire.request("process/write", write_params(generation, "p", chunk))
     offset = len(chunk.rstrip("=")) - 1
     assert response["error"] == error(
         -32602, f"Invalid last symbol {ord(symbol)}, offset {offset}."
@@ -254,7 +275,7 @@ async def test_floats_are_printed_as_the_reference_prints_them(
     )
 
 
-async def test_empty_chunk_is_a_valid_write(wire: WireClient) -> None:
+async def test_empty_chunk_is_a_valid_write(wire: WireClient, generation: Generation) -> None:
     with trio.fail_after(WAIT):
-        response = await wire.request("process/write", {"processId": "p", "chunk": ""})
+        response = await wire.request("process/write", write_params(generation, "p", ""))
     assert response["result"] == {"status": "unknownProcess"}

@@ -6,9 +6,11 @@ import uuid
 
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import Message, WireClient, open_wire
-from .support import WAIT, b64, error, read, start
+from .support import WAIT, b64, error, read, start, write
 
 
 def already_attached(session_id: str) -> dict[str, object]:
@@ -35,34 +37,38 @@ async def test_unknown_session_id(raw: WireClient) -> None:
     assert response["error"] == error(-32600, f"unknown session id {unknown}")
 
 
-async def test_resume_after_disconnect_keeps_processes(url: str, kind: ServerKind) -> None:
+async def test_resume_after_disconnect_keeps_processes(
+    url: str, kind: ServerKind, generation: Generation
+) -> None:
     script = "read line; echo got $line; exec cat"
     async with open_wire(url) as first:
         with trio.fail_after(WAIT):
             session_id = await first.handshake()
-            await start(first, "p", ["sh", "-c", script], pipeStdin=True)
+            await start(first, generation, "p", ["sh", "-c", script], pipeStdin=True)
     async with open_wire(url) as second:
         with trio.fail_after(WAIT):
             resumed = await resume(second, session_id)
             assert resumed == {"id": resumed["id"], "result": {"sessionId": session_id}}
             await second.notify("initialized", {})
             # The process survived the disconnect and is ours again.
-            written = await second.request(
-                "process/write", {"processId": "p", "chunk": b64(b"x\n")}
-            )
+            written = await write(second, generation, "p", b"x\n")
             assert written["result"] == {"status": "accepted"}
-            result = await read(second, kind, "p", afterSeq=0, waitMs=10_000)
+            result = await read(second, generation, kind, "p", afterSeq=0, waitMs=10_000)
             assert [c["chunk"] for c in result["chunks"]] == [b64(b"got x\n")]
             terminated = await second.request("process/terminate", {"processId": "p"})
     assert terminated["result"] == {"running": True}
 
 
-async def test_missed_notifications_are_not_replayed(url: str, kind: ServerKind) -> None:
+async def test_missed_notifications_are_not_replayed(
+    url: str, kind: ServerKind, generation: Generation
+) -> None:
     async with open_wire(url) as first:
         with trio.fail_after(WAIT):
             session_id = await first.handshake()
-            await start(first, "p", ["sh", "-c", "read x; echo away; exec cat"], pipeStdin=True)
-            await first.request("process/write", {"processId": "p", "chunk": b64(b"go\n")})
+            await start(
+                first, generation, "p", ["sh", "-c", "read x; echo away; exec cat"], pipeStdin=True
+            )
+            await write(first, generation, "p", b"go\n")
             away = await first.next_notification("process/output")
             assert away["params"]["seq"] == 1
     async with open_wire(url) as second:
@@ -71,9 +77,9 @@ async def test_missed_notifications_are_not_replayed(url: str, kind: ServerKind)
             await second.notify("initialized", {})
             # Output the first connection was sent is available by reading; it is
             # never sent again to the new connection.
-            result = await read(second, kind, "p", afterSeq=0, waitMs=10_000)
+            result = await read(second, generation, kind, "p", afterSeq=0, waitMs=10_000)
             assert [c["chunk"] for c in result["chunks"]] == [b64(b"away\n")]
-            await second.request("process/write", {"processId": "p", "chunk": b64(b"live\n")})
+            await write(second, generation, "p", b"live\n")
             live = await second.next_notification("process/output")
             await second.request("process/terminate", {"processId": "p"})
     assert live["params"]["chunk"] == b64(b"live\n")
