@@ -140,6 +140,12 @@ def output_of(events: list[Message], stream: str | None = None) -> bytes:
     )
 
 
+def killed_exit_code(generation: Generation) -> int:
+    """The exit code of a pipe-mode process SIGKILLed (``process/terminate`` too):
+    -1 in 0.130, 128+9 in 0.171 (codex-exec-server-0.171.md §2.3)."""
+    return -1 if generation is V0_130 else 137
+
+
 def exit_code_of(events: list[Message]) -> int:
     (exited,) = [e for e in events if e["method"] == "process/exited"]
     code = exited["params"]["exitCode"]
@@ -159,10 +165,29 @@ def error(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
+def assert_invalid_params(generation: Generation, response: Message, message: str) -> None:
+    """``response`` is ``-32602`` with serde's ``message``, as 0.130 words it.
+
+    0.171 words params errors differently (measured on 0.171.0 for issue 10, not
+    in codex-exec-server-0.171.md yet): ``invalid type: number, expected a string``
+    without the value, struct names with a ``Wire`` prefix and its own field
+    counts, ``invalid number`` for a negative or fractional u64, the sandbox
+    profile as an internally tagged enum. Only the code is the same, so in 0.171
+    only the code is checked; execsrv words them as 0.130 in both generations.
+    """
+    assert "error" in response, response
+    if generation is V0_130:
+        assert response["error"] == error(-32602, message)
+    else:
+        assert response["error"]["code"] == -32602, response
+
+
 READ_EXTENSIONS = frozenset({"truncated", "exitSeq", "closedSeq"})
 """``process/read`` result fields execsrv adds (DESIGN.md §1.2)."""
 EXITED_EXTENSIONS = frozenset({"signal"})
 """``process/exited`` fields execsrv adds (DESIGN.md §1.2)."""
+ENVIRONMENT_INFO_FIELDS: Final = frozenset({"environmentInfo"})
+"""The ``initialize`` result field 0.171 added (codex-exec-server-0.171.md §3.1)."""
 SANDBOX_DENIED: Final = frozenset({"sandboxDenied"})
 """The ``process/read`` and ``process/exited`` field 0.171 added
 (codex-exec-server-0.171.md §2.3); its own test is in test_process_read."""
@@ -223,6 +248,8 @@ ATTACHED_CODE: Final = "0.171 -32010 for an attached session"
 NULL_ID: Final = "0.171 id:null as a parse error"
 HTTP_0171: Final = "0.171 http/request changes"
 GATE_FAMILIES: Final = "0.171 gate families"
+SANDBOX_PROFILES: Final = "0.171 sandbox profile form (type required)"
+ENVELOPE_TEXTS: Final = "0.171 texts for malformed frames"
 
 
 def pending(request: Any, kind: str, generation: Generation, feature: str) -> None:

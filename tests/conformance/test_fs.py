@@ -25,9 +25,16 @@ from execsrv.protocol.generation import Generation
 from ..servers import ServerKind
 from ..wire import WireClient
 from .support import (
+    READ_DIRECTORY_FILE,
+    SANDBOX_PROFILES,
     SANDBOX_UNSUPPORTED,
+    V0_130,
+    V0_171,
+    assert_invalid_params,
     error,
+    pending,
     rpc_as,
+    wire_path,
     without_extensions,
     xfail_on_execsrv,
 )
@@ -87,6 +94,9 @@ STRUCTS = {
     "fs/copy": ("FsCopyParams", 4),
 }
 COPY = {"sourcePath": NOWHERE, "destinationPath": NOWHERE + "2", "recursive": True}
+
+NULL_PRIVATE_DESKTOP = sandbox({"type": "disabled"}, windowsSandboxPrivateDesktop=None)
+DENY_ROOT = managed([{"path": ROOT_PATH, "access": "deny"}])
 
 PARAM_CASES: list[tuple[str, Any, str]] = [
     *[(m, None, f"invalid type: null, expected struct {s}") for m, (s, _) in STRUCTS.items()],
@@ -178,7 +188,7 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
         "fs/readFile",
         {
             "path": NOWHERE,
-            "sandbox": sandbox({"type": "disabled"}, windowsSandboxPrivateDesktop=None),
+            "sandbox": NULL_PRIVATE_DESKTOP,
         },
         "invalid type: null, expected a boolean",
     ),
@@ -206,7 +216,7 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
                 "file_system": {"type": "restricted", "entries": [], "glob_scan_max_depth": 0},
                 "network": "restricted",
             },
-            managed([{"path": ROOT_PATH, "access": "deny"}]),
+            DENY_ROOT,
             managed([{"path": {"type": "path", "path": "rel"}, "access": "read"}]),
             managed([{"path": {"type": "special", "value": {"kind": "bogus"}}, "access": "read"}]),
             {"file_system": {"entries": [{"path": ROOT_PATH}]}},
@@ -222,9 +232,25 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
     ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(PARAM_CASES)],
 )
 async def test_invalid_params(
-    wire: WireClient, method: str, params: Any, message: str, generation: Generation
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    method: str,
+    params: Any,
+    message: str,
 ) -> None:
-    assert await rpc_as(wire, generation, method, params) == {"error": error(-32602, message)}
+    sandbox_context = params.get("sandbox") if isinstance(params, dict) else None
+    if generation is V0_171 and (
+        sandbox_context == NULL_PRIVATE_DESKTOP or sandbox_context == sandbox(DENY_ROOT)
+    ):
+        # 0.171 accepts both (measured on 0.171.0), so the read runs and finds nothing.
+        pending(request, kind, generation, SANDBOX_PROFILES)
+        response = await rpc_as(wire, generation, method, params)
+        assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
+        return
+    response = await rpc_as(wire, generation, method, params)
+    assert_invalid_params(generation, response, message)
 
 
 async def test_a_file_uri_path(
@@ -233,7 +259,7 @@ async def test_a_file_uri_path(
     """codex 0.130 refuses a ``file:`` URI; execsrv also serves 0.171, whose every
     path is one (issue 10), so it reads the file."""
     reply = await rpc_as(wire, generation, "fs/readFile", {"path": (tree / "file").as_uri()})
-    if kind == "codex":
+    if kind == "codex" and generation is V0_130:
         assert reply == {"error": error(-32602, NOT_ABSOLUTE)}
     else:
         assert reply == {"result": {"dataBase64": b64(b"hello\n")}}
@@ -274,9 +300,8 @@ async def test_paths_and_sandbox_are_checked_before_the_handshake_state(
     generation: Generation,
 ) -> None:
     """They are part of decoding the params (serde), which comes first."""
-    assert await rpc_as(raw, generation, "fs/getMetadata", params) == {
-        "error": error(-32602, message)
-    }
+    response = await rpc_as(raw, generation, "fs/getMetadata", params)
+    assert_invalid_params(generation, response, message)
 
 
 async def test_params_as_a_sequence(
@@ -287,12 +312,12 @@ async def test_params_as_a_sequence(
     generation: Generation,
 ) -> None:
     """serde's struct-as-array form, here for the sandbox struct nested in params."""
-    xfail_on_execsrv(request, kind, "execsrv does not decode structs given as JSON arrays")
+    if generation is V0_130:  # 0.171's text is not checked (see assert_invalid_params)
+        xfail_on_execsrv(request, kind, "execsrv does not decode structs given as JSON arrays")
     params = {"path": str(tree / "file"), "sandbox": []}
     message = "invalid length 0, expected struct FileSystemSandboxContext with 5 elements"
-    assert await rpc_as(wire, generation, "fs/readFile", params) == {
-        "error": error(-32602, message)
-    }
+    response = await rpc_as(wire, generation, "fs/readFile", params)
+    assert_invalid_params(generation, response, message)
 
 
 async def test_permissions_are_checked_before_missing_fields(
@@ -302,11 +327,11 @@ async def test_permissions_are_checked_before_missing_fields(
     generation: Generation,
 ) -> None:
     """serde fails at the bad value at once; execsrv reports missing fields first."""
-    xfail_on_execsrv(request, kind, "execsrv checks permissions after the struct is decoded")
+    if generation is V0_130:  # 0.171's text is not checked (see assert_invalid_params)
+        xfail_on_execsrv(request, kind, "execsrv checks permissions after the struct is decoded")
     params = {"path": NOWHERE, "sandbox": {"permissions": 5}}
-    assert await rpc_as(wire, generation, "fs/readFile", params) == {
-        "error": error(-32602, PROFILE_MISMATCH)
-    }
+    response = await rpc_as(wire, generation, "fs/readFile", params)
+    assert_invalid_params(generation, response, PROFILE_MISMATCH)
 
 
 async def test_windows_sandbox_level_as_a_map(
@@ -361,9 +386,7 @@ async def test_read_empty_and_fifo(wire: WireClient, tree: Path, generation: Gen
         ("missing", -32004, "No such file or directory (os error 2)"),
         ("dangling", -32004, "No such file or directory (os error 2)"),
         ("missing/x", -32004, "No such file or directory (os error 2)"),
-        ("dir", -32603, "Is a directory (os error 21)"),
         ("file/x", -32603, "Not a directory (os error 20)"),
-        ("fi\0le", -32600, "file name contained an unexpected NUL byte"),
     ],
 )
 async def test_read_file_errors(
@@ -376,6 +399,35 @@ async def test_read_file_errors(
 ) -> None:
     response = await rpc_as(wire, generation, "fs/readFile", {"path": f"{tree}/{name}"})
     assert response == {"error": error(code, message)}
+
+
+async def test_read_file_of_a_directory(
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    tree: Path,
+) -> None:
+    pending(request, kind, generation, READ_DIRECTORY_FILE)
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": f"{tree}/dir"})
+    if generation is V0_130:
+        assert response == {"error": error(-32603, "Is a directory (os error 21)")}
+    else:
+        # codex-exec-server-0.171.md §2.4: 0.171 refuses it before opening, naming the path.
+        assert response == {"error": error(-32600, f"path `{tree}/dir` is not a file")}
+
+
+async def test_read_file_with_a_nul_byte(
+    wire: WireClient, kind: ServerKind, generation: Generation, tree: Path
+) -> None:
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": f"{tree}/fi\0le"})
+    if generation is V0_130:
+        assert response == {"error": error(-32600, "file name contained an unexpected NUL byte")}
+    else:
+        # A URI carries the NUL as %00, which 0.171 refuses while decoding the params
+        # (measured on 0.171.0).
+        uri = wire_path(generation, f"{tree}/fi\0le")
+        assert response == {"error": error(-32602, f"'{uri}' is invalid on 'linux'")}
 
 
 @pytest.fixture
@@ -538,6 +590,8 @@ async def _metadata(
 ) -> dict[str, Any]:
     response = await rpc_as(wire, generation, "fs/getMetadata", {"path": str(path)})
     assert "result" in response, response
+    if generation is V0_171:  # codex-exec-server-0.171.md §2.4: `size` is 0.171's own field
+        return {k: v for k, v in response["result"].items() if k != "size"}
     return without_extensions(kind, response["result"], METADATA_EXTENSIONS)
 
 
@@ -581,7 +635,7 @@ async def test_get_metadata_size_is_an_execsrv_extension(
     generation: Generation,
 ) -> None:
     response = await rpc_as(wire, generation, "fs/getMetadata", {"path": f"{tree}/link"})
-    if kind == "codex":
+    if kind == "codex" and generation is V0_130:
         assert "size" not in response["result"]
     else:
         assert response["result"]["size"] == 6  # the target's size
@@ -818,6 +872,30 @@ async def test_copy_errors(
 
 # -- the sandbox field (spec §10) -----------------------------------------------------------
 
+
+async def refused_untyped_profile(
+    wire: WireClient,
+    generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    permissions: dict[str, Any],
+    method: str,
+    params: dict[str, Any],
+) -> bool:
+    """In 0.171, check that a profile without ``type`` is refused; True if it was one.
+
+    0.171's profile is an internally tagged enum (measured on 0.171.0, not in
+    codex-exec-server-0.171.md yet): ``missing field `type```, where 0.130 read the
+    untyped legacy form.
+    """
+    if generation is V0_130 or "type" in permissions:
+        return False
+    pending(request, kind, generation, SANDBOX_PROFILES)
+    response = await rpc_as(wire, generation, method, params)
+    assert response == {"error": error(-32602, "missing field `type`")}
+    return True
+
+
 DIRECT_PROFILES = [
     {"type": "disabled"},
     {"type": "disabled", "ignored": 1},
@@ -834,11 +912,17 @@ async def test_profiles_that_run_directly(
     tmp_path: Path,
     permissions: dict[str, Any],
     generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
 ) -> None:
     """No restriction on the file system (or write access to the root): no sandbox."""
     outside = tmp_path / "written"
     extra = {"sandbox": sandbox(permissions, cwd=str(tmp_path), useLegacyLandlock=True)}
     params = {"path": str(outside), "dataBase64": "eA==", **extra}
+    if await refused_untyped_profile(
+        wire, generation, kind, request, permissions, "fs/writeFile", params
+    ):
+        return
     assert await rpc_as(wire, generation, "fs/writeFile", params) == OK
     response = await rpc_as(wire, generation, "fs/readFile", {"path": str(outside), **extra})
     assert response == {"result": {"dataBase64": "eA=="}}
@@ -897,9 +981,14 @@ async def test_profiles_without_any_access(
     tree: Path,
     permissions: dict[str, Any],
     generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
     """No readable entry: codex's sandbox sees nothing (not found); execsrv refuses."""
     params = {"path": f"{tree}/file", "sandbox": sandbox(permissions)}
+    if await refused_untyped_profile(
+        wire, generation, kind, request, permissions, "fs/readFile", params
+    ):
+        return
     response = await rpc_as(wire, generation, "fs/readFile", params)
     if kind == "execsrv":
         assert response == {"error": error(-32600, SANDBOX_UNSUPPORTED)}
@@ -913,7 +1002,9 @@ async def test_bad_base64_comes_before_the_sandbox_refusal(
     tmp_path: Path,
     generation: Generation,
 ) -> None:
-    params = {"path": str(tmp_path / "f"), "dataBase64": "!", "sandbox": sandbox({})}
+    # 0.171 refuses an untyped profile while decoding (see refused_untyped_profile).
+    permissions = {} if generation is V0_130 else managed([])
+    params = {"path": str(tmp_path / "f"), "dataBase64": "!", "sandbox": sandbox(permissions)}
     message = "fs/writeFile requires valid base64 dataBase64: Invalid symbol 33, offset 0."
     assert await rpc_as(wire, generation, "fs/writeFile", params) == {
         "error": error(-32600, message)

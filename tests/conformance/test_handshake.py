@@ -9,8 +9,19 @@ import trio
 
 from execsrv.protocol.generation import Generation
 
+from ..servers import ServerKind
 from ..wire import WireClient, open_wire
-from .support import WAIT, error, start_params, write_params
+from .support import (
+    ENVIRONMENT_INFO,
+    ENVIRONMENT_INFO_FIELDS,
+    V0_171,
+    WAIT,
+    error,
+    pending,
+    start_params,
+    without_added_fields,
+    write_params,
+)
 
 EXEC_METHODS = ["process/start", "process/read", "process/write", "process/terminate"]
 
@@ -32,13 +43,21 @@ def assert_uuid4(session_id: object) -> None:
     assert str(parsed) == session_id
 
 
-async def test_initialize_returns_a_fresh_uuid4_session(url: str) -> None:
+async def test_initialize_returns_a_fresh_uuid4_session(
+    url: str, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
+) -> None:
+    pending(request, kind, generation, ENVIRONMENT_INFO)
     async with open_wire(url) as first, open_wire(url) as second:
         with trio.fail_after(WAIT):
             one = await first.request("initialize", {"clientName": "a"})
             two = await second.request("initialize", {"clientName": ""})  # "" is fine
         assert set(one) == {"id", "result"}
-        assert set(one["result"]) == {"sessionId"}
+        if generation is V0_171:
+            # codex-exec-server-0.171.md §2.2, §3.1: 0.171 describes the executor too.
+            assert set(one["result"]) == {"sessionId", "environmentInfo"}
+        else:
+            result = without_added_fields(generation, kind, one["result"], ENVIRONMENT_INFO_FIELDS)
+            assert set(result) == {"sessionId"}
         assert_uuid4(one["result"]["sessionId"])
         assert_uuid4(two["result"]["sessionId"])
         assert one["result"]["sessionId"] != two["result"]["sessionId"]
@@ -161,7 +180,7 @@ async def test_initialized_is_per_connection(url: str) -> None:
             response = await second.request(
                 "initialize", {"clientName": "x", "resumeSessionId": session_id}
             )
-            assert response["result"] == {"sessionId": session_id}
+            assert response["result"]["sessionId"] == session_id  # 0.171 adds environmentInfo
             response = await second.request("process/read", {"processId": "p"})
             assert response["error"] == error(
                 -32600, "client must send initialized before using exec methods"

@@ -24,7 +24,16 @@ from execsrv.protocol.generation import Generation
 from ..http.server import HttpServer, open_http_server, pattern
 from ..servers import RunningServer, ServerKind, open_codex, open_execsrv
 from ..wire import Message, WireClient, open_wire
-from .support import WAIT, b64, error, unb64
+from .support import (
+    HTTP_0171,
+    V0_130,
+    WAIT,
+    assert_invalid_params,
+    b64,
+    error,
+    pending,
+    unb64,
+)
 
 BODY_DELTA = "http/request/bodyDelta"
 
@@ -89,6 +98,11 @@ async def frames(wire: WireClient, request_id: str) -> list[dict[str, Any]]:
     return received
 
 
+def accept_encoding(generation: Generation) -> list[tuple[str, str]]:
+    """The header 0.171 adds to every request (codex-exec-server-0.171.md §2.5)."""
+    return [] if generation is V0_130 else [("accept-encoding", "zstd,gzip")]
+
+
 def body_of(received: list[dict[str, Any]]) -> bytes:
     return b"".join(unb64(f["deltaBase64"]) for f in received)
 
@@ -116,9 +130,11 @@ def body_of(received: list[dict[str, Any]]) -> bytes:
         ({**get("http://h/"), "bodyBase64": "!!"}, "Invalid symbol 33, offset 0."),
     ],
 )
-async def test_params_errors(wire: WireClient, params: Any, message: str) -> None:
+async def test_params_errors(
+    wire: WireClient, generation: Generation, params: Any, message: str
+) -> None:
     response = await call(wire, params)
-    assert response["error"] == error(-32602, message)
+    assert_invalid_params(generation, response, message)
 
 
 @pytest.mark.parametrize(
@@ -164,8 +180,13 @@ async def test_validation(
 
 
 async def test_request_headers_and_body_on_the_wire(
-    wire: WireClient, http_server: HttpServer
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
+    pending(request, kind, generation, HTTP_0171)
     headers = [
         {"name": "A", "value": "1"},
         {"name": "B", "value": "2"},
@@ -184,18 +205,30 @@ async def test_request_headers_and_body_on_the_wire(
         ("x-caf", "café".encode().decode("latin-1")),
         ("x-tab", "a\tb"),
         ("accept", "*/*"),
+        *accept_encoding(generation),
         ("host", f"127.0.0.1:{http_server.port}"),
         ("content-length", "5"),
     ]
     assert json.loads(unb64(result["bodyBase64"]))["method"] == "post"
 
 
-async def test_host_and_accept_can_be_replaced(wire: WireClient, http_server: HttpServer) -> None:
+async def test_host_and_accept_can_be_replaced(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
+    pending(request, kind, generation, HTTP_0171)
     headers = [{"name": "Host", "value": "example.test"}, {"name": "Accept", "value": "x/y"}]
     await ok(wire, {**get(http_server.url("/echo?q=1#frag")), "headers": headers})
     (received,) = http_server.received
     assert received.target == "/echo?q=1"
-    assert received.headers == [("host", "example.test"), ("accept", "x/y")]
+    assert received.headers == [
+        ("host", "example.test"),
+        ("accept", "x/y"),
+        *accept_encoding(generation),
+    ]
 
 
 async def test_the_url_is_normalised(wire: WireClient, http_server: HttpServer) -> None:
@@ -252,20 +285,36 @@ async def test_buffered_bodies(wire: WireClient, http_server: HttpServer, path: 
 
 
 async def test_post_302_becomes_a_get_with_referer(
-    wire: WireClient, http_server: HttpServer
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
+    pending(request, kind, generation, HTTP_0171)
     headers = [{"name": "X-K", "value": "1"}, {"name": "content-type", "value": "text/plain"}]
     params = {**get(http_server.url("/redirect?status=302")), "method": "POST"}
     result = await ok(wire, {**params, "headers": headers, "bodyBase64": b64(b"hello")})
     assert result["status"] == 200
     first, second = http_server.received
     assert (first.method, first.body, second.method, second.body) == ("POST", b"hello", "GET", b"")
-    assert second.headers == [
-        ("x-k", "1"),
-        ("accept", "*/*"),
-        ("referer", http_server.url("/redirect?status=302")),
-        ("host", f"127.0.0.1:{http_server.port}"),
-    ]
+    referer = ("referer", http_server.url("/redirect?status=302"))
+    if generation is V0_130:
+        assert second.headers == [
+            ("x-k", "1"),
+            ("accept", "*/*"),
+            referer,
+            ("host", f"127.0.0.1:{http_server.port}"),
+        ]
+    else:
+        # 0.171 (measured on 0.171.0): referer comes before the default headers.
+        assert second.headers == [
+            ("x-k", "1"),
+            referer,
+            ("accept", "*/*"),
+            *accept_encoding(generation),
+            ("host", f"127.0.0.1:{http_server.port}"),
+        ]
 
 
 @pytest.mark.parametrize(
@@ -284,8 +333,13 @@ async def test_redirect_methods(
 
 
 async def test_cross_host_redirect_drops_credentials(
-    wire: WireClient, http_server: HttpServer
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
+    pending(request, kind, generation, HTTP_0171)
     target = f"http://localhost:{http_server.port}/echo"
     headers = [
         {"name": "authorization", "value": "x"},
@@ -294,25 +348,47 @@ async def test_cross_host_redirect_drops_credentials(
     ]
     await ok(wire, {**get(http_server.url(f"/redirect?to={target}")), "headers": headers})
     second = http_server.received[1]
-    assert [name for name, _ in second.headers] == ["accept", "x-a", "referer", "host"]
+    if generation is V0_130:
+        assert [name for name, _ in second.headers] == ["accept", "x-a", "referer", "host"]
+    else:
+        # 0.171 (measured on 0.171.0): the caller's headers, the referer, then the defaults.
+        names = ["x-a", "referer", "accept", "accept-encoding", "host"]
+        assert [name for name, _ in second.headers] == names
 
 
-async def test_at_most_ten_redirects(wire: WireClient, http_server: HttpServer) -> None:
+async def test_at_most_ten_redirects(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
+    pending(request, kind, generation, HTTP_0171)
     result = await ok(wire, get(http_server.url("/chain?n=10")))
     assert json.loads(unb64(result["bodyBase64"]))["target"] == "/chain?n=0"
     response = await call(wire, get(http_server.url("/loop")))
-    assert response["error"] == error(
-        -32603,
-        f"http/request failed: error following redirect for url ({http_server.url('/loop')})",
-    )
+    if generation is V0_130:
+        message = f"error following redirect for url ({http_server.url('/loop')})"
+    else:
+        message = "too many redirects"  # 0.171 (measured on 0.171.0)
+    assert response["error"] == error(-32603, f"http/request failed: {message}")
     assert len(http_server.received) == 11 + 11
 
 
-async def test_redirect_to_another_scheme(wire: WireClient, http_server: HttpServer) -> None:
+async def test_redirect_to_another_scheme(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
+    pending(request, kind, generation, HTTP_0171)
     response = await call(wire, get(http_server.url("/redirect?to=ftp://x/")))
-    assert response["error"] == error(
-        -32603, "http/request failed: builder error for url (ftp://x/)"
-    )
+    if generation is V0_130:
+        message = "builder error for url (ftp://x/)"
+    else:
+        message = "redirect target uses unsupported URL scheme: ftp"  # measured on 0.171.0
+    assert response["error"] == error(-32603, f"http/request failed: {message}")
 
 
 # -- failures and deadlines -------------------------------------------------------------
@@ -341,22 +417,31 @@ async def test_broken_buffered_body(wire: WireClient, http_server: HttpServer, p
     )
 
 
-async def test_deadline_before_the_headers(wire: WireClient, http_server: HttpServer) -> None:
+async def test_deadline_before_the_headers(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
+    pending(request, kind, generation, HTTP_0171)
     url = http_server.url("/hang")
+    sending_failed = error(-32603, f"http/request failed: error sending request for url ({url})")
     start = trio.current_time()
     response = await call(wire, {**get(url), "timeoutMs": 300})
     assert 0.25 < trio.current_time() - start < 5
-    assert response["error"] == error(
-        -32603, f"http/request failed: error sending request for url ({url})"
-    )
+    assert response["error"] == sending_failed
     # 0 fails at once. Against a server that answers, the reference races its zero timer
     # with a loopback reply (it once returned 200 in CI), so ask one that never answers.
     start = trio.current_time()
     response = await call(wire, {**get(url), "timeoutMs": 0})
     assert trio.current_time() - start < 2
-    assert response["error"] == error(
-        -32603, f"http/request failed: error sending request for url ({url})"
-    )
+    if generation is V0_130:
+        assert response["error"] == sending_failed
+    else:  # codex-exec-server-0.171.md §2.5: 0.171 words a zero timeout its own way.
+        assert response["error"] == error(
+            -32603, "http/request failed: route-aware request timed out"
+        )
 
 
 async def test_deadline_in_a_buffered_body(wire: WireClient, http_server: HttpServer) -> None:

@@ -11,7 +11,20 @@ from execsrv.protocol.generation import Generation
 
 from ..servers import ServerKind
 from ..wire import Message, WireClient
-from .support import WAIT, b64, error, read, run_to_close, start
+from .support import (
+    NEXT_SEQ,
+    SIGNAL_EXIT_CODES,
+    V0_130,
+    V0_171,
+    WAIT,
+    b64,
+    error,
+    killed_exit_code,
+    pending,
+    read,
+    run_to_close,
+    start,
+)
 
 # stdout and stderr are separate pipes, so this always makes at least two chunks.
 SCRIPT = "printf aaaa; printf bbbbbbbb >&2; sleep 0.05; printf cc; exit 3"
@@ -42,16 +55,24 @@ def finished(chunks: list[dict[str, Any]], next_seq: int, code: int = 3) -> dict
 
 
 async def test_read_after_close_and_the_next_seq_quirk(
-    wire: WireClient, kind: ServerKind, generation: Generation
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
 ) -> None:
+    pending(request, kind, generation, NEXT_SEQ)
     with trio.fail_after(WAIT):
         events = await run_to_close(wire, generation, "p", ["sh", "-c", SCRIPT])
         chunks = chunks_of(events)
         closed_seq = events[-1]["params"]["seq"]
         first = await read(wire, generation, kind, "p")
-        # nextSeq is the last returned chunk's seq + 1, even though exited and
-        # closed took seqs too; the next read then reports the true next seq.
-        assert first == finished(chunks, chunks[-1]["seq"] + 1)
+        if generation is V0_130:
+            # nextSeq is the last returned chunk's seq + 1, even though exited and
+            # closed took seqs too; the next read then reports the true next seq.
+            assert first == finished(chunks, chunks[-1]["seq"] + 1)
+        else:
+            # codex-exec-server-0.171.md §2.3: with maxBytes null, 0.171's nextSeq is the
+            # true next seq; with maxBytes set, the 0.130 rule still holds.
+            assert first == finished(chunks, closed_seq + 1)
+            bounded = await read(wire, generation, kind, "p", maxBytes=65536)
+            assert bounded == finished(chunks, chunks[-1]["seq"] + 1)
         second = await read(wire, generation, kind, "p", afterSeq=first["nextSeq"] - 1)
         assert second == finished([], closed_seq + 1)
         for explicit in ({"afterSeq": None}, {"afterSeq": 0}, {"maxBytes": None, "waitMs": None}):
@@ -59,8 +80,9 @@ async def test_read_after_close_and_the_next_seq_quirk(
 
 
 async def test_after_seq_filters(
-    wire: WireClient, kind: ServerKind, generation: Generation
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
 ) -> None:
+    pending(request, kind, generation, NEXT_SEQ)
     with trio.fail_after(WAIT):
         events = await run_to_close(wire, generation, "p", ["sh", "-c", SCRIPT])
         chunks = chunks_of(events)
@@ -68,6 +90,8 @@ async def test_after_seq_filters(
         for after in range(closed_seq + 3):
             expected = [c for c in chunks if c["seq"] > after]
             next_seq = expected[-1]["seq"] + 1 if expected else closed_seq + 1
+            if generation is V0_171:  # codex-exec-server-0.171.md §2.3: maxBytes is null
+                next_seq = closed_seq + 1
             result = await read(wire, generation, kind, "p", afterSeq=after)
             assert result == finished(expected, next_seq), after
 
@@ -181,7 +205,12 @@ async def test_long_poll_returns_at_exit_then_output_then_close(
         }
         late = await read(wire, generation, kind, "p", afterSeq=1, waitMs=20_000)
         assert late["chunks"] == [{"seq": 2, "stream": "stdout", "chunk": b64(b"late\n")}]
-        assert late["nextSeq"] == 3
+        if generation is V0_130:
+            assert late["nextSeq"] == 3
+        else:
+            # codex-exec-server-0.171.md §2.3: with maxBytes null, 0.171 reports the true
+            # next seq, which counts `closed` if the pipe closed before the read returned.
+            assert late["nextSeq"] in (3, 4)
         closed = await read(wire, generation, kind, "p", afterSeq=2, waitMs=20_000)
     assert closed == {
         "chunks": [],
@@ -209,10 +238,9 @@ async def test_long_poll_on_a_closed_process_returns_at_once(
 
 
 async def test_long_poll_returns_at_once_after_terminate(
-    wire: WireClient,
-    kind: ServerKind,
-    generation: Generation,
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
 ) -> None:
+    pending(request, kind, generation, SIGNAL_EXIT_CODES)
     with trio.fail_after(WAIT):
         await start(wire, generation, "p", ["cat"], pipeStdin=True)
         terminated = await wire.request("process/terminate", {"processId": "p"})
@@ -221,4 +249,4 @@ async def test_long_poll_returns_at_once_after_terminate(
         result = await read(wire, generation, kind, "p", afterSeq=0, waitMs=20_000)
     assert trio.current_time() - began < 5
     assert result["exited"] is True
-    assert result["exitCode"] == -1
+    assert result["exitCode"] == killed_exit_code(generation)

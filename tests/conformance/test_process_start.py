@@ -15,15 +15,24 @@ from ..servers import ROOT, ServerKind
 from ..wire import WireClient
 from .support import (
     EXITED_EXTENSIONS,
+    SANDBOX_DENIED,
+    SANDBOX_TYPE,
+    SIGNAL_EXIT_CODES,
+    SPAWN_ERRORS,
+    START_0171_FIELDS,
+    V0_130,
+    V0_171,
     WAIT,
     error,
     events_until_closed,
     exit_code_of,
     output_of,
+    pending,
     run_to_close,
     start,
     start_params,
     unb64,
+    without_added_fields,
     without_extensions,
     write_params,
 )
@@ -41,6 +50,13 @@ CORE_VARS = {
     "USERNAME",
 }
 NO_SUCH_FILE = "No such file or directory (os error 2)"
+
+
+def spawn_error(generation: Generation, message: str, data_kind: str) -> dict[str, object]:
+    """A failed spawn's error: 0.171 adds ``data.kind`` (codex-exec-server-0.171.md §2.1)."""
+    if generation is V0_130:
+        return error(-32603, message)
+    return {**error(-32603, message), "data": {"kind": data_kind}}
 
 
 def parse_env(output: bytes) -> dict[str, str]:
@@ -89,6 +105,7 @@ async def test_one_seq_counter_for_output_exited_and_closed(
             assert set(params) == {"processId", "seq", "stream", "chunk"}
         elif event["method"] == "process/exited":
             params = without_extensions(kind, params, EXITED_EXTENSIONS)
+            params = without_added_fields(generation, kind, params, SANDBOX_DENIED)
             assert params == {"processId": "p", "seq": params["seq"], "exitCode": 3}
         else:
             assert params == {"processId": "p", "seq": len(events)}
@@ -113,11 +130,44 @@ async def test_output_after_the_child_exits_gets_later_seqs(
     assert exit_code_of(events) == 0
 
 
-@pytest.mark.parametrize(("script", "code"), [("exit 0", 0), ("exit 255", 255), ("kill -9 $$", -1)])
+@pytest.mark.parametrize(("script", "code"), [("exit 0", 0), ("exit 255", 255)])
 async def test_exit_codes(wire: WireClient, script: str, code: int, generation: Generation) -> None:
     with trio.fail_after(WAIT):
         events = await run_to_close(wire, generation, "p", ["sh", "-c", script])
     assert exit_code_of(events) == code
+
+
+@pytest.mark.parametrize(("signal", "signo"), [("KILL", 9), ("TERM", 15), ("HUP", 1)])
+async def test_signal_death_exit_code(
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    signal: str,
+    signo: int,
+) -> None:
+    pending(request, kind, generation, SIGNAL_EXIT_CODES)
+    with trio.fail_after(WAIT):
+        events = await run_to_close(wire, generation, "p", ["sh", "-c", f"kill -{signal} $$"])
+    # codex-exec-server-0.171.md §2.3: a pipe-mode signal death is 128+N in 0.171, -1 in 0.130.
+    assert exit_code_of(events) == (-1 if generation is V0_130 else 128 + signo)
+
+
+async def test_start_result(
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
+) -> None:
+    pending(request, kind, generation, SANDBOX_TYPE)
+    with trio.fail_after(WAIT):
+        response = await wire.request("process/start", start_params(generation, "p", ["true"]))
+        await events_until_closed(wire, "p")
+    result = response["result"]
+    if generation is V0_171:
+        # codex-exec-server-0.171.md §2.3: 0.171 says which sandbox the process runs in.
+        assert result == {"processId": "p", "sandboxType": "none"}
+    else:
+        assert without_added_fields(generation, kind, result, START_0171_FIELDS) == {
+            "processId": "p"
+        }
 
 
 async def test_output_bytes_are_exact(wire: WireClient, generation: Generation) -> None:
@@ -136,7 +186,10 @@ async def test_empty_process_id_is_allowed(wire: WireClient, generation: Generat
 
 async def test_unknown_start_fields_are_ignored(wire: WireClient, generation: Generation) -> None:
     """Later codex fields (sandbox, managedNetwork) are unknown to 0.130.0."""
-    extra = {"sandbox": {"x": 1}, "enforceManagedNetwork": True, "unknownField": [1]}
+    extra: dict[str, object] = {"enforceManagedNetwork": True, "unknownField": [1]}
+    if generation is V0_130:
+        # codex-exec-server-0.171.md §2.3: 0.171 knows `sandbox` and type-checks it.
+        extra["sandbox"] = {"x": 1}
     with trio.fail_after(WAIT):
         events = await run_to_close(wire, generation, "p", ["sh", "-c", "echo x"], **extra)
     assert output_of(events) == b"x\n"
@@ -275,57 +328,96 @@ async def test_stdin_is_dev_null_unless_piped(
 
 
 async def test_relative_cwd_is_relative_to_the_servers_cwd(
-    wire: WireClient, generation: Generation
+    wire: WireClient, kind: ServerKind, generation: Generation
 ) -> None:
+    params = {**start_params(generation, "p", ["sh", "-c", "pwd -P"]), "cwd": "tests"}
+    if generation is V0_171 and kind == "codex":
+        # codex-exec-server-0.171.md §2.3: a 0.171 cwd is a URI, a relative path is refused.
+        # execsrv reads a plain path as 0.130's form in any session (issue 10, point 1).
+        response = await wire.request("process/start", params)
+        assert response["error"] == error(-32602, "invalid URI: relative URL without a base")
+        return
     # Both servers run from the repository root (tests/servers.py).
     with trio.fail_after(WAIT):
-        events = await run_to_close(wire, generation, "p", ["sh", "-c", "pwd -P"], cwd="tests")
+        assert "result" in await wire.request("process/start", params)
+        events = await events_until_closed(wire, "p")
     assert output_of(events).decode().strip() == str((ROOT / "tests").resolve())
 
 
-async def test_missing_cwd(wire: WireClient, generation: Generation) -> None:
+async def test_missing_cwd(
+    wire: WireClient, generation: Generation, kind: ServerKind, request: pytest.FixtureRequest
+) -> None:
+    pending(request, kind, generation, SPAWN_ERRORS)
     with trio.fail_after(WAIT):
         response = await wire.request(
             "process/start", start_params(generation, "p", ["true"], cwd="/no/such/dir")
         )
-    assert response["error"] == error(-32603, NO_SUCH_FILE)
+    assert response["error"] == spawn_error(generation, NO_SUCH_FILE, "spawnNotFound")
 
 
-async def test_cwd_is_a_file(wire: WireClient, generation: Generation) -> None:
+async def test_cwd_is_a_file(
+    wire: WireClient, generation: Generation, kind: ServerKind, request: pytest.FixtureRequest
+) -> None:
+    pending(request, kind, generation, SPAWN_ERRORS)
     with trio.fail_after(WAIT):
         response = await wire.request(
             "process/start", start_params(generation, "p", ["true"], cwd="/etc/hostname")
         )
-    assert response["error"] == error(-32603, "Not a directory (os error 20)")
+    assert response["error"] == spawn_error(
+        generation, "Not a directory (os error 20)", "spawnFailed"
+    )
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "message", "data_kind"),
     [
-        (["/no/such/program"], NO_SUCH_FILE),
-        (["no-such-program-on-path"], NO_SUCH_FILE),
-        (["/"], "Permission denied (os error 13)"),
+        (["/no/such/program"], NO_SUCH_FILE, "spawnNotFound"),
+        (["no-such-program-on-path"], NO_SUCH_FILE, "spawnNotFound"),
+        (["/"], "Permission denied (os error 13)", "spawnPermissionDenied"),
     ],
 )
 async def test_spawn_errors(
-    wire: WireClient, argv: list[str], message: str, generation: Generation
+    wire: WireClient,
+    argv: list[str],
+    message: str,
+    data_kind: str,
+    generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
 ) -> None:
+    pending(request, kind, generation, SPAWN_ERRORS)
     with trio.fail_after(WAIT):
         response = await wire.request("process/start", start_params(generation, "p", argv))
-    assert response["error"] == error(-32603, message)
+    assert response["error"] == spawn_error(generation, message, data_kind)
 
 
-async def test_not_executable(wire: WireClient, tmp_path: Path, generation: Generation) -> None:
+async def test_not_executable(
+    wire: WireClient,
+    tmp_path: Path,
+    generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+) -> None:
+    pending(request, kind, generation, SPAWN_ERRORS)
     program = tmp_path / "plain"
     program.write_text("#!/bin/sh\necho never\n")
     with trio.fail_after(WAIT):
         response = await wire.request(
             "process/start", start_params(generation, "p", [str(program)])
         )
-    assert response["error"] == error(-32603, "Permission denied (os error 13)")
+    assert response["error"] == spawn_error(
+        generation, "Permission denied (os error 13)", "spawnPermissionDenied"
+    )
 
 
-async def test_exec_format_error(wire: WireClient, tmp_path: Path, generation: Generation) -> None:
+async def test_exec_format_error(
+    wire: WireClient,
+    tmp_path: Path,
+    generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+) -> None:
+    pending(request, kind, generation, SPAWN_ERRORS)
     program = tmp_path / "garbage"
     program.write_bytes(b"\x7fELF\x00garbage")
     program.chmod(0o755)
@@ -333,15 +425,20 @@ async def test_exec_format_error(wire: WireClient, tmp_path: Path, generation: G
         response = await wire.request(
             "process/start", start_params(generation, "p", [str(program)])
         )
-    assert response["error"] == error(-32603, "Exec format error (os error 8)")
+    assert response["error"] == spawn_error(
+        generation, "Exec format error (os error 8)", "spawnFailed"
+    )
 
 
-async def test_retry_after_failed_spawn(wire: WireClient, generation: Generation) -> None:
+async def test_retry_after_failed_spawn(
+    wire: WireClient, generation: Generation, kind: ServerKind, request: pytest.FixtureRequest
+) -> None:
+    pending(request, kind, generation, SPAWN_ERRORS)
     with trio.fail_after(WAIT):
         failed = await wire.request(
             "process/start", start_params(generation, "p", ["/no/such/program"])
         )
-        assert failed["error"] == error(-32603, NO_SUCH_FILE)
+        assert failed["error"] == spawn_error(generation, NO_SUCH_FILE, "spawnNotFound")
         events = await run_to_close(wire, generation, "p", ["sh", "-c", "echo second try"])
     assert output_of(events) == b"second try\n"
 
