@@ -146,12 +146,12 @@ async def test_initialized_with_invalid_id(
         await raw.send(f'{{"id":{raw_id},"method":"initialized"}}')
         if generation is V0_171:
             # codex-exec-server-0.171.md §2.1: a parse error in 0.171, so it does not count.
-            reply = await raw.recv()
-            assert reply == {"error": error(-32600, parse_error_prefix(raw) + BAD_ID), "id": -1}
             response = await raw.request("process/terminate", {"processId": "p"})
             assert response["error"] == error(
                 -32600, "client must send initialized before using exec methods"
             )
+            parse_error = error(-32600, parse_error_prefix(raw) + BAD_ID)
+            assert raw.responses == {-1: {"error": parse_error, "id": -1}}
             return
         response = await raw.request("process/terminate", {"processId": "p"})
     assert response["result"] == {"running": False}

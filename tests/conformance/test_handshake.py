@@ -14,6 +14,7 @@ from ..wire import WireClient, open_wire
 from .support import (
     ENVIRONMENT_INFO,
     ENVIRONMENT_INFO_FIELDS,
+    V0_130,
     V0_171,
     WAIT,
     error,
@@ -89,6 +90,28 @@ async def test_exec_methods_before_initialized(
         await raw.notify("initialized", {})
         response = await raw.request("process/terminate", {"processId": "p"})
     assert response["result"] == {"running": False}
+
+
+@pytest.mark.parametrize(
+    ("method", "family"),
+    [("environment/info", "environment info"), ("environment/status", "environment status")],
+)
+async def test_0171_methods_before_initialize(
+    raw: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    method: str,
+    family: str,
+) -> None:
+    """codex-exec-server-0.171.md §2.1: 0.171's new methods have gate families of their own."""
+    if generation is V0_130:
+        pytest.skip("0.171 methods")
+    pending(request, kind, generation, ENVIRONMENT_INFO)
+    with trio.fail_after(WAIT):
+        response = await raw.request(method, None)
+    message = f"client must call initialize before using {family} methods"
+    assert response == {"error": error(-32600, message), "id": 1}
 
 
 async def test_bad_params_checked_before_the_handshake_state(raw: WireClient) -> None:

@@ -11,7 +11,9 @@ from ..servers import ServerKind
 from ..wire import WireClient, open_wire
 from .support import (
     SIGNAL_EXIT_CODES,
+    V0_130,
     WAIT,
+    WRITE_ID,
     b64,
     error,
     events_until_closed,
@@ -134,6 +136,38 @@ async def test_write_after_the_child_closed_stdin_is_accepted(
             assert (await write(wire, generation, "p", b"x\n"))["result"] == {"status": "accepted"}
             await trio.sleep(0.05)  # let a broken pipe show, if it would
         assert (await terminate(wire, "p"))["result"] == {"running": True}
+
+
+async def test_write_id(
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
+) -> None:
+    """codex-exec-server-0.171.md §2.3: 0.171 requires a non-empty ``writeId`` and
+    acknowledges a repeated one without writing again."""
+    if generation is V0_130:
+        pytest.skip("writeId is a 0.171 field")
+    pending(request, kind, generation, WRITE_ID)
+    with trio.fail_after(WAIT):
+        await start(wire, generation, "p", ["cat"], pipeStdin=True)
+        params = {"processId": "p", "chunk": b64(b"a\n")}
+        missing = await wire.request("process/write", params)
+        empty = await wire.request("process/write", {**params, "writeId": ""})
+        first = await wire.request("process/write", {**params, "writeId": "once"})
+        again = await wire.request("process/write", {**params, "writeId": "once"})
+        assert (await write(wire, generation, "p", b"b\n"))["result"] == {"status": "accepted"}
+        echoed = bytearray()
+        while not echoed.endswith(b"b\n"):
+            output = await wire.next_notification("process/output")
+            echoed += unb64(output["params"]["chunk"])
+        await terminate(wire, "p")
+    if kind == "codex":
+        assert missing["error"] == error(-32602, "missing field `writeId`")
+    else:
+        # execsrv reads a write without writeId as 0.130's, in any session (issue 10, point 3).
+        assert missing["result"] == {"status": "accepted"}
+    assert empty["error"] == error(-32602, "writeId must not be empty")
+    assert first["result"] == again["result"] == {"status": "accepted"}
+    # The repeated id wrote nothing; execsrv also wrote the write without an id.
+    assert bytes(echoed) == (b"a\nb\n" if kind == "codex" else b"a\na\nb\n")
 
 
 # -- terminate ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..servers import ServerKind
 from ..wire import Message, WireClient
 from .support import (
     NEXT_SEQ,
+    SANDBOX_TYPE,
     SIGNAL_EXIT_CODES,
     V0_130,
     V0_171,
@@ -250,3 +251,19 @@ async def test_long_poll_returns_at_once_after_terminate(
     assert trio.current_time() - began < 5
     assert result["exited"] is True
     assert result["exitCode"] == killed_exit_code(generation)
+
+
+async def test_sandbox_denied(
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
+) -> None:
+    """codex-exec-server-0.171.md §2.3: 0.171 says, in ``process/exited`` and
+    ``process/read``, whether a sandbox denial failed the process."""
+    if generation is V0_130:
+        pytest.skip("sandboxDenied is a 0.171 field")
+    pending(request, kind, generation, SANDBOX_TYPE)
+    with trio.fail_after(WAIT):
+        events = await run_to_close(wire, generation, "p", ["true"])
+        response = await wire.request("process/read", {"processId": "p"})
+    (exited,) = [e for e in events if e["method"] == "process/exited"]
+    assert exited["params"]["sandboxDenied"] is False
+    assert response["result"]["sandboxDenied"] is False
