@@ -11,8 +11,11 @@ from nox.command import CommandFailed
 
 ROOT = Path(__file__).resolve().parent
 INTEROP_DIR = ROOT / ".interop"
-CODEX_VERSION = "0.130.0"
-CODEX_PACKAGE = f"@openai/codex@{CODEX_VERSION}"
+CODEX_BINARIES = {
+    # version: (the env var the tests read, where the npm platform package keeps the binary)
+    "0.130.0": ("EXECSRV_CODEX_BIN", "vendor/*-unknown-linux-musl/codex/codex"),
+    "0.171.0": ("EXECSRV_CODEX_171_BIN", "vendor/*-unknown-linux-musl/bin/codex"),
+}
 PYTEST_NO_TESTS_COLLECTED = 5
 LINT_PATHS = ["execsrv", "tests", "bench", "noxfile.py", "tools"]
 
@@ -52,35 +55,16 @@ def protocol(session: nox.Session) -> None:
 
 @nox.session
 def interop(session: nox.Session) -> None:
-    """Run the interop tests against the real codex exec-server 0.130.0."""
+    """Run the interop tests against the real codex exec-server 0.130.0 and 0.171.0."""
     if shutil.which("npm") is None:
         print("npm not found: skipping the codex interop tests")
         session.skip("npm not found: skipping the codex interop tests")
-    binary = _find_codex_binary()
-    if binary is None or not _is_wanted_version(binary):
-        session.run(
-            "npm",
-            "install",
-            "--prefix",
-            str(INTEROP_DIR),
-            "--no-audit",
-            "--no-fund",
-            "--no-save",
-            CODEX_PACKAGE,
-            external=True,
-        )
-        binary = _find_codex_binary()
-        if binary is None or not _is_wanted_version(binary):
-            session.error(f"npm installed {CODEX_PACKAGE} but no usable codex binary was found")
+    env: dict[str, str] = {}
+    for version, (env_var, layout) in CODEX_BINARIES.items():
+        env[env_var] = str(_install_codex(session, version, layout))
     session.install(".[test]")
     try:
-        session.run(
-            "pytest",
-            "-m",
-            "interop",
-            *session.posargs,
-            env={"EXECSRV_CODEX_BIN": str(binary)},
-        )
+        session.run("pytest", "-m", "interop", *session.posargs, env=env)
     except CommandFailed as failure:
         # Any non-zero exit fails the session; exit 5 (nothing collected) gets its
         # own message, because an interop run that tested nothing is broken, not green.
@@ -96,17 +80,41 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench", *session.posargs)
 
 
-def _find_codex_binary() -> Path | None:
-    """The platform binary npm unpacked, e.g. codex-linux-x64/vendor/<triple>/codex/codex."""
-    scope = INTEROP_DIR / "node_modules" / "@openai"
-    for candidate in sorted(scope.glob("codex-linux-*/vendor/*-unknown-linux-musl/codex/codex")):
+def _install_codex(session: nox.Session, version: str, layout: str) -> Path:
+    """The codex ``version`` binary, npm-installed into ``.interop/codex-<version>/``
+    unless a binary reporting that version is already there."""
+    prefix = INTEROP_DIR / f"codex-{version}"
+    binary = _find_codex_binary(prefix, layout)
+    if binary is None or not _reports_version(binary, version):
+        session.run(
+            "npm",
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            f"@openai/codex@{version}",
+            external=True,
+        )
+        binary = _find_codex_binary(prefix, layout)
+        if binary is None or not _reports_version(binary, version):
+            session.error(f"npm installed @openai/codex@{version} but no usable binary was found")
+    return binary
+
+
+def _find_codex_binary(prefix: Path, layout: str) -> Path | None:
+    """The platform binary npm unpacked under ``prefix``, e.g.
+    ``node_modules/@openai/codex-linux-x64/vendor/<triple>/bin/codex``."""
+    scope = prefix / "node_modules" / "@openai"
+    for candidate in sorted(scope.glob(f"codex-linux-*/{layout}")):
         if candidate.is_file():
             return candidate.resolve()
     return None
 
 
-def _is_wanted_version(binary: Path) -> bool:
-    """True if `codex --version` reports the pinned release."""
+def _reports_version(binary: Path, version: str) -> bool:
+    """True if ``codex --version`` reports ``version``."""
     try:
         result = subprocess.run(
             [str(binary), "--version"],
@@ -117,4 +125,4 @@ def _is_wanted_version(binary: Path) -> bool:
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return result.returncode == 0 and CODEX_VERSION in result.stdout
+    return result.returncode == 0 and result.stdout.split() == ["codex-cli", version]

@@ -1,6 +1,8 @@
-"""Run real servers (execsrv or the codex binary) as subprocesses for tests.
+"""Run real servers (execsrv or a codex binary) as subprocesses for tests.
 
-Both servers announce their bound URL as the first line on stdout, so the same
+There are two codex binaries, one per protocol generation (0.130.0 and 0.171.0),
+each found through its own environment variable (the ``interop`` nox session sets
+both). All servers announce their bound URL as the first line on stdout, so the same
 startup, diagnostics and shutdown code serves both; tests that talk the raw
 protocol (see ``tests/wire.py``) can then run unchanged against either.
 """
@@ -26,9 +28,9 @@ from execsrv.protocol.generation import Generation
 
 ROOT = Path(__file__).resolve().parent.parent
 CODEX_BIN_ENV = "EXECSRV_CODEX_BIN"
+"""The codex 0.130.0 binary (``nox -s interop`` installs it)."""
 CODEX_171_BIN_ENV = "EXECSRV_CODEX_171_BIN"
-CODEX_BIN_ENVS = {Generation.V0_130: CODEX_BIN_ENV, Generation.V0_171: CODEX_171_BIN_ENV}
-"""The variable naming each generation's codex binary (set by the interop session)."""
+"""The codex 0.171.0 binary (``nox -s interop`` installs it)."""
 LISTEN_ANY_PORT = "ws://127.0.0.1:0"
 
 STARTUP_TIMEOUT = 20.0
@@ -37,7 +39,14 @@ TERMINATE_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL on shutdown."""
 _STDERR_TAIL_CHARS = 4000
 
-ServerKind = Literal["execsrv", "codex"]
+ServerKind = Literal["execsrv", "codex", "codex-0.171"]
+"""execsrv (both generations), codex 0.130.0, codex 0.171.0."""
+
+CODEX_KINDS: dict[Generation, tuple[ServerKind, str]] = {
+    Generation.V0_130: ("codex", CODEX_BIN_ENV),
+    Generation.V0_171: ("codex-0.171", CODEX_171_BIN_ENV),
+}
+"""The server kind of each generation's codex binary, and the variable naming it."""
 
 
 class ServerStartupError(RuntimeError):
@@ -67,9 +76,9 @@ class RunningServer:
 
 
 def codex_binary(generation: Generation = Generation.V0_130) -> str | None:
-    """The codex binary of ``generation`` the interop session installed, or None
-    outside that session."""
-    return os.environ.get(CODEX_BIN_ENVS[generation]) or None
+    """The generation's codex binary the interop session installed, or None outside it."""
+    _, env_var = CODEX_KINDS[generation]
+    return os.environ.get(env_var) or None
 
 
 @asynccontextmanager
@@ -96,29 +105,31 @@ async def open_execsrv(
 @asynccontextmanager
 async def open_codex(
     *extra_args: str,
-    env: Mapping[str, str] | None = None,
     generation: Generation = Generation.V0_130,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RunningServer]:
-    """Run ``codex exec-server`` on an ephemeral loopback port, with a fresh CODEX_HOME.
+    """Run ``codex exec-server`` of ``generation`` on an ephemeral loopback port, with a
+    fresh CODEX_HOME.
 
-    ``env`` adds to (and overrides) the inherited environment; ``generation``
-    picks the binary (0.130.0 or 0.171.0).
+    ``env`` adds to (and overrides) the inherited environment.
 
-    Skips the test when the binary is not configured (outside ``nox -s interop``).
+    Skips the test, naming the variable, when that generation's binary is not
+    configured (outside ``nox -s interop``).
     CODEX_HOME lives under ``.interop/`` rather than /tmp: codex refuses to set up
     its helper binaries (sandbox, apply_patch) under a temporary directory, and we
     want the behaviour of a normal installation.
     """
+    kind, env_var = CODEX_KINDS[generation]
     binary = codex_binary(generation)
     if binary is None:
-        pytest.skip(f"{CODEX_BIN_ENVS[generation]} not set (run: nox -s interop)")
+        pytest.skip(f"{env_var} not set: no codex {generation.value} binary (run: nox -s interop)")
     homes = ROOT / ".interop" / "codex-homes"
     homes.mkdir(parents=True, exist_ok=True)
     codex_home = tempfile.mkdtemp(prefix="home-", dir=homes)
     try:
         argv = [binary, "exec-server", "--listen", LISTEN_ANY_PORT, *extra_args]
         full_env = {**os.environ, **(env or {}), "CODEX_HOME": codex_home}
-        async with _open_server(argv, kind="codex", env=full_env, cwd=ROOT) as server:
+        async with _open_server(argv, kind=kind, env=full_env, cwd=ROOT) as server:
             yield server
     finally:
         shutil.rmtree(codex_home, ignore_errors=True)

@@ -1,15 +1,30 @@
-"""Helpers shared by the conformance tests (plain dicts on the wire, no execsrv code)."""
+"""Helpers shared by the conformance tests (plain dicts on the wire, no execsrv code).
+
+Every helper that builds a request takes the protocol generation it speaks
+(``Generation`` is only the name of one): paths are written by
+:func:`wire_path`, writes carry a ``writeId`` in 0.171. Where the generations
+answer differently, the tests branch on ``generation`` with a comment citing
+``codex-exec-server-0.171.md``.
+"""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+import itertools
+import os
+from typing import Any, Final
 
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..conftest import CHILD_ENV
+from ..fs.support import uri
 from ..wire import Message, WireClient
+
+V0_130: Final = Generation.V0_130
+V0_171: Final = Generation.V0_171
 
 PROCESS_EVENTS = frozenset({"process/output", "process/exited", "process/closed"})
 
@@ -25,7 +40,16 @@ def unb64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
+def wire_path(generation: Generation, path: str | os.PathLike[str]) -> str:
+    """``path`` as ``generation`` writes one: a plain absolute path (0.130), or a
+    ``file://`` URI with every byte but unreserved ASCII percent-encoded (0.171,
+    codex-exec-server-0.171.md §2.3, §2.4)."""
+    text = os.fspath(path)
+    return uri(text) if generation is V0_171 else text
+
+
 def start_params(
+    generation: Generation,
     process_id: str,
     argv: list[str],
     *,
@@ -34,24 +58,50 @@ def start_params(
     tty: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
-    """``process/start`` params with the required fields filled in."""
+    """``process/start`` params with the required fields filled in; ``cwd`` is a host
+    path, written in the generation's form."""
     return {
         "processId": process_id,
         "argv": argv,
-        "cwd": cwd,
+        "cwd": wire_path(generation, cwd),
         "env": dict(CHILD_ENV) if env is None else env,
         "tty": tty,
         **extra,
     }
 
 
-async def start(wire: WireClient, process_id: str, argv: list[str], **kwargs: Any) -> None:
+START_0171_FIELDS: Final = frozenset({"sandboxType"})
+"""``process/start`` result fields 0.171 added (checked in test_process_start)."""
+
+
+async def start(
+    wire: WireClient, generation: Generation, process_id: str, argv: list[str], **kwargs: Any
+) -> None:
     """Start a process and insist that it started."""
-    response = await wire.request("process/start", start_params(process_id, argv, **kwargs))
-    expected: dict[str, Any] = {"processId": process_id}
-    if str(kwargs.get("cwd", "")).startswith("file:"):  # a codex 0.171 request
-        expected["sandboxType"] = "none"
-    assert response == {"id": response["id"], "result": expected}, response
+    params = start_params(generation, process_id, argv, **kwargs)
+    response = await wire.request("process/start", params)
+    assert "result" in response, response
+    assert response["result"]["processId"] == process_id, response
+    assert response["result"].keys() <= {"processId"} | START_0171_FIELDS, response
+
+
+_write_ids = itertools.count(1)
+
+
+def write_params(generation: Generation, process_id: str, chunk: str) -> dict[str, Any]:
+    """``process/write`` params; 0.171 requires a ``writeId`` (codex-exec-server-0.171.md
+    §2.3), a fresh one per call here so no write is taken for a retry."""
+    params = {"processId": process_id, "chunk": chunk}
+    if generation is V0_171:
+        params["writeId"] = f"w{next(_write_ids)}"
+    return params
+
+
+async def write(
+    wire: WireClient, generation: Generation, process_id: str, data: bytes
+) -> dict[str, Any]:
+    """``process/write`` of ``data``: the whole response."""
+    return await wire.request("process/write", write_params(generation, process_id, b64(data)))
 
 
 async def events_until_closed(wire: WireClient, process_id: str) -> list[Message]:
@@ -90,6 +140,12 @@ def output_of(events: list[Message], stream: str | None = None) -> bytes:
     )
 
 
+def killed_exit_code(generation: Generation) -> int:
+    """The exit code of a pipe-mode process SIGKILLed (``process/terminate`` too):
+    -1 in 0.130, 128+9 in 0.171 (codex-exec-server-0.171.md §2.3)."""
+    return -1 if generation is V0_130 else 137
+
+
 def exit_code_of(events: list[Message]) -> int:
     (exited,) = [e for e in events if e["method"] == "process/exited"]
     code = exited["params"]["exitCode"]
@@ -98,10 +154,10 @@ def exit_code_of(events: list[Message]) -> int:
 
 
 async def run_to_close(
-    wire: WireClient, process_id: str, argv: list[str], **kwargs: Any
+    wire: WireClient, generation: Generation, process_id: str, argv: list[str], **kwargs: Any
 ) -> list[Message]:
     """Start a process and collect all its events."""
-    await start(wire, process_id, argv, **kwargs)
+    await start(wire, generation, process_id, argv, **kwargs)
     return await events_until_closed(wire, process_id)
 
 
@@ -109,10 +165,32 @@ def error(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
+def assert_invalid_params(generation: Generation, response: Message, message: str) -> None:
+    """``response`` is ``-32602`` with serde's ``message``, as 0.130 words it.
+
+    0.171 words params errors differently (measured on 0.171.0 for issue 10, not
+    in codex-exec-server-0.171.md yet): ``invalid type: number, expected a string``
+    without the value, struct names with a ``Wire`` prefix and its own field
+    counts, ``invalid number`` for a negative or fractional u64, the sandbox
+    profile as an internally tagged enum. Only the code is the same, so in 0.171
+    only the code is checked; execsrv words them as 0.130 in both generations.
+    """
+    assert "error" in response, response
+    if generation is V0_130:
+        assert response["error"] == error(-32602, message)
+    else:
+        assert response["error"]["code"] == -32602, response
+
+
 READ_EXTENSIONS = frozenset({"truncated", "exitSeq", "closedSeq"})
 """``process/read`` result fields execsrv adds (DESIGN.md §1.2)."""
 EXITED_EXTENSIONS = frozenset({"signal"})
 """``process/exited`` fields execsrv adds (DESIGN.md §1.2)."""
+ENVIRONMENT_INFO_FIELDS: Final = frozenset({"environmentInfo"})
+"""The ``initialize`` result field 0.171 added (codex-exec-server-0.171.md §3.1)."""
+SANDBOX_DENIED: Final = frozenset({"sandboxDenied"})
+"""The ``process/read`` and ``process/exited`` field 0.171 added
+(codex-exec-server-0.171.md §2.3); its own test is in test_process_read."""
 
 
 def without_extensions(
@@ -128,11 +206,28 @@ def without_extensions(
     return {k: v for k, v in params.items() if k not in extensions}
 
 
-async def read(wire: WireClient, kind: str, process_id: str, **params: Any) -> dict[str, Any]:
-    """``process/read`` and its result without execsrv's extension fields."""
+def without_added_fields(
+    generation: Generation, kind: str, params: dict[str, Any], fields: frozenset[str]
+) -> dict[str, Any]:
+    """``params`` minus result ``fields`` 0.171 added, which their own tests check.
+
+    codex 0.130 never sends them; execsrv may send them to a 0.130 client too
+    (unknown fields are ignored there).
+    """
+    if generation is V0_130 and kind == "codex":
+        assert not fields & params.keys(), params
+    return {k: v for k, v in params.items() if k not in fields}
+
+
+async def read(
+    wire: WireClient, generation: Generation, kind: str, process_id: str, **params: Any
+) -> dict[str, Any]:
+    """``process/read`` and its result without execsrv's extension fields and
+    ``sandboxDenied`` (see :data:`SANDBOX_DENIED`)."""
     response = await wire.request("process/read", {"processId": process_id, **params})
     assert "result" in response, response
-    return without_extensions(kind, response["result"], READ_EXTENSIONS)
+    result = without_extensions(kind, response["result"], READ_EXTENSIONS)
+    return without_added_fields(generation, kind, result, SANDBOX_DENIED)
 
 
 def xfail_on_execsrv(request: Any, kind: str, reason: str) -> None:
@@ -141,10 +236,47 @@ def xfail_on_execsrv(request: Any, kind: str, reason: str) -> None:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
+# Features of issue 10 that execsrv does not have yet; each name is one pending() reason.
+SANDBOX_PROFILES: Final = "0.171 sandbox profile form (type required)"
+ENVELOPE_TEXTS: Final = "0.171 texts for malformed frames"
+
+
+def pending(request: Any, kind: str, generation: Generation, feature: str) -> None:
+    """Mark a 0.171 case execsrv fails until ``feature`` of issue 10 lands: strict,
+    so the mark must go when the feature merges."""
+    if kind == "execsrv" and generation is V0_171:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"issue 10: pending {feature}"))
+
+
 SANDBOX_UNSUPPORTED = (
     "sandboxed filesystem operations are not supported by execsrv: these permissions "
     "restrict the file system, and execsrv has no sandbox to enforce them"
 )
+
+
+PATH_KEYS: Final = frozenset({"path", "sourcePath", "destinationPath", "cwd"})
+
+
+def paths_in_form(generation: Generation, params: Any) -> Any:
+    """``params`` with every absolute path under a path key (``path``, ``cwd``, ... at
+    any depth) written by :func:`wire_path`; relative and odd values stay as given."""
+    if isinstance(params, list):
+        return [paths_in_form(generation, item) for item in params]
+    if not isinstance(params, dict):
+        return params
+    return {
+        key: wire_path(generation, value)
+        if key in PATH_KEYS and isinstance(value, str) and value.startswith("/")
+        else paths_in_form(generation, value)
+        for key, value in params.items()
+    }
+
+
+async def rpc_as(
+    wire: WireClient, generation: Generation, method: str, params: Any
+) -> dict[str, Any]:
+    """:func:`rpc` with the paths of ``params`` in the generation's form."""
+    return await rpc(wire, method, paths_in_form(generation, params))
 
 
 async def rpc(wire: WireClient, method: str, params: Any) -> dict[str, Any]:

@@ -7,14 +7,26 @@ import json
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import WireClient
-from .support import WAIT, error, run_to_close, xfail_on_execsrv
+from .support import (
+    ENVELOPE_TEXTS,
+    V0_130,
+    V0_171,
+    WAIT,
+    error,
+    pending,
+    run_to_close,
+    xfail_on_execsrv,
+)
 
 PARSE_PREFIX = "failed to parse websocket JSON-RPC message from exec-server websocket"
 NO_VARIANT = "data did not match any variant of untagged enum JSONRPCMessage"
 I64_MAX = 2**63 - 1
 I64_MIN = -(2**63)
+BAD_ID = "data did not match any variant of untagged enum RequestId"
 
 
 def parse_error_prefix(client: WireClient) -> str:
@@ -35,9 +47,9 @@ async def assert_still_open(client: WireClient) -> None:
 # -- replies -----------------------------------------------------------------
 
 
-async def test_replies_have_no_jsonrpc_member(wire: WireClient) -> None:
+async def test_replies_have_no_jsonrpc_member(wire: WireClient, generation: Generation) -> None:
     with trio.fail_after(WAIT):
-        events = await run_to_close(wire, "p", ["sh", "-c", "echo hi"])
+        events = await run_to_close(wire, generation, "p", ["sh", "-c", "echo hi"])
         ok = await wire.request("process/read", {"processId": "p"})
         failed = await wire.request("process/read", {"processId": "nope"})
     for message in [*events, ok, failed]:
@@ -96,24 +108,49 @@ async def test_request_ids_are_echoed_unchanged(wire: WireClient, request_id: in
 
 
 @pytest.mark.parametrize("raw_id", ["7.5", "null", "1.0", str(I64_MAX + 1), "true", "[1]", "{}"])
-async def test_request_with_invalid_id_is_a_notification_and_closes(
-    wire: WireClient, raw_id: str
+async def test_request_with_invalid_id(
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    raw_id: str,
 ) -> None:
-    """Not a Request, so it parses as a Notification; ``process/read`` is not one."""
+    """0.130: not a Request, so it parses as a Notification; ``process/read`` is not one."""
     await wire.send(f'{{"id":{raw_id},"method":"process/read","params":{{"processId":"p"}}}}')
     with trio.fail_after(WAIT):
+        if generation is V0_171:
+            # codex-exec-server-0.171.md §2.1: 0.171 answers a parse error and stays open.
+            reply = await wire.recv()
+            assert reply == {"error": error(-32600, parse_error_prefix(wire) + BAD_ID), "id": -1}
+            await assert_still_open(wire)
+            return
         await wire.wait_closed()
     assert wire.responses == {}
 
 
 @pytest.mark.parametrize("raw_id", ["null", "7.5"])
-async def test_initialized_with_invalid_id_is_the_notification(
-    raw: WireClient, raw_id: str
+async def test_initialized_with_invalid_id(
+    raw: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    raw_id: str,
 ) -> None:
-    """The same fall-through makes ``{"id":null,"method":"initialized"}`` count."""
+    """0.130: the same fall-through makes ``{"id":null,"method":"initialized"}`` count."""
     with trio.fail_after(WAIT):
         await raw.request("initialize", {"clientName": "x"})
         await raw.send(f'{{"id":{raw_id},"method":"initialized"}}')
+        if generation is V0_171 and kind == "codex":
+            # codex-exec-server-0.171.md §2.1: a parse error in 0.171, so it does not count.
+            # execsrv cannot tell a 0.171 client before its first 0.171 request (protocol.md
+            # Generations): right after initialize it still answers as 0.130.
+            response = await raw.request("process/terminate", {"processId": "p"})
+            assert response["error"] == error(
+                -32600, "client must send initialized before using exec methods"
+            )
+            parse_error = error(-32600, parse_error_prefix(raw) + BAD_ID)
+            assert raw.responses == {-1: {"error": parse_error, "id": -1}}
+            return
         response = await raw.request("process/terminate", {"processId": "p"})
     assert response["result"] == {"running": False}
     assert raw.responses == {}
@@ -151,25 +188,39 @@ async def test_unknown_params_fields_are_ignored(wire: WireClient) -> None:
 # -- malformed frames (§1.6) --------------------------------------------------
 
 
+NOT_AN_OBJECT = "expected a JSON-RPC object"
+NO_ERROR = "missing field `error`"
+
+
 @pytest.mark.parametrize(
-    "frame",
+    ("frame", "text_0171"),
     [
-        "[]",
-        '[{"id":1,"method":"process/terminate","params":{"processId":"p"}}]',
-        '{"foo":1}',
-        "{}",
-        '{"id":1}',
-        '{"id":1,"method":5}',
-        '"text"',
-        "42",
-        "null",
+        ("[]", NOT_AN_OBJECT),
+        ('[{"id":1,"method":"process/terminate","params":{"processId":"p"}}]', NOT_AN_OBJECT),
+        ('{"foo":1}', NO_ERROR),
+        ("{}", NO_ERROR),
+        ('{"id":1}', NO_ERROR),
+        ('{"id":1,"method":5}', "invalid type: number, expected a string"),
+        ('"text"', NOT_AN_OBJECT),
+        ("42", NOT_AN_OBJECT),
+        ("null", NOT_AN_OBJECT),
     ],
 )
-async def test_frame_matching_no_envelope(wire: WireClient, frame: str) -> None:
+async def test_frame_matching_no_envelope(
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    frame: str,
+    text_0171: str,
+) -> None:
+    pending(request, kind, generation, ENVELOPE_TEXTS)
     await wire.send(frame)
+    # codex-exec-server-0.171.md §2.1: 0.171 names what is wrong; 0.130 has one text.
+    text = NO_VARIANT if generation is V0_130 else text_0171
     with trio.fail_after(WAIT):
         reply = await wire.recv()
-        assert reply == {"error": error(-32600, parse_error_prefix(wire) + NO_VARIANT), "id": -1}
+        assert reply == {"error": error(-32600, parse_error_prefix(wire) + text), "id": -1}
         await assert_still_open(wire)
 
 
@@ -245,7 +296,6 @@ async def test_binary_frame_with_json_is_processed(raw: WireClient) -> None:
         "initialized",  # a notification name sent as a request
         "process/output",
         "process/exited",
-        "capabilities/discover",  # absent in 0.130 and 0.171 (environment/info is 0.171)
         "fs/join",  # absent in 0.130 and 0.171 (fs/canonicalize is a 0.171 method)
         "process/resolveApproval",
         "Process/Start",
@@ -258,6 +308,20 @@ async def test_unknown_method(wire: WireClient, method: str) -> None:
         "error": error(-32601, f"exec-server stub does not implement `{method}` yet"),
         "id": response["id"],
     }
+
+
+async def test_environment_info_is_a_0171_method(
+    wire: WireClient, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
+) -> None:
+    with trio.fail_after(WAIT):
+        response = await wire.request("environment/info", {})
+    if generation is V0_171:
+        # codex-exec-server-0.171.md §3.1: a 0.171 method.
+        assert set(response["result"]) >= {"shell", "cwd", "platformOs", "capabilities"}
+    elif kind == "codex":
+        assert response["error"] == error(
+            -32601, "exec-server stub does not implement `environment/info` yet"
+        )
 
 
 async def test_unknown_method_before_initialize(raw: WireClient) -> None:

@@ -20,9 +20,23 @@ from typing import Any
 
 import pytest
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import WireClient
-from .support import SANDBOX_UNSUPPORTED, error, rpc, without_extensions, xfail_on_execsrv
+from .support import (
+    SANDBOX_PROFILES,
+    SANDBOX_UNSUPPORTED,
+    V0_130,
+    V0_171,
+    assert_invalid_params,
+    error,
+    pending,
+    rpc_as,
+    wire_path,
+    without_extensions,
+    xfail_on_execsrv,
+)
 
 NOT_ABSOLUTE = "AbsolutePathBuf deserialized without a base path"
 PROFILE_MISMATCH = "data did not match any variant of untagged enum PermissionProfileDe"
@@ -79,6 +93,9 @@ STRUCTS = {
     "fs/copy": ("FsCopyParams", 4),
 }
 COPY = {"sourcePath": NOWHERE, "destinationPath": NOWHERE + "2", "recursive": True}
+
+NULL_PRIVATE_DESKTOP = sandbox({"type": "disabled"}, windowsSandboxPrivateDesktop=None)
+DENY_ROOT = managed([{"path": ROOT_PATH, "access": "deny"}])
 
 PARAM_CASES: list[tuple[str, Any, str]] = [
     *[(m, None, f"invalid type: null, expected struct {s}") for m, (s, _) in STRUCTS.items()],
@@ -170,7 +187,7 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
         "fs/readFile",
         {
             "path": NOWHERE,
-            "sandbox": sandbox({"type": "disabled"}, windowsSandboxPrivateDesktop=None),
+            "sandbox": NULL_PRIVATE_DESKTOP,
         },
         "invalid type: null, expected a boolean",
     ),
@@ -198,7 +215,7 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
                 "file_system": {"type": "restricted", "entries": [], "glob_scan_max_depth": 0},
                 "network": "restricted",
             },
-            managed([{"path": ROOT_PATH, "access": "deny"}]),
+            DENY_ROOT,
             managed([{"path": {"type": "path", "path": "rel"}, "access": "read"}]),
             managed([{"path": {"type": "special", "value": {"kind": "bogus"}}, "access": "read"}]),
             {"file_system": {"entries": [{"path": ROOT_PATH}]}},
@@ -213,15 +230,35 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
     PARAM_CASES,
     ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(PARAM_CASES)],
 )
-async def test_invalid_params(wire: WireClient, method: str, params: Any, message: str) -> None:
-    assert await rpc(wire, method, params) == {"error": error(-32602, message)}
+async def test_invalid_params(
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    method: str,
+    params: Any,
+    message: str,
+) -> None:
+    sandbox_context = params.get("sandbox") if isinstance(params, dict) else None
+    if generation is V0_171 and (
+        sandbox_context == NULL_PRIVATE_DESKTOP or sandbox_context == sandbox(DENY_ROOT)
+    ):
+        # 0.171 accepts both (measured on 0.171.0), so the read runs and finds nothing.
+        pending(request, kind, generation, SANDBOX_PROFILES)
+        response = await rpc_as(wire, generation, method, params)
+        assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
+        return
+    response = await rpc_as(wire, generation, method, params)
+    assert_invalid_params(generation, response, message)
 
 
-async def test_a_file_uri_path(wire: WireClient, kind: ServerKind, tree: Path) -> None:
+async def test_a_file_uri_path(
+    wire: WireClient, kind: ServerKind, tree: Path, generation: Generation
+) -> None:
     """codex 0.130 refuses a ``file:`` URI; execsrv also serves 0.171, whose every
     path is one (issue 10), so it reads the file."""
-    reply = await rpc(wire, "fs/readFile", {"path": (tree / "file").as_uri()})
-    if kind == "codex":
+    reply = await rpc_as(wire, generation, "fs/readFile", {"path": (tree / "file").as_uri()})
+    if kind == "codex" and generation is V0_130:
         assert reply == {"error": error(-32602, NOT_ABSOLUTE)}
     else:
         assert reply == {"result": {"dataBase64": b64(b"hello\n")}}
@@ -239,12 +276,12 @@ VALID = {
 
 
 @pytest.mark.parametrize("method", list(VALID))
-async def test_before_the_handshake(raw: WireClient, method: str) -> None:
+async def test_before_the_handshake(raw: WireClient, method: str, generation: Generation) -> None:
     before = "client must call initialize before using filesystem methods"
-    assert await rpc(raw, method, VALID[method]) == {"error": error(-32600, before)}
-    assert "result" in await rpc(raw, "initialize", {"clientName": "conformance"})
+    assert await rpc_as(raw, generation, method, VALID[method]) == {"error": error(-32600, before)}
+    assert "result" in await rpc_as(raw, generation, "initialize", {"clientName": "conformance"})
     after = "client must send initialized before using filesystem methods"
-    assert await rpc(raw, method, VALID[method]) == {"error": error(-32600, after)}
+    assert await rpc_as(raw, generation, method, VALID[method]) == {"error": error(-32600, after)}
 
 
 @pytest.mark.parametrize(
@@ -256,48 +293,69 @@ async def test_before_the_handshake(raw: WireClient, method: str) -> None:
     ],
 )
 async def test_paths_and_sandbox_are_checked_before_the_handshake_state(
-    raw: WireClient, params: dict[str, Any], message: str
+    raw: WireClient,
+    params: dict[str, Any],
+    message: str,
+    generation: Generation,
 ) -> None:
     """They are part of decoding the params (serde), which comes first."""
-    assert await rpc(raw, "fs/getMetadata", params) == {"error": error(-32602, message)}
+    response = await rpc_as(raw, generation, "fs/getMetadata", params)
+    assert_invalid_params(generation, response, message)
 
 
 async def test_params_as_a_sequence(
-    wire: WireClient, kind: ServerKind, request: pytest.FixtureRequest, tree: Path
+    wire: WireClient,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    tree: Path,
+    generation: Generation,
 ) -> None:
     """serde's struct-as-array form, here for the sandbox struct nested in params."""
-    xfail_on_execsrv(request, kind, "execsrv does not decode structs given as JSON arrays")
+    if generation is V0_130:  # 0.171's text is not checked (see assert_invalid_params)
+        xfail_on_execsrv(request, kind, "execsrv does not decode structs given as JSON arrays")
     params = {"path": str(tree / "file"), "sandbox": []}
     message = "invalid length 0, expected struct FileSystemSandboxContext with 5 elements"
-    assert await rpc(wire, "fs/readFile", params) == {"error": error(-32602, message)}
+    response = await rpc_as(wire, generation, "fs/readFile", params)
+    assert_invalid_params(generation, response, message)
 
 
 async def test_permissions_are_checked_before_missing_fields(
-    wire: WireClient, kind: ServerKind, request: pytest.FixtureRequest
+    wire: WireClient,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    generation: Generation,
 ) -> None:
     """serde fails at the bad value at once; execsrv reports missing fields first."""
-    xfail_on_execsrv(request, kind, "execsrv checks permissions after the struct is decoded")
+    if generation is V0_130:  # 0.171's text is not checked (see assert_invalid_params)
+        xfail_on_execsrv(request, kind, "execsrv checks permissions after the struct is decoded")
     params = {"path": NOWHERE, "sandbox": {"permissions": 5}}
-    assert await rpc(wire, "fs/readFile", params) == {"error": error(-32602, PROFILE_MISMATCH)}
+    response = await rpc_as(wire, generation, "fs/readFile", params)
+    assert_invalid_params(generation, response, PROFILE_MISMATCH)
 
 
 async def test_windows_sandbox_level_as_a_map(
-    wire: WireClient, kind: ServerKind, request: pytest.FixtureRequest, tree: Path
+    wire: WireClient,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    tree: Path,
+    generation: Generation,
 ) -> None:
     """serde accepts a unit variant as ``{"name": null}`` too."""
     xfail_on_execsrv(request, kind, "execsrv accepts only the string form of enums")
     level = sandbox({"type": "disabled"}, windowsSandboxLevel={"disabled": None})
     params = {"path": str(tree / "file"), "sandbox": level}
-    assert await rpc(wire, "fs/readFile", params) == {"result": {"dataBase64": b64(b"hello\n")}}
+    assert await rpc_as(wire, generation, "fs/readFile", params) == {
+        "result": {"dataBase64": b64(b"hello\n")}
+    }
 
 
 # -- fs/readFile --------------------------------------------------------------------------
 
 
-async def test_read_file(wire: WireClient, tree: Path) -> None:
+async def test_read_file(wire: WireClient, tree: Path, generation: Generation) -> None:
     data = bytes(range(256)) * 4
     (tree / "bin").write_bytes(data)
-    assert await rpc(wire, "fs/readFile", {"path": str(tree / "bin")}) == {
+    assert await rpc_as(wire, generation, "fs/readFile", {"path": str(tree / "bin")}) == {
         "result": {"dataBase64": b64(data)}
     }
     for spelling in [
@@ -308,13 +366,15 @@ async def test_read_file(wire: WireClient, tree: Path) -> None:
         f"{tree}/missing/../file",  # lexical: the missing part is never looked up
         f"/../..{tree}/file",
     ]:
-        response = await rpc(wire, "fs/readFile", {"path": spelling, "sandbox": None})
+        response = await rpc_as(
+            wire, generation, "fs/readFile", {"path": spelling, "sandbox": None}
+        )
         assert response == {"result": {"dataBase64": b64(b"hello\n")}}, spelling
 
 
-async def test_read_empty_and_fifo(wire: WireClient, tree: Path) -> None:
+async def test_read_empty_and_fifo(wire: WireClient, tree: Path, generation: Generation) -> None:
     (tree / "empty").write_bytes(b"")
-    assert await rpc(wire, "fs/readFile", {"path": str(tree / "empty")}) == {
+    assert await rpc_as(wire, generation, "fs/readFile", {"path": str(tree / "empty")}) == {
         "result": {"dataBase64": ""}
     }
 
@@ -325,16 +385,47 @@ async def test_read_empty_and_fifo(wire: WireClient, tree: Path) -> None:
         ("missing", -32004, "No such file or directory (os error 2)"),
         ("dangling", -32004, "No such file or directory (os error 2)"),
         ("missing/x", -32004, "No such file or directory (os error 2)"),
-        ("dir", -32603, "Is a directory (os error 21)"),
         ("file/x", -32603, "Not a directory (os error 20)"),
-        ("fi\0le", -32600, "file name contained an unexpected NUL byte"),
     ],
 )
 async def test_read_file_errors(
-    wire: WireClient, tree: Path, name: str, code: int, message: str
+    wire: WireClient,
+    tree: Path,
+    name: str,
+    code: int,
+    message: str,
+    generation: Generation,
 ) -> None:
-    response = await rpc(wire, "fs/readFile", {"path": f"{tree}/{name}"})
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": f"{tree}/{name}"})
     assert response == {"error": error(code, message)}
+
+
+async def test_read_file_of_a_directory(
+    wire: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    tree: Path,
+) -> None:
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": f"{tree}/dir"})
+    if generation is V0_130:
+        assert response == {"error": error(-32603, "Is a directory (os error 21)")}
+    else:
+        # codex-exec-server-0.171.md §2.4: 0.171 refuses it before opening, naming the path.
+        assert response == {"error": error(-32600, f"path `{tree}/dir` is not a file")}
+
+
+async def test_read_file_with_a_nul_byte(
+    wire: WireClient, kind: ServerKind, generation: Generation, tree: Path
+) -> None:
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": f"{tree}/fi\0le"})
+    if generation is V0_130:
+        assert response == {"error": error(-32600, "file name contained an unexpected NUL byte")}
+    else:
+        # A URI carries the NUL as %00, which 0.171 refuses while decoding the params
+        # (measured on 0.171.0).
+        uri = wire_path(generation, f"{tree}/fi\0le")
+        assert response == {"error": error(-32602, f"'{uri}' is invalid on 'linux'")}
 
 
 @pytest.fixture
@@ -345,10 +436,10 @@ def huge(tmp_path: Path) -> Path:
     return tmp_path / "huge"
 
 
-async def test_read_file_size_limit(wire: WireClient, huge: Path) -> None:
+async def test_read_file_size_limit(wire: WireClient, huge: Path, generation: Generation) -> None:
     """512 MiB is the limit, checked on the size before reading."""
     limit = 512 * 1024 * 1024
-    response = await rpc(wire, "fs/readFile", {"path": str(huge)})
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": str(huge)})
     assert response == {
         "error": error(-32600, f"file is too large to read: limit is {limit} bytes")
     }
@@ -357,17 +448,35 @@ async def test_read_file_size_limit(wire: WireClient, huge: Path) -> None:
 # -- fs/writeFile -------------------------------------------------------------------------
 
 
-async def test_write_file_creates_and_truncates(wire: WireClient, tree: Path) -> None:
+async def test_write_file_creates_and_truncates(
+    wire: WireClient, tree: Path, generation: Generation
+) -> None:
     target = tree / "new"
     assert (
-        await rpc(wire, "fs/writeFile", {"path": str(target), "dataBase64": b64(b"1234567")}) == OK
+        await rpc_as(
+            wire, generation, "fs/writeFile", {"path": str(target), "dataBase64": b64(b"1234567")}
+        )
+        == OK
     )
     assert target.read_bytes() == b"1234567"
-    assert await rpc(wire, "fs/writeFile", {"path": str(target), "dataBase64": b64(b"ab")}) == OK
+    assert (
+        await rpc_as(
+            wire, generation, "fs/writeFile", {"path": str(target), "dataBase64": b64(b"ab")}
+        )
+        == OK
+    )
     assert target.read_bytes() == b"ab"
-    assert await rpc(wire, "fs/writeFile", {"path": str(target), "dataBase64": ""}) == OK
+    assert (
+        await rpc_as(wire, generation, "fs/writeFile", {"path": str(target), "dataBase64": ""})
+        == OK
+    )
     assert target.read_bytes() == b""
-    assert await rpc(wire, "fs/writeFile", {"path": f"{tree}/link", "dataBase64": "eA=="}) == OK
+    assert (
+        await rpc_as(
+            wire, generation, "fs/writeFile", {"path": f"{tree}/link", "dataBase64": "eA=="}
+        )
+        == OK
+    )
     assert (tree / "file").read_bytes() == b"x"
     assert (tree / "link").is_symlink()
 
@@ -389,10 +498,16 @@ BAD_BASE64 = [
 
 @pytest.mark.parametrize(("data", "reason"), BAD_BASE64)
 async def test_write_file_bad_base64_is_invalid_request(
-    wire: WireClient, tmp_path: Path, data: str, reason: str
+    wire: WireClient,
+    tmp_path: Path,
+    data: str,
+    reason: str,
+    generation: Generation,
 ) -> None:
     """-32600, not -32602: the handler decodes the base64, not serde."""
-    response = await rpc(wire, "fs/writeFile", {"path": str(tmp_path / "f"), "dataBase64": data})
+    response = await rpc_as(
+        wire, generation, "fs/writeFile", {"path": str(tmp_path / "f"), "dataBase64": data}
+    )
     message = f"fs/writeFile requires valid base64 dataBase64: {reason}"
     assert response == {"error": error(-32600, message)}
     assert not (tmp_path / "f").exists()
@@ -408,17 +523,24 @@ async def test_write_file_bad_base64_is_invalid_request(
     ],
 )
 async def test_write_file_errors(
-    wire: WireClient, tree: Path, name: str, code: int, message: str
+    wire: WireClient,
+    tree: Path,
+    name: str,
+    code: int,
+    message: str,
+    generation: Generation,
 ) -> None:
-    response = await rpc(wire, "fs/writeFile", {"path": f"{tree}/{name}", "dataBase64": "eA=="})
+    response = await rpc_as(
+        wire, generation, "fs/writeFile", {"path": f"{tree}/{name}", "dataBase64": "eA=="}
+    )
     assert response == {"error": error(code, message)}
 
 
 # -- fs/createDirectory -------------------------------------------------------------------
 
 
-async def test_create_directory(wire: WireClient, tree: Path) -> None:
-    assert await rpc(wire, "fs/createDirectory", {"path": f"{tree}/a/b/c"}) == OK
+async def test_create_directory(wire: WireClient, tree: Path, generation: Generation) -> None:
+    assert await rpc_as(wire, generation, "fs/createDirectory", {"path": f"{tree}/a/b/c"}) == OK
     assert (tree / "a" / "b" / "c").is_dir()
     for params in [
         {"path": f"{tree}/a/b/c"},  # exists: fine when recursive
@@ -428,7 +550,7 @@ async def test_create_directory(wire: WireClient, tree: Path) -> None:
         {"path": f"{tree}/dirlink/new"},
         {"path": f"{tree}/single", "recursive": False},
     ]:
-        assert await rpc(wire, "fs/createDirectory", params) == OK, params
+        assert await rpc_as(wire, generation, "fs/createDirectory", params) == OK, params
     assert (tree / "dir" / "new").is_dir()
     assert (tree / "single").is_dir()
 
@@ -444,18 +566,30 @@ async def test_create_directory(wire: WireClient, tree: Path) -> None:
     ],
 )
 async def test_create_directory_errors(
-    wire: WireClient, tree: Path, name: str, recursive: bool | None, code: int, message: str
+    wire: WireClient,
+    tree: Path,
+    name: str,
+    recursive: bool | None,
+    code: int,
+    message: str,
+    generation: Generation,
 ) -> None:
     params = {"path": f"{tree}/{name}", "recursive": recursive}
-    assert await rpc(wire, "fs/createDirectory", params) == {"error": error(code, message)}
+    assert await rpc_as(wire, generation, "fs/createDirectory", params) == {
+        "error": error(code, message)
+    }
 
 
 # -- fs/getMetadata -----------------------------------------------------------------------
 
 
-async def _metadata(wire: WireClient, kind: str, path: Path | str) -> dict[str, Any]:
-    response = await rpc(wire, "fs/getMetadata", {"path": str(path)})
+async def _metadata(
+    wire: WireClient, generation: Generation, kind: str, path: Path | str
+) -> dict[str, Any]:
+    response = await rpc_as(wire, generation, "fs/getMetadata", {"path": str(path)})
     assert "result" in response, response
+    if generation is V0_171:  # codex-exec-server-0.171.md §2.4: `size` is 0.171's own field
+        return {k: v for k, v in response["result"].items() if k != "size"}
     return without_extensions(kind, response["result"], METADATA_EXTENSIONS)
 
 
@@ -475,10 +609,15 @@ def _mtime_ms(path: Path) -> int:
     ],
 )
 async def test_get_metadata(
-    wire: WireClient, kind: ServerKind, tree: Path, name: str, flags: tuple[bool, bool, bool]
+    wire: WireClient,
+    kind: ServerKind,
+    tree: Path,
+    name: str,
+    flags: tuple[bool, bool, bool],
+    generation: Generation,
 ) -> None:
     is_directory, is_file, is_symlink = flags
-    assert await _metadata(wire, kind, f"{tree}/{name}") == {
+    assert await _metadata(wire, generation, kind, f"{tree}/{name}") == {
         "isDirectory": is_directory,
         "isFile": is_file,
         "isSymlink": is_symlink,
@@ -488,10 +627,13 @@ async def test_get_metadata(
 
 
 async def test_get_metadata_size_is_an_execsrv_extension(
-    wire: WireClient, kind: ServerKind, tree: Path
+    wire: WireClient,
+    kind: ServerKind,
+    tree: Path,
+    generation: Generation,
 ) -> None:
-    response = await rpc(wire, "fs/getMetadata", {"path": f"{tree}/link"})
-    if kind == "codex":
+    response = await rpc_as(wire, generation, "fs/getMetadata", {"path": f"{tree}/link"})
+    if kind == "codex" and generation is V0_130:
         assert "size" not in response["result"]
     else:
         assert response["result"]["size"] == 6  # the target's size
@@ -507,10 +649,15 @@ async def test_get_metadata_size_is_an_execsrv_extension(
     ],
 )
 async def test_get_metadata_errors(
-    wire: WireClient, tree: Path, name: str, code: int, message: str
+    wire: WireClient,
+    tree: Path,
+    name: str,
+    code: int,
+    message: str,
+    generation: Generation,
 ) -> None:
     (tree / "loop").symlink_to("loop")
-    response = await rpc(wire, "fs/getMetadata", {"path": f"{tree}/{name}"})
+    response = await rpc_as(wire, generation, "fs/getMetadata", {"path": f"{tree}/{name}"})
     assert response == {"error": error(code, message)}
 
 
@@ -522,11 +669,11 @@ def _sorted_entries(response: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(response["result"]["entries"], key=lambda e: e["fileName"])
 
 
-async def test_read_directory(wire: WireClient, tree: Path) -> None:
+async def test_read_directory(wire: WireClient, tree: Path, generation: Generation) -> None:
     """Types follow symlinks; a dangling symlink is left out; no `.` or `..`."""
     for name in ["é", "日本語", "with space"]:
         (tree / "dir" / name).write_bytes(b"")
-    response = await rpc(wire, "fs/readDirectory", {"path": str(tree)})
+    response = await rpc_as(wire, generation, "fs/readDirectory", {"path": str(tree)})
     assert _sorted_entries(response) == [
         {"fileName": "dir", "isDirectory": True, "isFile": False},
         {"fileName": "dirlink", "isDirectory": True, "isFile": False},
@@ -534,7 +681,7 @@ async def test_read_directory(wire: WireClient, tree: Path) -> None:
         {"fileName": "file", "isDirectory": False, "isFile": True},
         {"fileName": "link", "isDirectory": False, "isFile": True},
     ]
-    response = await rpc(wire, "fs/readDirectory", {"path": f"{tree}/dirlink"})
+    response = await rpc_as(wire, generation, "fs/readDirectory", {"path": f"{tree}/dirlink"})
     assert [e["fileName"] for e in _sorted_entries(response)] == [
         "sub",
         "with space",
@@ -543,18 +690,22 @@ async def test_read_directory(wire: WireClient, tree: Path) -> None:
     ]
 
 
-async def test_read_directory_lossy_names(wire: WireClient, tmp_path: Path) -> None:
+async def test_read_directory_lossy_names(
+    wire: WireClient, tmp_path: Path, generation: Generation
+) -> None:
     os.close(os.open(os.path.join(os.fsencode(tmp_path), b"bad\xffname"), os.O_CREAT, 0o644))
-    response = await rpc(wire, "fs/readDirectory", {"path": str(tmp_path)})
+    response = await rpc_as(wire, generation, "fs/readDirectory", {"path": str(tmp_path)})
     assert _sorted_entries(response) == [
         {"fileName": "bad\ufffdname", "isDirectory": False, "isFile": True}
     ]
 
 
-async def test_read_directory_with_many_entries(wire: WireClient, tmp_path: Path) -> None:
+async def test_read_directory_with_many_entries(
+    wire: WireClient, tmp_path: Path, generation: Generation
+) -> None:
     for i in range(3000):
         os.close(os.open(tmp_path / f"n{i}", os.O_CREAT | os.O_WRONLY, 0o644))
-    response = await rpc(wire, "fs/readDirectory", {"path": str(tmp_path)})
+    response = await rpc_as(wire, generation, "fs/readDirectory", {"path": str(tmp_path)})
     assert {e["fileName"] for e in response["result"]["entries"]} == {f"n{i}" for i in range(3000)}
 
 
@@ -567,26 +718,34 @@ async def test_read_directory_with_many_entries(wire: WireClient, tmp_path: Path
     ],
 )
 async def test_read_directory_errors(
-    wire: WireClient, tree: Path, name: str, code: int, message: str
+    wire: WireClient,
+    tree: Path,
+    name: str,
+    code: int,
+    message: str,
+    generation: Generation,
 ) -> None:
-    response = await rpc(wire, "fs/readDirectory", {"path": f"{tree}/{name}"})
+    response = await rpc_as(wire, generation, "fs/readDirectory", {"path": f"{tree}/{name}"})
     assert response == {"error": error(code, message)}
 
 
 # -- fs/remove ----------------------------------------------------------------------------
 
 
-async def test_remove(wire: WireClient, tree: Path) -> None:
+async def test_remove(wire: WireClient, tree: Path, generation: Generation) -> None:
     """Symlinks are removed, never followed; defaults are recursive and force."""
     for name in ["dirlink", "link", "dangling", "fifo", "missing"]:
-        assert await rpc(wire, "fs/remove", {"path": f"{tree}/{name}"}) == OK, name
+        assert await rpc_as(wire, generation, "fs/remove", {"path": f"{tree}/{name}"}) == OK, name
     assert (tree / "dir" / "sub" / "x").read_bytes() == b"inner"
     assert (tree / "file").read_bytes() == b"hello\n"
     (tree / "empty").mkdir()
     params = {"path": f"{tree}/empty", "recursive": False, "force": False}
-    assert await rpc(wire, "fs/remove", params) == OK
-    assert await rpc(wire, "fs/remove", {"path": f"{tree}/dir"}) == OK
-    assert await rpc(wire, "fs/remove", {"path": f"{tree}/file", "recursive": None}) == OK
+    assert await rpc_as(wire, generation, "fs/remove", params) == OK
+    assert await rpc_as(wire, generation, "fs/remove", {"path": f"{tree}/dir"}) == OK
+    assert (
+        await rpc_as(wire, generation, "fs/remove", {"path": f"{tree}/file", "recursive": None})
+        == OK
+    )
     assert os.listdir(tree) == []
 
 
@@ -600,64 +759,82 @@ async def test_remove(wire: WireClient, tree: Path) -> None:
     ],
 )
 async def test_remove_errors(
-    wire: WireClient, tree: Path, name: str, options: dict[str, Any], code: int, message: str
+    wire: WireClient,
+    tree: Path,
+    name: str,
+    options: dict[str, Any],
+    code: int,
+    message: str,
+    generation: Generation,
 ) -> None:
-    response = await rpc(wire, "fs/remove", {"path": f"{tree}/{name}", **options})
+    response = await rpc_as(wire, generation, "fs/remove", {"path": f"{tree}/{name}", **options})
     assert response == {"error": error(code, message)}
 
 
 # -- fs/copy ------------------------------------------------------------------------------
 
 
-async def _copy(wire: WireClient, source: Path | str, destination: Path | str, recursive: bool):
+async def _copy(
+    wire: WireClient,
+    generation: Generation,
+    source: Path | str,
+    destination: Path | str,
+    recursive: bool,
+):
     params = {
         "sourcePath": str(source),
         "destinationPath": str(destination),
         "recursive": recursive,
     }
-    return await rpc(wire, "fs/copy", params)
+    return await rpc_as(wire, generation, "fs/copy", params)
 
 
-async def test_copy_a_file(wire: WireClient, tree: Path) -> None:
+async def test_copy_a_file(wire: WireClient, tree: Path, generation: Generation) -> None:
     (tree / "file").chmod(0o640)
-    assert await _copy(wire, tree / "file", tree / "copy", False) == OK
+    assert await _copy(wire, generation, tree / "file", tree / "copy", False) == OK
     assert (tree / "copy").read_bytes() == b"hello\n"
     assert (tree / "copy").stat().st_mode & 0o777 == 0o640
     (tree / "longer").write_bytes(b"previous, longer content")
-    assert await _copy(wire, tree / "file", tree / "longer", True) == OK
+    assert await _copy(wire, generation, tree / "file", tree / "longer", True) == OK
     assert (tree / "longer").read_bytes() == b"hello\n"
 
 
 @pytest.mark.parametrize("onto", ["file", "link"])
 async def test_copy_a_file_onto_itself(
-    wire: WireClient, kind: ServerKind, tree: Path, onto: str
+    wire: WireClient,
+    kind: ServerKind,
+    tree: Path,
+    onto: str,
+    generation: Generation,
 ) -> None:
     """DESIGN.md §1.1.4: execsrv keeps the file; codex truncates it to nothing."""
-    assert await _copy(wire, tree / "file", tree / onto, False) == OK
+    assert await _copy(wire, generation, tree / "file", tree / onto, False) == OK
     expected = b"" if kind == "codex" else b"hello\n"
     assert (tree / "file").read_bytes() == expected
 
 
-async def test_copy_symlinks_as_symlinks(wire: WireClient, tree: Path) -> None:
-    assert await _copy(wire, tree / "link", tree / "link2", False) == OK
-    assert await _copy(wire, tree / "dirlink", tree / "dirlink2", True) == OK
-    assert await _copy(wire, tree / "dangling", tree / "dangling2", False) == OK
+async def test_copy_symlinks_as_symlinks(
+    wire: WireClient, tree: Path, generation: Generation
+) -> None:
+    assert await _copy(wire, generation, tree / "link", tree / "link2", False) == OK
+    assert await _copy(wire, generation, tree / "dirlink", tree / "dirlink2", True) == OK
+    assert await _copy(wire, generation, tree / "dangling", tree / "dangling2", False) == OK
     assert os.readlink(tree / "link2") == "file"
     assert os.readlink(tree / "dirlink2") == "dir"
     assert os.readlink(tree / "dangling2") == "nowhere"
-    response = await _copy(wire, tree / "link", tree / "link2", False)
+    response = await _copy(wire, generation, tree / "link", tree / "link2", False)
     assert response == {"error": error(-32603, "File exists (os error 17)")}
 
 
-async def test_copy_a_tree_merges(wire: WireClient, tree: Path) -> None:
+async def test_copy_a_tree_merges(wire: WireClient, tree: Path, generation: Generation) -> None:
     (tree / "dest" / "sub").mkdir(parents=True)
     (tree / "dest" / "sub" / "kept").write_bytes(b"k")
     (tree / "dir" / "sub" / "ln").symlink_to("x")
-    assert await _copy(wire, tree / "dir", tree / "dest", True) == OK
+    assert await _copy(wire, generation, tree / "dir", tree / "dest", True) == OK
     assert sorted(p.name for p in (tree / "dest" / "sub").iterdir()) == ["kept", "ln", "x"]
     assert (tree / "dest" / "sub" / "x").read_bytes() == b"inner"
     assert os.readlink(tree / "dest" / "sub" / "ln") == "x"
-    assert await _copy(wire, tree / "dir", tree / "new" / "deeper", True) == OK
+    assert await _copy(wire, generation, tree / "dir", tree / "new" / "deeper", True) == OK
     assert (tree / "new" / "deeper" / "sub" / "x").read_bytes() == b"inner"
 
 
@@ -685,12 +862,37 @@ async def test_copy_errors(
     recursive: bool,
     code: int,
     message: str,
+    generation: Generation,
 ) -> None:
-    response = await _copy(wire, f"{tree}/{source}", f"{tree}/{destination}", recursive)
+    response = await _copy(wire, generation, f"{tree}/{source}", f"{tree}/{destination}", recursive)
     assert response == {"error": error(code, message)}
 
 
 # -- the sandbox field (spec §10) -----------------------------------------------------------
+
+
+async def refused_untyped_profile(
+    wire: WireClient,
+    generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    permissions: dict[str, Any],
+    method: str,
+    params: dict[str, Any],
+) -> bool:
+    """In 0.171, check that a profile without ``type`` is refused; True if it was one.
+
+    0.171's profile is an internally tagged enum (measured on 0.171.0, not in
+    codex-exec-server-0.171.md yet): ``missing field `type```, where 0.130 read the
+    untyped legacy form.
+    """
+    if generation is V0_130 or "type" in permissions:
+        return False
+    pending(request, kind, generation, SANDBOX_PROFILES)
+    response = await rpc_as(wire, generation, method, params)
+    assert response == {"error": error(-32602, "missing field `type`")}
+    return True
+
 
 DIRECT_PROFILES = [
     {"type": "disabled"},
@@ -704,18 +906,29 @@ DIRECT_PROFILES = [
 
 @pytest.mark.parametrize("permissions", DIRECT_PROFILES)
 async def test_profiles_that_run_directly(
-    wire: WireClient, tmp_path: Path, permissions: dict[str, Any]
+    wire: WireClient,
+    tmp_path: Path,
+    permissions: dict[str, Any],
+    generation: Generation,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
 ) -> None:
     """No restriction on the file system (or write access to the root): no sandbox."""
     outside = tmp_path / "written"
     extra = {"sandbox": sandbox(permissions, cwd=str(tmp_path), useLegacyLandlock=True)}
     params = {"path": str(outside), "dataBase64": "eA==", **extra}
-    assert await rpc(wire, "fs/writeFile", params) == OK
-    response = await rpc(wire, "fs/readFile", {"path": str(outside), **extra})
+    if await refused_untyped_profile(
+        wire, generation, kind, request, permissions, "fs/writeFile", params
+    ):
+        return
+    assert await rpc_as(wire, generation, "fs/writeFile", params) == OK
+    response = await rpc_as(wire, generation, "fs/readFile", {"path": str(outside), **extra})
     assert response == {"result": {"dataBase64": "eA=="}}
 
 
-async def test_restricted_profile(wire: WireClient, kind: ServerKind, tmp_path: Path) -> None:
+async def test_restricted_profile(
+    wire: WireClient, kind: ServerKind, tmp_path: Path, generation: Generation
+) -> None:
     """codex runs the operation in its sandbox helper (writes outside the writable roots
     fail with EROFS); execsrv has no sandbox and refuses the profile."""
     writable = tmp_path / "writable"
@@ -734,16 +947,18 @@ async def test_restricted_profile(wire: WireClient, kind: ServerKind, tmp_path: 
     read = {"path": str(tmp_path / "readable"), "sandbox": profile}
     if kind == "execsrv":
         refused = {"error": error(-32600, SANDBOX_UNSUPPORTED)}
-        assert await rpc(wire, "fs/writeFile", inside) == refused
-        assert await rpc(wire, "fs/writeFile", outside) == refused
-        assert await rpc(wire, "fs/readFile", read) == refused
+        assert await rpc_as(wire, generation, "fs/writeFile", inside) == refused
+        assert await rpc_as(wire, generation, "fs/writeFile", outside) == refused
+        assert await rpc_as(wire, generation, "fs/readFile", read) == refused
         assert not (writable / "f").exists()
     else:
-        assert await rpc(wire, "fs/writeFile", inside) == OK
-        assert await rpc(wire, "fs/writeFile", outside) == {
+        assert await rpc_as(wire, generation, "fs/writeFile", inside) == OK
+        assert await rpc_as(wire, generation, "fs/writeFile", outside) == {
             "error": error(-32603, "Read-only file system (os error 30)")
         }
-        assert await rpc(wire, "fs/readFile", read) == {"result": {"dataBase64": "cg=="}}
+        assert await rpc_as(wire, generation, "fs/readFile", read) == {
+            "result": {"dataBase64": "cg=="}
+        }
         assert (writable / "f").read_bytes() == b"x"
     assert not (tmp_path / "f").exists()
 
@@ -759,11 +974,20 @@ async def test_restricted_profile(wire: WireClient, kind: ServerKind, tmp_path: 
     ],
 )
 async def test_profiles_without_any_access(
-    wire: WireClient, kind: ServerKind, tree: Path, permissions: dict[str, Any]
+    wire: WireClient,
+    kind: ServerKind,
+    tree: Path,
+    permissions: dict[str, Any],
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
     """No readable entry: codex's sandbox sees nothing (not found); execsrv refuses."""
     params = {"path": f"{tree}/file", "sandbox": sandbox(permissions)}
-    response = await rpc(wire, "fs/readFile", params)
+    if await refused_untyped_profile(
+        wire, generation, kind, request, permissions, "fs/readFile", params
+    ):
+        return
+    response = await rpc_as(wire, generation, "fs/readFile", params)
     if kind == "execsrv":
         assert response == {"error": error(-32600, SANDBOX_UNSUPPORTED)}
     else:
@@ -771,8 +995,15 @@ async def test_profiles_without_any_access(
 
 
 async def test_bad_base64_comes_before_the_sandbox_refusal(
-    wire: WireClient, kind: ServerKind, tmp_path: Path
+    wire: WireClient,
+    kind: ServerKind,
+    tmp_path: Path,
+    generation: Generation,
 ) -> None:
-    params = {"path": str(tmp_path / "f"), "dataBase64": "!", "sandbox": sandbox({})}
+    # 0.171 refuses an untyped profile while decoding (see refused_untyped_profile).
+    permissions = {} if generation is V0_130 else managed([])
+    params = {"path": str(tmp_path / "f"), "dataBase64": "!", "sandbox": sandbox(permissions)}
     message = "fs/writeFile requires valid base64 dataBase64: Invalid symbol 33, offset 0."
-    assert await rpc(wire, "fs/writeFile", params) == {"error": error(-32600, message)}
+    assert await rpc_as(wire, generation, "fs/writeFile", params) == {
+        "error": error(-32600, message)
+    }

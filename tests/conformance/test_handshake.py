@@ -7,16 +7,32 @@ import uuid
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import WireClient, open_wire
-from .support import WAIT, error, start_params
+from .support import (
+    ENVIRONMENT_INFO_FIELDS,
+    V0_130,
+    V0_171,
+    WAIT,
+    error,
+    start_params,
+    without_added_fields,
+    write_params,
+)
 
-EXEC_METHODS = {
-    "process/start": start_params("p", ["true"]),
-    "process/read": {"processId": "p"},
-    "process/write": {"processId": "p", "chunk": ""},
-    "process/terminate": {"processId": "p"},
-}
+EXEC_METHODS = ["process/start", "process/read", "process/write", "process/terminate"]
+
+
+def exec_params(generation: Generation, method: str) -> dict[str, object]:
+    """Valid params of an exec method, in the generation's form."""
+    return {
+        "process/start": start_params(generation, "p", ["true"]),
+        "process/read": {"processId": "p"},
+        "process/write": write_params(generation, "p", ""),
+        "process/terminate": {"processId": "p"},
+    }[method]
 
 
 def assert_uuid4(session_id: object) -> None:
@@ -26,28 +42,31 @@ def assert_uuid4(session_id: object) -> None:
     assert str(parsed) == session_id
 
 
-def initialize_fields(kind: ServerKind) -> set[str]:
-    """The fields of an ``initialize`` result: codex 0.130 sends the session id alone;
-    execsrv (and codex 0.171) add ``environmentInfo``, which a 0.130 client ignores."""
-    return {"sessionId"} if kind == "codex" else {"sessionId", "environmentInfo"}
-
-
-async def test_initialize_returns_a_fresh_uuid4_session(url: str, kind: ServerKind) -> None:
+async def test_initialize_returns_a_fresh_uuid4_session(
+    url: str, kind: ServerKind, generation: Generation, request: pytest.FixtureRequest
+) -> None:
     async with open_wire(url) as first, open_wire(url) as second:
         with trio.fail_after(WAIT):
             one = await first.request("initialize", {"clientName": "a"})
             two = await second.request("initialize", {"clientName": ""})  # "" is fine
         assert set(one) == {"id", "result"}
-        assert set(one["result"]) == initialize_fields(kind)
+        if generation is V0_171:
+            # codex-exec-server-0.171.md §2.2, §3.1: 0.171 describes the executor too.
+            assert set(one["result"]) == {"sessionId", "environmentInfo"}
+        else:
+            result = without_added_fields(generation, kind, one["result"], ENVIRONMENT_INFO_FIELDS)
+            assert set(result) == {"sessionId"}
         assert_uuid4(one["result"]["sessionId"])
         assert_uuid4(two["result"]["sessionId"])
         assert one["result"]["sessionId"] != two["result"]["sessionId"]
 
 
 @pytest.mark.parametrize("method", EXEC_METHODS)
-async def test_exec_methods_before_initialize(raw: WireClient, method: str) -> None:
+async def test_exec_methods_before_initialize(
+    raw: WireClient, method: str, generation: Generation
+) -> None:
     with trio.fail_after(WAIT):
-        response = await raw.request(method, EXEC_METHODS[method])
+        response = await raw.request(method, exec_params(generation, method))
     assert response == {
         "error": error(-32600, "client must call initialize before using exec methods"),
         "id": 1,
@@ -55,10 +74,12 @@ async def test_exec_methods_before_initialize(raw: WireClient, method: str) -> N
 
 
 @pytest.mark.parametrize("method", EXEC_METHODS)
-async def test_exec_methods_before_initialized(raw: WireClient, method: str) -> None:
+async def test_exec_methods_before_initialized(
+    raw: WireClient, method: str, generation: Generation
+) -> None:
     with trio.fail_after(WAIT):
         await raw.request("initialize", {"clientName": "x"})
-        response = await raw.request(method, EXEC_METHODS[method])
+        response = await raw.request(method, exec_params(generation, method))
         assert response["error"] == error(
             -32600, "client must send initialized before using exec methods"
         )
@@ -66,6 +87,27 @@ async def test_exec_methods_before_initialized(raw: WireClient, method: str) -> 
         await raw.notify("initialized", {})
         response = await raw.request("process/terminate", {"processId": "p"})
     assert response["result"] == {"running": False}
+
+
+@pytest.mark.parametrize(
+    ("method", "family"),
+    [("environment/info", "environment info"), ("environment/status", "environment status")],
+)
+async def test_0171_methods_before_initialize(
+    raw: WireClient,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+    method: str,
+    family: str,
+) -> None:
+    """codex-exec-server-0.171.md §2.1: 0.171's new methods have gate families of their own."""
+    if generation is V0_130:
+        pytest.skip("0.171 methods")
+    with trio.fail_after(WAIT):
+        response = await raw.request(method, None)
+    message = f"client must call initialize before using {family} methods"
+    assert response == {"error": error(-32600, message), "id": 1}
 
 
 async def test_bad_params_checked_before_the_handshake_state(raw: WireClient) -> None:
@@ -147,7 +189,7 @@ async def test_initialized_params_are_ignored(raw: WireClient, params: object) -
     assert response["result"] == {"running": False}
 
 
-async def test_initialized_is_per_connection(url: str, kind: ServerKind) -> None:
+async def test_initialized_is_per_connection(url: str) -> None:
     """A resumed session still needs ``initialized`` on the new connection."""
     async with open_wire(url) as first:
         with trio.fail_after(WAIT):
@@ -157,8 +199,7 @@ async def test_initialized_is_per_connection(url: str, kind: ServerKind) -> None
             response = await second.request(
                 "initialize", {"clientName": "x", "resumeSessionId": session_id}
             )
-            assert response["result"]["sessionId"] == session_id
-            assert set(response["result"]) == initialize_fields(kind)
+            assert response["result"]["sessionId"] == session_id  # 0.171 adds environmentInfo
             response = await second.request("process/read", {"processId": "p"})
             assert response["error"] == error(
                 -32600, "client must send initialized before using exec methods"

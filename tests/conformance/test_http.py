@@ -4,10 +4,6 @@ Both servers fetch from the same test HTTP server on 127.0.0.1, which records
 what arrived, so the tests compare the requests the servers sent as well as
 the answers they gave. The one branch is DESIGN.md §1.1.1: codex answers the
 requests on a connection one at a time, execsrv does not.
-
-These are 0.130 requests. Where codex 0.171 answers them differently (it answers
-every request as 0.171), the test is marked ``v0130`` and skips on codex 0.171;
-test_http_0171.py has the 0.171 side. execsrv runs both.
 """
 
 from __future__ import annotations
@@ -23,13 +19,19 @@ import pytest
 import trio
 import trustme
 
+from execsrv.protocol.generation import Generation
+
 from ..http.server import HttpServer, open_http_server, pattern
 from ..servers import RunningServer, ServerKind, open_codex, open_execsrv
 from ..wire import Message, WireClient, open_wire
-from .generations import generations, v0130
-from .support import WAIT, b64, error, unb64
-
-__all__ = ["generations", "v0130"]  # fixtures used here
+from .support import (
+    V0_130,
+    WAIT,
+    assert_invalid_params,
+    b64,
+    error,
+    unb64,
+)
 
 BODY_DELTA = "http/request/bodyDelta"
 
@@ -94,22 +96,19 @@ async def frames(wire: WireClient, request_id: str) -> list[dict[str, Any]]:
     return received
 
 
+def accept_encoding(generation: Generation, kind: ServerKind) -> list[tuple[str, str]]:
+    """The header 0.171 adds to every request (codex-exec-server-0.171.md §2.5);
+    execsrv offers only gzip (it has no zstd decoder; protocol.md, HTTP requests)."""
+    if generation is V0_130:
+        return []
+    return [("accept-encoding", "zstd,gzip" if kind == "codex" else "gzip")]
+
+
 def body_of(received: list[dict[str, Any]]) -> bytes:
     return b"".join(unb64(f["deltaBase64"]) for f in received)
 
 
 # -- params and validation ----------------------------------------------------------
-
-
-NUMBER_TEXTS_0171 = {
-    "invalid type: integer `5`, expected struct HttpHeader": (
-        "invalid type: number, expected struct HttpHeader"
-    ),
-    "invalid value: integer `-1`, expected u64": "invalid number",
-    "invalid type: integer `5`, expected a string": "invalid type: number, expected a string",
-}
-"""codex 0.171 words a wrong number in ``http/request`` params this way; execsrv
-cannot tell the generation of params it cannot decode and keeps 0.130's words."""
 
 
 @pytest.mark.parametrize(
@@ -133,12 +132,10 @@ cannot tell the generation of params it cannot decode and keeps 0.130's words.""
     ],
 )
 async def test_params_errors(
-    wire: WireClient, generations: frozenset[str], params: Any, message: str
+    wire: WireClient, generation: Generation, params: Any, message: str
 ) -> None:
     response = await call(wire, params)
-    if "0.130" not in generations:
-        message = NUMBER_TEXTS_0171.get(message, message)
-    assert response["error"] == error(-32602, message)
+    assert_invalid_params(generation, response, message)
 
 
 @pytest.mark.parametrize(
@@ -183,9 +180,12 @@ async def test_validation(
 # -- what goes on the wire -----------------------------------------------------------
 
 
-@pytest.mark.usefixtures("v0130")
 async def test_request_headers_and_body_on_the_wire(
-    wire: WireClient, http_server: HttpServer
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
     headers = [
         {"name": "A", "value": "1"},
@@ -205,19 +205,29 @@ async def test_request_headers_and_body_on_the_wire(
         ("x-caf", "café".encode().decode("latin-1")),
         ("x-tab", "a\tb"),
         ("accept", "*/*"),
+        *accept_encoding(generation, kind),
         ("host", f"127.0.0.1:{http_server.port}"),
         ("content-length", "5"),
     ]
     assert json.loads(unb64(result["bodyBase64"]))["method"] == "post"
 
 
-@pytest.mark.usefixtures("v0130")
-async def test_host_and_accept_can_be_replaced(wire: WireClient, http_server: HttpServer) -> None:
+async def test_host_and_accept_can_be_replaced(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
     headers = [{"name": "Host", "value": "example.test"}, {"name": "Accept", "value": "x/y"}]
     await ok(wire, {**get(http_server.url("/echo?q=1#frag")), "headers": headers})
     (received,) = http_server.received
     assert received.target == "/echo?q=1"
-    assert received.headers == [("host", "example.test"), ("accept", "x/y")]
+    assert received.headers == [
+        ("host", "example.test"),
+        ("accept", "x/y"),
+        *accept_encoding(generation, kind),
+    ]
 
 
 async def test_the_url_is_normalised(wire: WireClient, http_server: HttpServer) -> None:
@@ -273,9 +283,12 @@ async def test_buffered_bodies(wire: WireClient, http_server: HttpServer, path: 
 # -- redirects --------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("v0130")
 async def test_post_302_becomes_a_get_with_referer(
-    wire: WireClient, http_server: HttpServer
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
     headers = [{"name": "X-K", "value": "1"}, {"name": "content-type", "value": "text/plain"}]
     params = {**get(http_server.url("/redirect?status=302")), "method": "POST"}
@@ -283,12 +296,23 @@ async def test_post_302_becomes_a_get_with_referer(
     assert result["status"] == 200
     first, second = http_server.received
     assert (first.method, first.body, second.method, second.body) == ("POST", b"hello", "GET", b"")
-    assert second.headers == [
-        ("x-k", "1"),
-        ("accept", "*/*"),
-        ("referer", http_server.url("/redirect?status=302")),
-        ("host", f"127.0.0.1:{http_server.port}"),
-    ]
+    referer = ("referer", http_server.url("/redirect?status=302"))
+    if generation is V0_130:
+        assert second.headers == [
+            ("x-k", "1"),
+            ("accept", "*/*"),
+            referer,
+            ("host", f"127.0.0.1:{http_server.port}"),
+        ]
+    else:
+        # 0.171 (measured on 0.171.0): referer comes before the default headers.
+        assert second.headers == [
+            ("x-k", "1"),
+            referer,
+            ("accept", "*/*"),
+            *accept_encoding(generation, kind),
+            ("host", f"127.0.0.1:{http_server.port}"),
+        ]
 
 
 @pytest.mark.parametrize(
@@ -306,9 +330,12 @@ async def test_redirect_methods(
     assert second.body == (b"hello" if expected in ("PUT", "POST") else b"")
 
 
-@pytest.mark.usefixtures("v0130")
 async def test_cross_host_redirect_drops_credentials(
-    wire: WireClient, http_server: HttpServer
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
 ) -> None:
     target = f"http://localhost:{http_server.port}/echo"
     headers = [
@@ -318,27 +345,45 @@ async def test_cross_host_redirect_drops_credentials(
     ]
     await ok(wire, {**get(http_server.url(f"/redirect?to={target}")), "headers": headers})
     second = http_server.received[1]
-    assert [name for name, _ in second.headers] == ["accept", "x-a", "referer", "host"]
+    if generation is V0_130:
+        assert [name for name, _ in second.headers] == ["accept", "x-a", "referer", "host"]
+    else:
+        # 0.171 (measured on 0.171.0): the caller's headers, the referer, then the defaults.
+        names = ["x-a", "referer", "accept", "accept-encoding", "host"]
+        assert [name for name, _ in second.headers] == names
 
 
-@pytest.mark.usefixtures("v0130")
-async def test_at_most_ten_redirects(wire: WireClient, http_server: HttpServer) -> None:
+async def test_at_most_ten_redirects(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
     result = await ok(wire, get(http_server.url("/chain?n=10")))
     assert json.loads(unb64(result["bodyBase64"]))["target"] == "/chain?n=0"
     response = await call(wire, get(http_server.url("/loop")))
-    assert response["error"] == error(
-        -32603,
-        f"http/request failed: error following redirect for url ({http_server.url('/loop')})",
-    )
+    if generation is V0_130:
+        message = f"error following redirect for url ({http_server.url('/loop')})"
+    else:
+        message = "too many redirects"  # 0.171 (measured on 0.171.0)
+    assert response["error"] == error(-32603, f"http/request failed: {message}")
     assert len(http_server.received) == 11 + 11
 
 
-@pytest.mark.usefixtures("v0130")
-async def test_redirect_to_another_scheme(wire: WireClient, http_server: HttpServer) -> None:
+async def test_redirect_to_another_scheme(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
     response = await call(wire, get(http_server.url("/redirect?to=ftp://x/")))
-    assert response["error"] == error(
-        -32603, "http/request failed: builder error for url (ftp://x/)"
-    )
+    if generation is V0_130:
+        message = "builder error for url (ftp://x/)"
+    else:
+        message = "redirect target uses unsupported URL scheme: ftp"  # measured on 0.171.0
+    assert response["error"] == error(-32603, f"http/request failed: {message}")
 
 
 # -- failures and deadlines -------------------------------------------------------------
@@ -367,27 +412,35 @@ async def test_broken_buffered_body(wire: WireClient, http_server: HttpServer, p
     )
 
 
-@pytest.mark.usefixtures("v0130")
-async def test_deadline_before_the_headers(wire: WireClient, http_server: HttpServer) -> None:
+async def test_deadline_before_the_headers(
+    wire: WireClient,
+    http_server: HttpServer,
+    kind: ServerKind,
+    generation: Generation,
+    request: pytest.FixtureRequest,
+) -> None:
     url = http_server.url("/hang")
+    sending_failed = error(-32603, f"http/request failed: error sending request for url ({url})")
     start = trio.current_time()
     response = await call(wire, {**get(url), "timeoutMs": 300})
     assert 0.25 < trio.current_time() - start < 5
-    assert response["error"] == error(
-        -32603, f"http/request failed: error sending request for url ({url})"
-    )
+    assert response["error"] == sending_failed
     # 0 fails at once. Against a server that answers, the reference races its zero timer
     # with a loopback reply (it once returned 200 in CI), so ask one that never answers.
     start = trio.current_time()
     response = await call(wire, {**get(url), "timeoutMs": 0})
     assert trio.current_time() - start < 2
-    assert response["error"] == error(
-        -32603, f"http/request failed: error sending request for url ({url})"
-    )
+    if generation is V0_130:
+        assert response["error"] == sending_failed
+    else:  # codex-exec-server-0.171.md §2.5: 0.171 words a zero timeout its own way.
+        assert response["error"] == error(
+            -32603, "http/request failed: route-aware request timed out"
+        )
 
 
 async def test_deadline_in_a_buffered_body(wire: WireClient, http_server: HttpServer) -> None:
-    response = await call(wire, {**get(http_server.url("/drip?n=20&every=0.1")), "timeoutMs": 300})
+    # The body takes 2 s; 1 s leaves the headers time to arrive on a loaded machine.
+    response = await call(wire, {**get(http_server.url("/drip?n=20&every=0.1")), "timeoutMs": 1000})
     assert response["error"] == error(
         -32603, "failed to read http/request response body: error decoding response body"
     )
@@ -521,12 +574,15 @@ async def test_requests_on_one_connection_and_head_of_line_blocking(
 
 @pytest.fixture
 async def trusting_server(
-    kind: ServerKind, ca: trustme.CA, tmp_path: Path
+    kind: ServerKind, generation: Generation, ca: trustme.CA, tmp_path: Path
 ) -> AsyncIterator[RunningServer]:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     env = {"SSL_CERT_FILE": str(ca_file)}
-    opener = open_codex(env=env) if kind == "codex" else open_execsrv(env=env)
+    if kind == "codex":
+        opener = open_codex(generation=generation, env=env)
+    else:
+        opener = open_execsrv(env=env)
     async with opener as server:
         yield server
 

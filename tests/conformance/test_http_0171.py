@@ -4,7 +4,7 @@ execsrv and the codex binaries alike.
 A 0.171 request here carries ``redirectPolicy`` (only 0.171 sends it; execsrv
 answers such a request as 0.171, codex 0.171 answers every request so). Tests of
 0.171 behaviour skip on a codex 0.130 server, tests of 0.130 behaviour on a codex
-0.171 server; execsrv runs both (see :mod:`.generations`).
+0.171 server; execsrv runs both (see :mod:`.generations`), each with its own client.
 The one other branch is by server kind: execsrv offers ``accept-encoding: gzip``
 where codex offers ``zstd,gzip`` (execsrv has no zstd decoder).
 """
@@ -22,10 +22,10 @@ import trio
 
 from ..http.server import HttpServer, open_http_server, pattern
 from ..wire import Message, WireClient
-from .generations import generations, v0130, v0171
+from .generations import v0130, v0171
 from .support import WAIT, error, unb64
 
-__all__ = ["generations", "v0130", "v0171"]  # fixtures used here
+__all__ = ["v0130", "v0171"]  # fixtures used here
 
 BODY_DELTA = "http/request/bodyDelta"
 MIB = 1 << 20

@@ -7,9 +7,21 @@ from typing import Any
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..servers import ServerKind
 from ..wire import WireClient
-from .support import WAIT, error, start_params, xfail_on_execsrv
+from .support import (
+    V0_130,
+    V0_171,
+    WAIT,
+    assert_invalid_params,
+    error,
+    start_params,
+    wire_path,
+    write_params,
+    xfail_on_execsrv,
+)
 
 POLICY = {
     "inherit": "none",
@@ -24,7 +36,20 @@ def without(params: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k != key}
 
 
-START = start_params("p", ["true"])
+START = start_params(V0_130, "p", ["true"])
+
+
+def in_generation(generation: Generation, method: str, params: Any) -> Any:
+    """A case's params as ``generation`` writes them: its cwd a URI and its write with
+    a ``writeId`` in 0.171, so only the field under test is wrong."""
+    if generation is V0_130 or not isinstance(params, dict):
+        return params
+    if method == "process/start" and params.get("cwd") == START["cwd"]:
+        return {**params, "cwd": wire_path(generation, START["cwd"])}
+    if method == "process/write" and "writeId" not in params:
+        return {**params, "writeId": "w"}
+    return params
+
 
 CASES: list[tuple[str, Any, str]] = [
     # initialize
@@ -138,10 +163,12 @@ CASES: list[tuple[str, Any, str]] = [
     CASES,
     ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(CASES)],
 )
-async def test_invalid_params(wire: WireClient, method: str, params: Any, message: str) -> None:
+async def test_invalid_params(
+    wire: WireClient, generation: Generation, method: str, params: Any, message: str
+) -> None:
     with trio.fail_after(WAIT):
-        response = await wire.request(method, params)
-    assert response == {"error": error(-32602, message), "id": response["id"]}
+        response = await wire.request(method, in_generation(generation, method, params))
+    assert_invalid_params(generation, response, message)
 
 
 SEQ_FORM = "execsrv does not decode params given as a JSON array (serde's struct-as-sequence form)"
@@ -176,15 +203,24 @@ async def test_params_as_a_sequence(
     wire: WireClient,
     kind: ServerKind,
     request: pytest.FixtureRequest,
+    generation: Generation,
     method: str,
     params: list[Any],
     expected: dict[str, Any],
 ) -> None:
     """serde also accepts a struct as the array of its fields, in declaration order."""
-    xfail_on_execsrv(request, kind, SEQ_FORM)
+    if generation is V0_171 and method == "process/write":
+        # codex-exec-server-0.171.md §2.3: 0.171's WriteParams has a third field, writeId.
+        expected = error(-32602, "invalid length 2, expected struct WriteParams with 3 elements")
+    if generation is V0_130 or expected.get("code") != -32602:
+        # (0.171's -32602 texts are not checked: see assert_invalid_params)
+        xfail_on_execsrv(request, kind, SEQ_FORM)
     with trio.fail_after(WAIT):
         response = await wire.request(method, params)
-    assert response.get("result", response.get("error")) == expected
+    if expected.get("code") == -32602:
+        assert_invalid_params(generation, response, expected["message"])
+    else:
+        assert response.get("result", response.get("error")) == expected
 
 
 async def test_initialize_params_as_a_sequence(
@@ -199,27 +235,31 @@ async def test_initialize_params_as_a_sequence(
 
 @pytest.mark.parametrize("chunk", ["aGl=", "aG=="])
 async def test_base64_with_trailing_bits_is_rejected(
-    wire: WireClient, kind: ServerKind, request: pytest.FixtureRequest, chunk: str
+    wire: WireClient,
+    kind: ServerKind,
+    request: pytest.FixtureRequest,
+    chunk: str,
+    generation: Generation,
 ) -> None:
     """The base64 crate rejects non-canonical input whose unused low bits are not zero."""
     xfail_on_execsrv(request, kind, "msgspec accepts base64 with non-zero trailing bits")
     symbol = chunk.rstrip("=")[-1]
     with trio.fail_after(WAIT):
-        response = await wire.request("process/write", {"processId": "p", "chunk": chunk})
+        response = await wire.request("process/write", write_params(generation, "p", chunk))
     offset = len(chunk.rstrip("=")) - 1
-    assert response["error"] == error(
-        -32602, f"Invalid last symbol {ord(symbol)}, offset {offset}."
+    assert_invalid_params(
+        generation, response, f"Invalid last symbol {ord(symbol)}, offset {offset}."
     )
 
 
-async def test_u64_beyond_range(wire: WireClient) -> None:
+async def test_u64_beyond_range(wire: WireClient, generation: Generation) -> None:
     """serde_json reads an integer above u64::MAX as a float, printed by ryu (``e+19``)."""
     with trio.fail_after(WAIT):
         at_max = await wire.request("process/read", {"processId": "p", "afterSeq": 2**64 - 1})
         beyond = await wire.request("process/read", {"processId": "p", "afterSeq": 2**64})
     assert at_max["error"] == error(-32600, "unknown process id p")
-    assert beyond["error"] == error(
-        -32602, "invalid type: floating point `1.8446744073709552e+19`, expected u64"
+    assert_invalid_params(
+        generation, beyond, "invalid type: floating point `1.8446744073709552e+19`, expected u64"
     )
 
 
@@ -239,7 +279,10 @@ async def test_u64_beyond_range(wire: WireClient) -> None:
     ],
 )
 async def test_floats_are_printed_as_the_reference_prints_them(
-    wire: WireClient, literal: str, printed: str
+    wire: WireClient,
+    literal: str,
+    printed: str,
+    generation: Generation,
 ) -> None:
     """Plain notation from 1e-5 to below 1e16, else the shortest digits with ``e+N``."""
     frame = (
@@ -249,12 +292,12 @@ async def test_floats_are_printed_as_the_reference_prints_them(
     with trio.fail_after(WAIT):
         await wire.send(frame)
         response = await wire.response(7)
-    assert response["error"] == error(
-        -32602, f"invalid type: floating point `{printed}`, expected u64"
+    assert_invalid_params(
+        generation, response, f"invalid type: floating point `{printed}`, expected u64"
     )
 
 
-async def test_empty_chunk_is_a_valid_write(wire: WireClient) -> None:
+async def test_empty_chunk_is_a_valid_write(wire: WireClient, generation: Generation) -> None:
     with trio.fail_after(WAIT):
-        response = await wire.request("process/write", {"processId": "p", "chunk": ""})
+        response = await wire.request("process/write", write_params(generation, "p", ""))
     assert response["result"] == {"status": "unknownProcess"}

@@ -15,6 +15,7 @@ import pytest
 
 from ..conformance.support import (
     SANDBOX_UNSUPPORTED,
+    V0_130,
     b64,
     error,
     output_of,
@@ -26,6 +27,10 @@ from ..conformance.support import (
 from ..servers import open_execsrv
 from ..wire import WireClient, open_wire
 from .support import uri
+
+AS_SPELLED = V0_130
+"""The generation for conformance helpers whose cwd these tests spell out themselves
+(0.130's helpers send a cwd as given)."""
 
 ODD_NAME = b"odd dir 100% \xc3\xbc \xff"
 """A space, ``%``, non-ASCII and a byte that is not UTF-8."""
@@ -127,17 +132,23 @@ async def test_a_sandbox_with_uris(wire: WireClient, odd_dir: bytes) -> None:
 
 
 async def test_process_start_with_a_uri_cwd(wire: WireClient, odd_dir: bytes) -> None:
-    events = await run_to_close(wire, "pwd", ["/bin/sh", "-c", "pwd"], cwd=uri(odd_dir + b"/."))
+    events = await run_to_close(
+        wire, AS_SPELLED, "pwd", ["/bin/sh", "-c", "pwd"], cwd=uri(odd_dir + b"/.")
+    )
     assert output_of(events) == odd_dir + b"\n"
     events = await run_to_close(
-        wire, "pwd-localhost", ["/bin/sh", "-c", "pwd"], cwd=uri(odd_dir, host="localhost")
+        wire,
+        AS_SPELLED,
+        "pwd-localhost",
+        ["/bin/sh", "-c", "pwd"],
+        cwd=uri(odd_dir, host="localhost"),
     )
     assert output_of(events) == odd_dir + b"\n"
 
 
 async def test_process_start_with_a_relative_plain_cwd(wire: WireClient) -> None:
     """0.130: relative to the server's cwd (the repository root, in open_execsrv)."""
-    events = await run_to_close(wire, "rel", ["/bin/sh", "-c", "pwd"], cwd="tests/fs")
+    events = await run_to_close(wire, AS_SPELLED, "rel", ["/bin/sh", "-c", "pwd"], cwd="tests/fs")
     assert output_of(events).endswith(b"/tests/fs\n")
 
 
@@ -165,10 +176,12 @@ async def test_fs_path_errors(wire: WireClient, path: str, code: int, message: s
 async def test_process_start_cwd_errors(
     wire: WireClient, cwd: str, code: int, message: str
 ) -> None:
-    params = start_params("p", ["/bin/true"], cwd=cwd)
+    params = start_params(AS_SPELLED, "p", ["/bin/true"], cwd=cwd)
     assert await rpc(wire, "process/start", params) == {"error": error(code, message)}
     # Nothing was started under that id.
-    assert "result" in await rpc(wire, "process/start", start_params("p", ["/bin/true"]))
+    assert "result" in await rpc(
+        wire, "process/start", start_params(AS_SPELLED, "p", ["/bin/true"])
+    )
 
 
 async def test_uri_syntax_is_checked_before_the_handshake_state(tmp_path: Path) -> None:
