@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -37,9 +37,14 @@ class _Budget:
         self.left = left
 
 
+Tap = Callable[[int, str, bytes], None]
+"""Sees every forwarded piece: (connection number, "client" or "server" = who sent it, bytes)."""
+
+
 class Proxy:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, tap: Tap | None = None) -> None:
         self.upstream_port = upstream_port
+        self.tap = tap
         self.port = 0
         self.connections = 0
         self.cuts_made = 0
@@ -85,11 +90,19 @@ class Proxy:
                 cut = self._cuts.popleft() if self._cuts else self._then
                 budgets = [_Budget(cut.from_client), _Budget(cut.from_server)]
                 upstream = await trio.open_tcp_stream("127.0.0.1", self.upstream_port)
+                number = self.connections
                 async with trio.open_nursery() as nursery:
-                    for source, sink, budget in zip(
-                        (downstream, upstream), (upstream, downstream), budgets, strict=True
+                    for source, sink, budget, sender in zip(
+                        (downstream, upstream),
+                        (upstream, downstream),
+                        budgets,
+                        ("client", "server"),
+                        strict=True,
                     ):
-                        nursery.start_soon(_pump, source, sink, nursery.cancel_scope, budget, scope)
+                        tap = None if self.tap is None else partial(self.tap, number, sender)
+                        nursery.start_soon(
+                            _pump, source, sink, nursery.cancel_scope, budget, scope, tap
+                        )
         finally:
             self._scopes.discard(scope)
             if any(budget.left == 0 for budget in budgets):
@@ -107,6 +120,7 @@ async def _pump(
     done: trio.CancelScope,
     budget: _Budget,
     reset: trio.CancelScope,
+    tap: Callable[[bytes], None] | None = None,
 ) -> None:
     """Forward until EOF (then end the connection politely) or until ``budget`` is
     spent (then reset it, after forwarding exactly the budgeted bytes)."""
@@ -116,6 +130,8 @@ async def _pump(
                 data = data[: budget.left]
                 budget.left -= len(data)
             await sink.send_all(data)
+            if tap is not None:
+                tap(data)
             if budget.left == 0:
                 reset.cancel()
                 return
@@ -125,8 +141,8 @@ async def _pump(
 
 
 @asynccontextmanager
-async def open_proxy(upstream_port: int) -> AsyncIterator[Proxy]:
-    proxy = Proxy(upstream_port)
+async def open_proxy(upstream_port: int, tap: Tap | None = None) -> AsyncIterator[Proxy]:
+    proxy = Proxy(upstream_port, tap)
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(trio.serve_tcp, proxy._handle, 0, host="127.0.0.1"))
         proxy.port = listeners[0].socket.getsockname()[1]
