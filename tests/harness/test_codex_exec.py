@@ -47,10 +47,6 @@ MAIN_SETUPS = [
 ]
 CUT_SETUPS = [Setup("0.171", "execsrv"), Setup("0.171", "codex-0.171")]
 
-PENDING_EXECSRV_171: dict[str, str] = {}
-"""Scenarios execsrv fails for the 0.171 harness until other issue-10 points merge:
-scenario -> what is pending. Remove an entry when its feature lands (it turns XPASS)."""
-
 
 def expected_failure(setup: Setup, scenario: str) -> str | None:
     """Why ``setup`` fails ``scenario`` today, or None when it must pass."""
@@ -66,17 +62,12 @@ def expected_failure(setup: Setup, scenario: str) -> str | None:
             " -32603 `No such file or directory` (a pipe process/start's cwd; a tty start"
             " silently runs in $HOME instead)"
         )
-    if scenario == "burst" and setup.harness == "0.130":
-        if setup.server == "codex-0.130":
-            return (
-                "codex 0.130's server keeps 1 MiB per process and the 0.130 harness reads"
-                " with process/read after each notification: a 6.9 MB burst loses its"
-                " middle, silently (codex-harness.md §5.6)"
-            )
-        if setup.server == "execsrv":
-            return "issue 10: pending point 7 (a burst delivered whole to the 0.130 harness)"
-    if setup.server == "execsrv" and setup.harness == "0.171" and scenario in PENDING_EXECSRV_171:
-        return f"issue 10: pending {PENDING_EXECSRV_171[scenario]}"
+    if scenario == "burst" and setup.harness == "0.130" and setup.server == "codex-0.130":
+        return (
+            "codex 0.130's server keeps 1 MiB per process and the 0.130 harness reads"
+            " with process/read after each notification: a 6.9 MB burst loses its"
+            " middle, silently (codex-harness.md §5.6)"
+        )
     return None
 
 
@@ -297,3 +288,27 @@ def test_connection_cut_mid_command_is_resumed_with_nothing_lost(cut_run: Harnes
         _process_id(cut_run, "cut-here"), from_reads=False
     )
     assert delivered == sc.CUT_EXPECTED.encode()
+
+
+@scenario("advertised", setups=[setup for setup in MAIN_SETUPS if setup.harness == "0.171"])
+def test_the_0171_harness_uses_what_the_server_advertises(main_run: Played) -> None:
+    """``environmentInfo`` in ``initialize`` makes the 0.171 harness use the gated
+    features (codex-exec-server-0.171.md §6.2): each is answered with a result, and
+    nothing but ``-32004`` (a missing path) comes back as an error."""
+    frames = main_run.run.frames
+    (initialize, *_) = frames.requests("initialize")
+    answer = frames.response_to(initialize)
+    assert answer is not None and "environmentInfo" in answer["result"], answer
+    assert frames.requests("environment/info") == []  # only asked when initialize lacks it
+    for method in ("fs/watchMissing", "environmentConfig/read"):
+        requests = frames.requests(method)
+        assert requests, f"the harness did not call {method}"
+        for request in requests:
+            response = frames.response_to(request)
+            assert response is not None and "result" in response, (request, response)
+    errors = [
+        frame.message["error"]
+        for frame in frames.frames
+        if frame.sender == "server" and "error" in frame.message
+    ]
+    assert all(error["code"] == -32004 for error in errors), errors
