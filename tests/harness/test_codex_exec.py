@@ -298,14 +298,16 @@ def test_the_0171_harness_uses_what_the_server_advertises(main_run: Played) -> N
     frames = main_run.run.frames
     (initialize, *_) = frames.requests("initialize")
     answer = frames.response_to(initialize)
-    assert answer is not None and "environmentInfo" in answer["result"], answer
+    assert answer is not None
+    assert "environmentInfo" in answer["result"], answer
     assert frames.requests("environment/info") == []  # only asked when initialize lacks it
     for method in ("fs/watchMissing", "environmentConfig/read"):
         requests = frames.requests(method)
         assert requests, f"the harness did not call {method}"
         for request in requests:
             response = frames.response_to(request)
-            assert response is not None and "result" in response, (request, response)
+            assert response is not None, request
+            assert "result" in response, (request, response)
     errors = [
         frame.message["error"]
         for frame in frames.frames
