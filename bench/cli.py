@@ -79,7 +79,8 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
     "detached": [Fresh("detached", workloads.detached_sessions)],
     "http": [Repeated("http_download", http_download)],
     "fs": [Repeated("fs_read", fs_read), Fresh("fs_read_large", fs_read_large)],
-    "harness": [Fresh("harness_read", harness_read)],
+    # The 0.130 harness's reads (plain paths): codex 0.171 refuses them.
+    "harness": [Fresh("harness_read", harness_read, ("execsrv", servers.CODEX_130))],
 }
 
 Results = dict[str, dict[str, dict[str, object]]]

@@ -11,7 +11,7 @@ read from the child while retention can hold it without evicting output no
 until a read goes past some, so a detached flood costs no CPU and loses nothing.
 
 The same holds while a client reads the process with ``process/read`` (the log is
-*paced*, see :mod:`.output_log`): a burst larger than retention between two reads
+*paced*, see :mod:`.output_log`; a process started by a 0.130 request from its start): a burst larger than retention between two reads
 holds the child back instead of evicting what that reader has not read. If no read
 makes room for ``reader_timeout_seconds`` while the child is held, the reader is
 taken to have stopped: eviction resumes (oldest first, reads say ``truncated``)
@@ -135,7 +135,10 @@ class ManagedProcess:
         self._limits = limits
         self._exited_output = exited_output
         self._timeout_ms = spec.timeout_ms
-        self._log = OutputLog(limits.retained_output_bytes)
+        # The codex 0.130 harness reads every process, starting right after the start:
+        # pacing a 0.130 process from the start loses nothing in between.
+        paced = spec.generation is Generation.V0_130
+        self._log = OutputLog(limits.retained_output_bytes, paced=paced)
         self._reserved_bytes = 0  # read sizes granted to pumps waiting for output
         self._acknowledged = Changed()  # the log acknowledged more output
         self._recorded = Changed()  # the log recorded an event

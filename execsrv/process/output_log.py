@@ -41,7 +41,8 @@ per-message cost, not bytes, dominates websocket throughput in Python."""
 class OutputLog:
     """One process's events and retained output, within ``retained_output_bytes``."""
 
-    def __init__(self, retained_output_bytes: int) -> None:
+    def __init__(self, retained_output_bytes: int, *, paced: bool = False) -> None:
+        """``paced``: paced from the start, as if a ``process/read`` had come already."""
         self._budget = retained_output_bytes
         self._next_seq = 1
         self._chunks: list[ProcessOutputChunk] = []
@@ -52,7 +53,7 @@ class OutputLog:
         self._acked_through = 0
         self._undelivered_through = 0
         self._notified_through = 0  # the last seq whose notification reached a client
-        self._paced = False  # only process/read acknowledges output
+        self._paced = paced  # only process/read acknowledges output
         self._unacked_bytes = 0  # retained bytes after _acked_through
         self.exit_code: int | None = None
         self.exit_signal: str | None = None

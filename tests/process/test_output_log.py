@@ -197,3 +197,14 @@ def test_the_log_and_the_events_import_no_io_library() -> None:
     for module in (output_log, events):
         roots = {name.split(".")[0] for name in _imports(module)}
         assert not roots & {"trio", "anyio", "os", "socket"}, roots
+
+
+def test_a_log_paced_from_the_start_keeps_what_was_notified_before_the_first_read() -> None:
+    """A 0.130 process: its harness reads right after the start, so output notified
+    before that first read is not evicted either."""
+    log = OutputLog(100, paced=True)
+    first = log.append("stdout", b"a" * 100)
+    assert not log.notified(first.seq, delivered=True)
+    assert log.read_allowance(1, reserved_bytes=0) is None  # held, not evicted
+    assert log.mark_read(0, log.snapshot(0, None))  # the first read takes it
+    assert log.read_allowance(1, reserved_bytes=0) == 100

@@ -60,20 +60,21 @@ async def test_cursor_max_bytes_next_seq_and_extension_fields(client: execsrv.Cl
         (2, "stdout", 200),
         (3, "stdout", 300),
     ]
-    # The reference's quirk: nextSeq follows the last chunk, not the exit and close events.
-    assert full.next_seq == 4
+    # 0.171's rule (the client speaks 0.171): with maxBytes null, nextSeq counts the
+    # exit and close events too (0.130 gives 4: tests/conformance/test_process_read.py).
+    assert full.next_seq == 6
     assert (full.exited, full.exit_code, full.closed, full.failure) == (True, 7, True, None)
     assert (full.exit_seq, full.closed_seq, full.truncated) == (4, 5, False)
     assert await proc.read() == full  # afterSeq null means 0
 
-    # With the quirky cursor: no chunks, and now the true next seq.
+    # Past the end: no chunks, and the true next seq.
     tail = await proc.read(after_seq=full.next_seq)
     assert tail.chunks == []
     assert tail.next_seq == 6
 
     middle = await proc.read(after_seq=1)
     assert [c.seq for c in middle.chunks] == [2, 3]
-    assert middle.next_seq == 4
+    assert middle.next_seq == 6
     for after_seq in (3, 4, 5, 99):
         response = await proc.read(after_seq=after_seq)
         assert response.chunks == [], after_seq
@@ -90,7 +91,8 @@ async def test_cursor_max_bytes_next_seq_and_extension_fields(client: execsrv.Cl
     ]:
         response = await proc.read(after_seq=0, max_bytes=max_bytes)
         assert [c.seq for c in response.chunks] == seqs, max_bytes
-        assert response.next_seq == seqs[-1] + 1, max_bytes
+        # A set maxBytes keeps 0.130's rule in 0.171 too: after the last chunk.
+        assert response.next_seq == (6 if max_bytes is None else seqs[-1] + 1), max_bytes
     after_two = await proc.read(after_seq=2, max_bytes=0)
     assert [c.seq for c in after_two.chunks] == [3]
 

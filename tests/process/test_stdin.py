@@ -92,7 +92,7 @@ async def test_write_after_terminate_answers_a_status(client: execsrv.Client) ->
         assert racing in ("accepted", "stdinClosed")
         await seen.finish()
         assert seen.exited is not None
-        assert (seen.exited.exit_code, seen.exited.signal) == (-1, "SIGKILL")
+        assert (seen.exited.exit_code, seen.exited.signal) == (128 + 9, "SIGKILL")
         assert await proc.write(b"x") == "stdinClosed"
         assert await proc.close_stdin() == "stdinClosed"
         assert await proc.terminate() is False

@@ -26,6 +26,7 @@ from execsrv.client.supervisor import (
     RESUME_WITHIN_SECONDS,
 )
 from execsrv.process.stdin import STDIN_BUFFER_BYTES
+from execsrv.protocol.generation import Generation
 from execsrv.server.connection import EVICTION_GRACE, RESUMED_ELSEWHERE
 from execsrv.transport import MemoryTransport, MessageTransport, memory_transport_pair
 
@@ -160,7 +161,9 @@ async def test_resume_backs_off_exponentially_then_gives_up_after_its_window(
             dials.append(trio.current_time())
             raise Disconnected("connection refused")
 
-        async with open_memory_client(server, dial=dial) as client:
+        # As to a 0.130 server, whose sessions the client tries to resume for 30 s (80 s
+        # for 0.171's: tests/client/test_generation.py).
+        async with open_memory_client(server, dial=dial, speaking_as=Generation.V0_130) as client:
             assert await server.sever() == 1
             lost_at = trio.current_time()
             with pytest.raises(Disconnected):
