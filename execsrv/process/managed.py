@@ -11,8 +11,9 @@ read from the child while retention can hold it without evicting output no
 until a read goes past some, so a detached flood costs no CPU and loses nothing.
 
 The same holds while a client reads the process with ``process/read`` (the log is
-*paced*, see :mod:`.output_log`; a process started by a 0.130 request from its start): a burst larger than retention between two reads
-holds the child back instead of evicting what that reader has not read. If no read
+*paced*, see :mod:`.output_log`; a process started by a 0.130 request from its
+start): a burst larger than retention between two reads holds the child back
+instead of evicting what that reader has not read. If no read
 makes room for ``reader_timeout_seconds`` while the child is held, the reader is
 taken to have stopped: eviction resumes (oldest first, reads say ``truncated``)
 until its next read. Retained output never exceeds ``retained_output_bytes``.
