@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
+from typing import Final
 
 import pytest
 import trio
@@ -125,17 +126,25 @@ class Target:
     generation: Generation
 
 
-@pytest.fixture(
+TARGETS: Final = [
+    pytest.param(("execsrv", Generation.V0_130), id="execsrv-0.130"),
+    pytest.param(("execsrv", Generation.V0_171), id="execsrv-0.171"),
+    pytest.param(("codex", Generation.V0_130), id="codex-0.130", marks=pytest.mark.interop),
+    pytest.param(("codex-0.171", Generation.V0_171), id="codex-0.171", marks=pytest.mark.interop),
+]
+"""Every server kind with each generation it speaks (execsrv speaks both)."""
+
+
+ONLY_0171: Final = pytest.mark.parametrize(
+    "target",
+    [param for param in TARGETS if param.values[0][1] is Generation.V0_171],
+    indirect=True,
     scope="session",
-    params=[
-        pytest.param(("execsrv", Generation.V0_130), id="execsrv-0.130"),
-        pytest.param(("execsrv", Generation.V0_171), id="execsrv-0.171"),
-        pytest.param(("codex", Generation.V0_130), id="codex-0.130", marks=pytest.mark.interop),
-        pytest.param(
-            ("codex-0.171", Generation.V0_171), id="codex-0.171", marks=pytest.mark.interop
-        ),
-    ],
 )
+"""``pytestmark`` of a module of 0.171 requests only: its tests get the 0.171 targets."""
+
+
+@pytest.fixture(scope="session", params=TARGETS)
 def target(request: pytest.FixtureRequest, _server_pool: _ServerPool) -> Target:
     """Each server kind with the generation it speaks; execsrv speaks both."""
     kind, generation = request.param

@@ -11,10 +11,6 @@ branches on ``kind``.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,55 +18,11 @@ import pytest
 import trio
 
 from ..fs.support import uri
-from ..servers import LISTEN_ANY_PORT, ROOT, RunningServer, ServerKind, _open_server, open_execsrv
 from ..wire import WireClient, open_wire
-from .conftest import _ServerThread
+from .conftest import ONLY_0171
 from .support import WAIT, b64, error, rpc
 
-CODEX_171_BIN_ENV = "EXECSRV_CODEX_171_BIN"
-
-
-@asynccontextmanager
-async def open_codex_171() -> AsyncIterator[RunningServer]:
-    """``codex exec-server`` 0.171 with a fresh CODEX_HOME (see ``servers.open_codex``)."""
-    binary = os.environ.get(CODEX_171_BIN_ENV)
-    if not binary:
-        pytest.skip(f"{CODEX_171_BIN_ENV} not set (run: nox -s interop)")
-    homes = ROOT / ".interop" / "codex-homes"
-    homes.mkdir(parents=True, exist_ok=True)
-    codex_home = tempfile.mkdtemp(prefix="home-", dir=homes)
-    try:
-        argv = [binary, "exec-server", "--listen", LISTEN_ANY_PORT]
-        env = {**os.environ, "CODEX_HOME": codex_home}
-        async with _open_server(argv, kind="codex", env=env, cwd=ROOT) as server:
-            yield server
-    finally:
-        shutil.rmtree(codex_home, ignore_errors=True)
-
-
-@pytest.fixture(
-    scope="module",
-    params=["execsrv", pytest.param("codex", marks=pytest.mark.interop)],
-)
-def server_171(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
-    runner = _ServerThread(open_execsrv if request.param == "execsrv" else open_codex_171)
-    try:
-        yield runner.start()
-    finally:
-        runner.stop()
-
-
-@pytest.fixture
-def kind(server_171: RunningServer) -> ServerKind:
-    return server_171.kind
-
-
-@pytest.fixture
-async def wire(server_171: RunningServer) -> AsyncIterator[WireClient]:
-    async with open_wire(server_171.url) as client:
-        with trio.fail_after(10):
-            await client.handshake("conformance")
-        yield client
+pytestmark = ONLY_0171
 
 
 @pytest.fixture
@@ -233,7 +185,7 @@ async def test_invalid_params(wire: WireClient, method: str, params: Any, messag
 @pytest.mark.parametrize(
     "method", ["fs/open", "fs/readBlock", "fs/writeBlock", "fs/close", "fs/watchMissing"]
 )
-async def test_before_the_handshake(server_171: RunningServer, method: str) -> None:
+async def test_before_the_handshake(url: str, method: str) -> None:
     params = {
         "fs/open": {"handleId": "a", "path": "file:///x"},
         "fs/readBlock": {"handleId": "a", "offset": 0, "len": 1},
@@ -242,7 +194,7 @@ async def test_before_the_handshake(server_171: RunningServer, method: str) -> N
         "fs/watchMissing": {"watchId": 1, "missing": []},
     }[method]
     before = error(-32600, "client must call initialize before using filesystem methods")
-    async with open_wire(server_171.url) as raw:
+    async with open_wire(url) as raw:
         assert await rpc(raw, method, params) == {"error": before}
 
 

@@ -10,11 +10,8 @@ The same behaviours for 0.130 requests (plain ``cwd``) are pinned by the other
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,57 +19,13 @@ import pytest
 import trio
 
 from ..conftest import CHILD_ENV
-from ..servers import LISTEN_ANY_PORT, ROOT, RunningServer, _open_server, open_execsrv
 from ..wire import WireClient, open_wire
-from .conftest import _ServerThread
+from .conftest import ONLY_0171
 from .support import WAIT, b64, error, events_until_closed, exit_code_of, output_of, unb64
 
-CODEX_171_BIN_ENV = "EXECSRV_CODEX_171_BIN"
+pytestmark = ONLY_0171
+
 THREAD_ID = "0b7e3d4c-1111-4222-8333-444455556666"
-
-
-@asynccontextmanager
-async def _open_codex_171() -> AsyncIterator[RunningServer]:
-    """``codex exec-server`` 0.171.0 with a fresh CODEX_HOME (see ``open_codex``)."""
-    binary = os.environ.get(CODEX_171_BIN_ENV)
-    if not binary:
-        pytest.skip(f"{CODEX_171_BIN_ENV} not set (run: nox -s interop)")
-    homes = ROOT / ".interop" / "codex-homes"
-    homes.mkdir(parents=True, exist_ok=True)
-    codex_home = tempfile.mkdtemp(prefix="home-", dir=homes)
-    try:
-        argv = [binary, "exec-server", "--listen", LISTEN_ANY_PORT]
-        env = {**os.environ, "CODEX_HOME": codex_home}
-        async with _open_server(argv, kind="codex", env=env, cwd=ROOT) as server:
-            yield server
-    finally:
-        shutil.rmtree(codex_home, ignore_errors=True)
-
-
-@pytest.fixture(
-    scope="module",
-    params=["execsrv", pytest.param("codex-0.171", marks=pytest.mark.interop)],
-)
-def server171(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
-    opener = open_execsrv if request.param == "execsrv" else _open_codex_171
-    runner = _ServerThread(opener)
-    try:
-        yield runner.start()
-    finally:
-        runner.stop()
-
-
-@pytest.fixture
-def kind(server171: RunningServer) -> str:
-    return server171.kind
-
-
-@pytest.fixture
-async def wire(server171: RunningServer) -> AsyncIterator[WireClient]:
-    async with open_wire(server171.url) as client:
-        with trio.fail_after(WAIT):
-            await client.handshake("conformance-0171")
-        yield client
 
 
 def start_params(process_id: str, argv: list[str], **extra: Any) -> dict[str, Any]:
@@ -164,15 +117,15 @@ async def test_write_ids_of_refused_writes_are_not_remembered(wire: WireClient) 
 
 
 async def test_a_repeated_write_id_is_acknowledged_after_resume(
-    server171: RunningServer,
+    url: str,
 ) -> None:
-    async with open_wire(server171.url) as first:
+    async with open_wire(url) as first:
         with trio.fail_after(WAIT):
             session = await first.handshake()
             await start(first, "c", ["cat"], pipeStdin=True)
             assert (await write(first, "c", b"a", writeId="1"))["result"]["status"] == "accepted"
             await first.next_notification("process/output")
-    async with open_wire(server171.url) as second:
+    async with open_wire(url) as second:
         with trio.fail_after(WAIT):
             resumed = await second.request(
                 "initialize", {"clientName": "x", "resumeSessionId": session}
