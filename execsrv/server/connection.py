@@ -314,7 +314,7 @@ class Connection:
             await self._reply_error(request.id, RpcError.method_not_found(request.method))
             return
         try:
-            params = route.method.decoder.decode(request.params)
+            params = route.method.decoder.decode(request.params, self._speaks(route.method))
             session = self._require_session(route.method)
         except RpcError as error:
             await self._reply_error(request.id, error)
@@ -346,7 +346,7 @@ class Connection:
 
     async def _handshake(self, request: jsonrpc.IncomingRequest) -> None:
         try:
-            params = INITIALIZE.decoder.decode(request.params)
+            params = INITIALIZE.decoder.decode(request.params, self._speaks(INITIALIZE))
             result = await self._initialize(params)
         except RpcError as error:
             await self._reply_error(request.id, error)
@@ -367,6 +367,15 @@ class Connection:
         self._unanswered_bytes -= size
         self._request_answered.set()
         self._request_answered = trio.Event()
+
+    def _speaks(self, method: Method[Any, Any]) -> Generation:
+        """The generation a request of ``method`` is worded as where its params do
+        not say: 0.171 for a method only 0.171 has or in a session that has spoken
+        0.171; else (before ``initialize`` too) 0.130."""
+        only_0171 = method.since is Generation.V0_171 and not method.had_as_extension
+        if only_0171 or (self.session is not None and self.session.generation is Generation.V0_171):
+            return Generation.V0_171
+        return Generation.V0_130
 
     def _require_session(self, method: Method[Any, Any]) -> Session:
         family = method.family
