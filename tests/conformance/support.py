@@ -273,7 +273,6 @@ def xfail_on_execsrv(request: Any, kind: str, reason: str) -> None:
 
 
 # Features of issue 10 that execsrv does not have yet; each name is one pending() reason.
-ENVELOPE_TEXTS: Final = "0.171 texts for malformed frames"
 
 
 def pending(request: Any, kind: str, generation: Generation, feature: str) -> None:
