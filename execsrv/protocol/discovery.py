@@ -58,12 +58,12 @@ class CapabilityRootsDiscoverParams(Params):
         list[CapabilityRootDiscoverRequest], msgspec.Meta(description="Answered in this order.")
     ]
 
-    def check_params(self) -> None:
+    def check_params(self, generation: Generation) -> None:
         """``-32602`` for a path of neither form or a bad ``sandbox``."""
         for root in self.roots:
             check_wire_path(root.path)
             if root.sandbox is not None:
-                root.sandbox.check_params()
+                root.sandbox.check_params(generation)
 
     def generation(self) -> Generation | None:
         return of_path_form(*(root.path for root in self.roots))
@@ -162,10 +162,10 @@ class DiscoverV2CapabilitiesParams(Params):
         msgspec.Meta(description="Null or absent: read directly."),
     ] = None
 
-    def check_params(self) -> None:
+    def check_params(self, generation: Generation) -> None:
         check_wire_path(self.cwd)
         if self.sandbox is not None:
-            self.sandbox.check_params()
+            self.sandbox.check_params(generation)
 
     def generation(self) -> Generation | None:
         return of_path_form(self.cwd)

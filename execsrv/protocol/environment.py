@@ -194,7 +194,7 @@ class EnvironmentConfigReadParams(Params):
         list[TomlPath], msgspec.Meta(description="Key paths to keep from the requirements layers.")
     ]
 
-    def check_params(self) -> None:
+    def check_params(self, generation: Generation) -> None:
         """``-32602`` for a cwd of neither form (see ParamsDecoder)."""
         check_wire_path(self.cwd)
 

@@ -8,10 +8,13 @@ the handlers turn each value into a host path with
 :func:`~.paths.parse_wire_path`, so the decoded structs still hold the text the
 client sent.
 
-The ``sandbox`` field's ``permissions`` is a ``PermissionProfile``, which the
-reference decodes as an untagged union of a tagged shape and a legacy one; any
+The ``sandbox`` field's ``permissions`` is a ``PermissionProfile``, which codex
+0.130 decodes as an untagged union of a tagged shape and a legacy one; any
 failure inside it is one message, ``data did not match any variant of untagged
-enum PermissionProfileDe``. :func:`parse_permissions` decodes it into the
+enum PermissionProfileDe``. codex 0.171 reads only the tagged shape (an
+internally tagged ``ExecPermissionProfile``: ``type`` is required), adds the
+``deny`` access and words each failure (``missing field `type```); a 0.171
+request's profile is read so. :func:`parse_permissions` decodes it into the
 Structs below and :func:`requires_platform_sandbox` says whether the reference
 would run the operation in its sandbox helper (execsrv has none and refuses:
 :data:`SANDBOX_UNSUPPORTED`).
@@ -19,13 +22,23 @@ would run the operation in its sandbox helper (execsrv has none and refuses:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Final, Literal
 
 import msgspec
 
 from .errors import RpcError
 from .generation import Generation, of_path_form
-from .paths import NOT_ABSOLUTE, PathForm, absolute_path, check_wire_path, form_of, parse_wire_path
+from .params import content_name
+from .paths import (
+    NOT_A_URI,
+    NOT_ABSOLUTE,
+    PathForm,
+    absolute_path,
+    check_wire_path,
+    form_of,
+    parse_wire_path,
+)
 from .wire import U64, EmptyResponse, Params, Payload, USize
 
 __all__ = [
@@ -120,7 +133,7 @@ SANDBOX_UNSUPPORTED: Final = (
 # are documented in protocol.md's prose, not in its generated tables.
 
 NetworkPolicy = Literal["restricted", "enabled"]
-AccessMode = Literal["read", "write", "none"]
+AccessMode = Literal["read", "write", "deny", "none"]  # `deny`: codex 0.171 only
 NonZero = Annotated[int, msgspec.Meta(ge=1)]
 
 
@@ -231,28 +244,38 @@ _Tagged = DisabledPermissions | ExternalPermissions | ManagedPermissions
 PermissionProfile = _Tagged | LegacyPermissions
 
 
-def parse_permissions(value: Any) -> PermissionProfile:
-    """Decode a ``permissions`` value as the reference does: tagged, else legacy.
+def parse_permissions(value: Any, generation: Generation = Generation.V0_130) -> PermissionProfile:
+    """Decode a ``permissions`` value as ``generation``'s codex does: tagged, else
+    legacy (0.130); tagged only, with ``deny`` (0.171).
 
     Raises:
-        RpcError: ``-32602`` :data:`PERMISSIONS_MISMATCH` for anything else,
-            including a relative path in an entry.
+        RpcError: ``-32602`` for anything else, including a relative path in an
+            entry: :data:`PERMISSIONS_MISMATCH` (0.130), or 0.171's text for the
+            first failure (``missing field `type```).
     """
     profile: PermissionProfile
-    try:
-        profile = msgspec.convert(value, _Tagged)
-    except msgspec.ValidationError:
+    if generation is Generation.V0_171:
         try:
-            profile = msgspec.convert(value, LegacyPermissions)
+            profile = msgspec.convert(value, _Tagged)
+        except msgspec.ValidationError as error:
+            raise RpcError.invalid_params(_profile_error_0171(value, str(error))) from None
+    else:
+        try:
+            profile = msgspec.convert(value, _Tagged)
         except msgspec.ValidationError:
-            raise RpcError.invalid_params(PERMISSIONS_MISMATCH) from None
+            try:
+                profile = msgspec.convert(value, LegacyPermissions)
+            except msgspec.ValidationError:
+                raise RpcError.invalid_params(PERMISSIONS_MISMATCH) from None
+        if any(entry.access == "deny" for entry in _entries(profile) or []):
+            raise RpcError.invalid_params(PERMISSIONS_MISMATCH)  # 0.130 has no `deny`
     entries = _entries(profile)
     if not entries:
         return profile
     normalised = []
     for entry in entries:
         if isinstance(entry.path, PathTarget):
-            target = PathTarget(path=_entry_path(entry.path.path))
+            target = PathTarget(path=_entry_path(entry.path.path, generation))
             entry = FileSystemSandboxEntry(path=target, access=entry.access)
         normalised.append(entry)
     if normalised == entries:
@@ -267,12 +290,22 @@ def parse_permissions(value: Any) -> PermissionProfile:
     return msgspec.structs.replace(profile, file_system=legacy)
 
 
-def _entry_path(text: str) -> str:
+def _entry_path(text: str, generation: Generation) -> str:
     """A ``path`` entry's host path: absolute (0.130) or a ``file:`` URI (0.171).
 
-    What fails to decode is the union's one message; a URI naming another host
-    is ``-32600`` (see :func:`~.paths.parse_wire_path`).
+    What fails to decode is the union's one message in 0.130, and 0.171's text
+    for the path in 0.171; a URI naming another host is ``-32600`` (see
+    :func:`~.paths.parse_wire_path`), which 0.171 words as a permission path.
     """
+    if generation is Generation.V0_171:
+        if form_of(text) is PathForm.PLAIN and not text.startswith("/"):
+            raise RpcError.invalid_params(NOT_A_URI)
+        check_wire_path(text)
+        try:
+            return parse_wire_path(text).path
+        except RpcError as error:
+            message = f"invalid sandbox permission path URI: {error.message}"
+            raise RpcError(error.code, message) from None
     if form_of(text) is PathForm.URI:
         try:
             check_wire_path(text)
@@ -282,6 +315,77 @@ def _entry_path(text: str) -> str:
     if not text.startswith("/"):
         raise RpcError.invalid_params(PERMISSIONS_MISMATCH)
     return absolute_path(text)
+
+
+_VARIANTS_0171: Final = {
+    "type": ("managed", "disabled", "external"),
+    "file_system.type": ("restricted", "unrestricted"),
+    "path.type": ("path", "glob_pattern", "special"),
+    "value.kind": (
+        "root",
+        "minimal",
+        "current_working_directory",
+        "project_roots",
+        "tmpdir",
+        "slash_tmp",
+        "unknown",
+    ),
+    "network": ("restricted", "enabled"),
+    "access": ("read", "write", "deny", "none"),
+}
+"""0.171's variants by where they are in a profile (the last one or two keys)."""
+_EXPECTED_0171: Final = {
+    "": "internally tagged enum ExecPermissionProfile",
+    "file_system": "internally tagged enum ExecManagedFileSystemPermissions",
+    "network": "string or map",
+    "access": "string or map",
+    "entries": "a sequence",
+    "glob_scan_max_depth": "a nonzero usize",
+    "path": "a string",
+    "pattern": "a string",
+}
+"""What 0.171 expected where a profile holds a value of the wrong type."""
+_AT_PATH: Final = re.compile(r" - at `\$([^`]*)`$")
+_PATH_STEP: Final = re.compile(r"\.([A-Za-z_]+)|\[(\d+)\]")
+
+
+def _profile_error_0171(value: Any, message: str) -> str:
+    """codex 0.171's text for a profile msgspec rejected with ``message``.
+
+    The profile is an internally tagged enum, so serde reads it as buffered
+    content: a number keeps its value (``integer `5```), unlike in the params
+    around it. Measured on 0.171.0 for the common failures; an entry or target
+    of the wrong type is worded by the nearest measured name.
+    """
+    match = _AT_PATH.search(message)
+    text = message[: match.start()] if match else message
+    keys: list[str] = []
+    found = value
+    for step in _PATH_STEP.finditer(match.group(1) if match else ""):
+        key, index = step.group(1), step.group(2)
+        if key is not None:
+            keys.append(key)
+            found = found.get(key) if isinstance(found, dict) else None
+        else:
+            found = found[int(index)] if isinstance(found, list) else None
+    where = ".".join(keys[-2:])
+    last = keys[-1] if keys else ""
+    if text.startswith("Object missing required field "):
+        return "missing field " + text.removeprefix("Object missing required field ")
+    if isinstance(value, list) and not keys:
+        return "missing field `type`"  # serde reads a sequence's first item as the tag
+    if text.startswith(("Invalid value", "Invalid enum value")):
+        variants = _VARIANTS_0171.get(where) or _VARIANTS_0171.get(last, ())
+        names = [f"`{name}`" for name in variants]
+        listed = " or ".join(names) if len(names) == 2 else "one of " + ", ".join(names)
+        return f"unknown variant `{found}`, expected {listed}"
+    if last in ("type", "kind"):  # a tag is read as an identifier, not as content
+        kind = "number" if isinstance(found, int | float) and not isinstance(found, bool) else None
+        return f"invalid type: {kind or content_name(found)}, expected variant identifier"
+    if last == "glob_scan_max_depth" and isinstance(found, int) and not isinstance(found, bool):
+        return f"invalid value: integer `{found}`, expected a nonzero usize"
+    expected = _EXPECTED_0171.get(last, "a value")
+    return f"invalid type: {content_name(found)}, expected {expected}"
 
 
 def _entries(profile: PermissionProfile) -> list[FileSystemSandboxEntry] | None:
@@ -328,10 +432,11 @@ def _narrows_write(entry: FileSystemSandboxEntry, entries: list[FileSystemSandbo
         return True
     if isinstance(target, SpecialPath):
         if isinstance(target.value, RootPath):
-            return entry.access == "none"
+            return entry.access in ("none", "deny")
         if isinstance(target.value, MinimalPath | UnknownSpecialPath):
             return False
-    # A `read` entry is overridden by a `write` entry for the same target; `none` never is.
+    # A `read` entry is overridden by a `write` entry for the same target; `none` and
+    # `deny` never are.
     overridden = entry.access == "read" and any(
         other.access == "write" and other.path == target for other in entries
     )
@@ -349,7 +454,8 @@ AbsolutePath = Annotated[
     ),
 ]
 
-WindowsSandboxLevel = Literal["disabled", "restricted-token", "elevated"]
+WindowsSandboxLevel = Literal["disabled", "restricted-token", "elevated", "mxc"]  # mxc: 0.171
+WINDOWS_LEVELS_0130: Final = ("disabled", "restricted-token", "elevated")
 
 
 class FileSystemSandboxContext(Params, kw_only=True):
@@ -378,15 +484,41 @@ class FileSystemSandboxContext(Params, kw_only=True):
         WindowsSandboxLevel, msgspec.Meta(description="Required; no effect on Unix.")
     ]
     windows_sandbox_private_desktop: Annotated[
-        bool, msgspec.Meta(description="No effect on Unix.")
+        bool | None, msgspec.Meta(description="No effect on Unix; null only from codex 0.171.")
     ] = False
     use_legacy_landlock: Annotated[bool, msgspec.Meta(description="No effect in execsrv.")] = False
 
-    def check_params(self) -> None:
-        """What serde rejects while decoding: a bad ``permissions`` or ``cwd``."""
-        parse_permissions(self.permissions)
+    def check_params(self, generation: Generation) -> None:
+        """What serde rejects while decoding: a bad ``permissions`` or ``cwd``, and
+        (0.130) a null ``windowsSandboxPrivateDesktop``."""
+        generation = self.speaks(generation)
+        if generation is Generation.V0_130 and self.windows_sandbox_level == "mxc":
+            levels = ", ".join(f"`{level}`" for level in WINDOWS_LEVELS_0130)
+            raise RpcError.invalid_params(f"unknown variant `mxc`, expected one of {levels}")
+        self.profile(generation)
+        if self.windows_sandbox_private_desktop is None and generation is Generation.V0_130:
+            raise RpcError.invalid_params("invalid type: null, expected a boolean")
         if self.cwd is not None:
             check_wire_path(self.cwd)
+
+    def speaks(self, generation: Generation) -> Generation:
+        """The generation its profile is read in: 0.171 if the request speaks it
+        (``generation``) or its own ``cwd`` is a URI."""
+        return Generation.V0_171 if of_path_form(self.cwd) is Generation.V0_171 else generation
+
+    def profile(self, generation: Generation) -> PermissionProfile:
+        """The decoded ``permissions`` (see :func:`parse_permissions`), read as a
+        ``generation`` request's (see :meth:`speaks`)."""
+        return parse_permissions(self.permissions, self.speaks(generation))
+
+    def checked_profile(self) -> PermissionProfile:
+        """The profile :meth:`check_params` accepted while decoding, for a handler:
+        read as 0.171, else as 0.130 (one of the two accepted it, and a profile
+        both accept decodes alike)."""
+        try:
+            return parse_permissions(self.permissions, Generation.V0_171)
+        except RpcError:
+            return parse_permissions(self.permissions, Generation.V0_130)
 
 
 Sandbox = Annotated[
@@ -408,13 +540,14 @@ FollowSymlinks = Annotated[
 class _FsParams(Params):
     _PATHS: ClassVar[tuple[str, ...]] = ("path",)
 
-    def check_params(self) -> None:
-        """``-32602`` for a path of neither form or a bad ``sandbox`` (see ParamsDecoder)."""
+    def check_params(self, generation: Generation) -> None:
+        """``-32602`` for a path of neither form or a bad ``sandbox`` (see ParamsDecoder);
+        the sandbox is read as the request's paths speak, else as ``generation``."""
         for name in self._PATHS:
             check_wire_path(getattr(self, name))
         sandbox: FileSystemSandboxContext | None = getattr(self, "sandbox", None)
         if sandbox is not None:
-            sandbox.check_params()
+            sandbox.check_params(self.generation() or generation)
 
     def generation(self) -> Generation | None:
         """The form of its paths: a URI is 0.171, a plain path 0.130."""
@@ -788,7 +921,7 @@ class FsWatchMissingParams(Params):
         ),
     ] = None
 
-    def check_params(self) -> None:
+    def check_params(self, generation: Generation) -> None:
         """``-32602`` for a path of neither form."""
         for path in self.missing:
             check_wire_path(path)

@@ -22,6 +22,7 @@ from .errors import INVALID_REQUEST
 from .json_numbers import I64_MAX, I64_MIN, NUMBER_OUT_OF_RANGE, is_beyond_f64
 
 __all__ = [
+    "NOT_AN_OBJECT_0171",
     "REQUEST_ID_MISMATCH",
     "ErrorObject",
     "ErrorResponse",
@@ -168,6 +169,40 @@ class MalformedMessage:
     """A frame that is not JSON or matches no envelope; ``detail`` says why."""
 
     detail: str
+    detail_0171: str | None = None
+    """codex 0.171's text where it differs (codex-exec-server-0.171.md §2.1), for a
+    session that has spoken 0.171; a frame says no generation on its own."""
+
+
+NOT_AN_OBJECT_0171: Final = "expected a JSON-RPC object"
+"""0.171's text for a frame that is JSON but no object (a batch, a string, null)."""
+
+
+def _mismatch(envelope: _Envelope) -> MalformedMessage:
+    """An object that fits no envelope: 0.130 has one text; 0.171 names the method's
+    type, else the ``error`` it reads a message without ``method`` as (measured)."""
+    detail_0171: str | None = None
+    if not isinstance(envelope.method, UnsetType | str):
+        number = isinstance(envelope.method, int | float) and not isinstance(envelope.method, bool)
+        found = "number" if number else _json_kind(envelope.method)
+        detail_0171 = f"invalid type: {found}, expected a string"
+    elif isinstance(envelope.method, UnsetType) and isinstance(envelope.error, UnsetType):
+        detail_0171 = "missing field `error`"
+    return MalformedMessage(_NO_VARIANT, detail_0171)
+
+
+def _json_kind(value: object) -> str:
+    """serde's name for a JSON value other than a number."""
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return f"boolean `{str(value).lower()}`"
+        case str():
+            return f'string "{value}"'
+        case list():
+            return "sequence"
+    return "map"
 
 
 Message = IncomingRequest | IncomingNotification | IncomingResponse | IncomingError
@@ -244,7 +279,7 @@ def classify(
         except msgspec.ValidationError:
             return MalformedMessage(_NO_VARIANT)
         return IncomingError(envelope.id, error)
-    return MalformedMessage(_NO_VARIANT)
+    return MalformedMessage(_NO_VARIANT) if repeated else _mismatch(envelope)
 
 
 def decode_message(frame: bytes | str) -> Message | MalformedMessage:
@@ -258,8 +293,9 @@ def decode_message(frame: bytes | str) -> Message | MalformedMessage:
         envelope = _envelope_decoder.decode(frame)
     except msgspec.ValidationError as error:
         # Not an object, or a number beyond f64 (1e400) in a member msgspec reads.
-        out_of_range = str(error).startswith(_MSGSPEC_OUT_OF_RANGE)
-        return MalformedMessage(NUMBER_OUT_OF_RANGE if out_of_range else _NO_VARIANT)
+        if str(error).startswith(_MSGSPEC_OUT_OF_RANGE):
+            return MalformedMessage(NUMBER_OUT_OF_RANGE)
+        return MalformedMessage(_NO_VARIANT, NOT_AN_OBJECT_0171)
     except msgspec.DecodeError as error:
         return MalformedMessage(str(error))
     except UnicodeError as error:  # invalid UTF-8 in a string, or a str with lone surrogates

@@ -5,12 +5,20 @@ JSON ``null``, unknown fields are ignored, and a failure is ``-32602`` with
 serde's message (``missing field `clientName```, ``invalid type: integer `5`,
 expected a string``). :class:`ParamsDecoder` builds one msgspec decoder per
 type and translates msgspec's messages into serde's wording. A params type
-may also define ``check_params()``, raising ``-32602`` for what serde rejects
+may also define ``check_params(generation)``, raising ``-32602`` for what serde rejects
 while decoding but a msgspec type cannot say (``AbsolutePathBuf deserialized
 without a base path``); it runs right after decoding, so before the handshake
 state is checked, as in the reference. Numbers follow serde_json (see
 :mod:`.json_numbers`): an integer beyond u64 is a float, and one beyond f64
 raises :class:`MalformedParams`.
+
+codex 0.171 words the same failures differently (measured on 0.171.0): a number
+is ``number`` without its value (``invalid type: number, expected a string``),
+a negative or fractional integer is ``invalid number``, a path is ``a string``
+(a PathUri), and some structs are named and counted as its ``Wire*`` types
+(:data:`STRUCTS_0171`). :meth:`ParamsDecoder.decode` takes the generation to
+word them in: the request's method's or session's, or 0.171 when its params
+say so themselves (a ``file:`` URI).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import msgspec
 from msgspec import Raw, inspect
 
 from .errors import MalformedParams, RpcError
+from .generation import Generation
 from .json_numbers import (
     NUMBER_OUT_OF_RANGE,
     contains_number_beyond_f64,
@@ -30,13 +39,32 @@ from .json_numbers import (
     is_serde_integer,
     serde_float,
 )
+from .paths import NOT_A_URI, NOT_ABSOLUTE
 
-__all__ = ["ParamsDecoder", "base64_error"]
+__all__ = ["STRUCTS_0171", "ParamsDecoder", "base64_error", "content_name"]
 
 T = TypeVar("T")
 
 _AT = re.compile(r" - at `(\$[^`]*)`$")
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\.\.\.\]")
+STRUCTS_0171: Final[dict[str, tuple[str, int | None]]] = {
+    "ExecParams": ("WireExecParams", None),
+    "FsReadFileParams": ("WireFsReadFileParams", None),
+    "FsWriteFileParams": ("WireFsWriteFileParams", None),
+    "FsCreateDirectoryParams": ("WireFsCreateDirectoryParams", None),
+    "FsGetMetadataParams": ("WireFsGetMetadataParams", None),
+    "FsReadDirectoryParams": ("WireFsReadDirectoryParams", None),
+    "FsRemoveParams": ("WireFsRemoveParams", None),
+    "FsCopyParams": ("WireFsCopyParams", None),
+    "FileSystemSandboxContext": ("WireFileSystemSandboxContext", 10),
+}
+"""The structs codex 0.171 names differently in its texts, and its field count where
+execsrv's differs (None: the fields that are not execsrv's extensions)."""
+VARIANTS_ADDED_BY_0171: Final = frozenset({"mxc"})
+"""Enum values 0.171 added (the Windows sandbox level ``mxc``), which 0.130's texts do
+not list; the params type's ``check_params`` refuses them in a 0.130 request."""
+INVALID_NUMBER: Final = "invalid number"
+"""0.171's text for a negative, fractional or oversized integer (measured on 0.171.0)."""
 _B64_ALPHABET: Final = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 )
@@ -55,23 +83,38 @@ class ParamsDecoder(Generic[T]):
         self._int_fields = _int_fields(info)
         self._unit = getattr(params_type, "UNIT", False) is True
 
-    def decode(self, raw: Raw | None) -> T:
+    def decode(self, raw: Raw | None, generation: Generation = Generation.V0_130) -> T:
+        """The params, or ``-32602`` worded as ``generation`` words it.
+
+        ``generation`` is what the request is answered as where its params do not
+        say (its method's, else its session's); params that speak 0.171 themselves
+        (a ``file:`` URI) are worded as 0.171 whatever it is. A params type's
+        ``check_params(generation)`` is given it too.
+        """
         if self._unit:
             return self._decode_unit(raw)
         if raw is None:
             if self._all_optional:
                 return self._decoder.decode(b"{}")
-            raise RpcError.invalid_params(f"invalid type: null, expected {_expected(self._info)}")
+            expected = _expected(self._info, generation)
+            raise RpcError.invalid_params(f"invalid type: null, expected {expected}")
         try:
             params = self._decoder.decode(raw)
         except msgspec.ValidationError as error:
-            raise self._failure(raw, str(error)) from None
+            raise self._failure(raw, str(error), generation) from None
         except RecursionError:
             raise RpcError.invalid_params("recursion limit exceeded") from None
-        self._check_integers(params)
+        spoken = getattr(params, "generation", None)
+        wording = Generation.V0_171 if spoken and spoken() is Generation.V0_171 else generation
+        self._check_integers(params, wording)
         check = getattr(params, "check_params", None)
         if check is not None:
-            check()  # what serde rejects while decoding and msgspec cannot express
+            try:
+                check(generation)  # what serde rejects while decoding and msgspec cannot express
+            except RpcError as error:
+                if wording is Generation.V0_171 and error.message == NOT_ABSOLUTE:
+                    raise RpcError.invalid_params(NOT_A_URI) from None  # a PathUri to 0.171
+                raise
         return params
 
     def _decode_unit(self, raw: Raw | None) -> T:
@@ -86,7 +129,7 @@ class ParamsDecoder(Generic[T]):
         found = "number" if isinstance(value, int | float) and not isinstance(value, bool) else None
         raise RpcError.invalid_params(f"invalid type: {found or _unexpected(value)}, expected unit")
 
-    def _check_integers(self, params: object) -> None:
+    def _check_integers(self, params: object, generation: Generation) -> None:
         """Integer fields beyond u64 or i64, which msgspec accepts and serde does not.
 
         To serde_json such an integer is an f64: ``-32602 invalid type: floating
@@ -101,11 +144,15 @@ class ParamsDecoder(Generic[T]):
             if isinstance(value, int) and not is_serde_integer(value):
                 if is_beyond_f64(value):
                     raise MalformedParams(NUMBER_OUT_OF_RANGE)
+                if generation is Generation.V0_171:
+                    raise RpcError.invalid_params(INVALID_NUMBER)
                 raise RpcError.invalid_params(
                     f"invalid type: {_unexpected(value)}, expected {_expected(info)}"
                 )
 
-    def _failure(self, raw: Raw, message: str) -> RpcError | MalformedParams:
+    def _failure(
+        self, raw: Raw, message: str, generation: Generation
+    ) -> RpcError | MalformedParams:
         """What the reference reports for params msgspec rejected with ``message``.
 
         A number serde_json cannot read anywhere in them fails the whole message
@@ -120,35 +167,58 @@ class ParamsDecoder(Generic[T]):
         if contains_number_beyond_f64(value):
             return MalformedParams(NUMBER_OUT_OF_RANGE)
         try:
-            return RpcError.invalid_params(self._serde_message(value, message))
+            return RpcError.invalid_params(self._serde_message(value, message, generation))
         except RecursionError:
             return RpcError.invalid_params(message)
 
-    def _serde_message(self, value: Any, message: str) -> str:
+    def _serde_message(self, value: Any, message: str, generation: Generation) -> str:
         match = _AT.search(message)
         path = match.group(1) if match else "$"
         text = message[: match.start()] if match else message
         if path == "$" and not isinstance(value, dict):
             if isinstance(value, list):
-                count = sum(not _added_by_0171(field.type) for field in self._info.fields)
                 return (
                     f"invalid length {len(value)}, expected "
-                    f"{_expected(self._info)} with {count} elements"
+                    f"{_expected(self._info, generation)} with "
+                    f"{_field_count(self._info, generation)} elements"
                 )
-            return f"invalid type: {_unexpected(value)}, expected {_expected(self._info)}"
+            found = _unexpected(value, generation)
+            return f"invalid type: {found}, expected {_expected(self._info, generation)}"
         if text.startswith("Object missing required field "):
             return "missing field " + text.removeprefix("Object missing required field ")
         found, info, annotation = _resolve(value, self._info, path)
         if text.startswith("Invalid enum value"):
-            return f"unknown variant `{found}`, {_one_of(_literal_values(annotation))}"
+            variants = _literal_values(annotation)
+            if generation is Generation.V0_130:
+                variants = tuple(v for v in variants if v not in VARIANTS_ADDED_BY_0171)
+            return f"unknown variant `{found}`, {_one_of(variants)}"
         if text.startswith("Invalid base64"):
-            return _base64_message(found)
+            return _base64_message(found, generation)
+        number = isinstance(found, int | float) and not isinstance(found, bool)
+        if generation is Generation.V0_171 and number and _is_int(info):
+            return INVALID_NUMBER  # a negative, fractional or oversized integer
         if isinstance(found, int) and not isinstance(found, bool) and _is_int(info):
             kind = "value" if is_serde_integer(found) else "type"  # beyond u64: an f64 to serde
             return f"invalid {kind}: {_unexpected(found)}, expected {_expected(info)}"
         if text.startswith("Expected"):
-            return f"invalid type: {_unexpected(found)}, expected {_expected(info)}"
+            found_text = _unexpected(found, generation)
+            return f"invalid type: {found_text}, expected {_expected(info, generation)}"
         return text
+
+
+def _field_count(info: inspect.StructType, generation: Generation) -> int:
+    """How many fields serde says a struct has: codex's fields, not execsrv's extensions."""
+    if generation is Generation.V0_171:
+        count = STRUCTS_0171.get(info.cls.__name__, ("", None))[1]
+        if count is not None:
+            return count
+        return sum(not _is_extension(field.type) for field in info.fields)
+    return sum(not _added_by_0171(field.type) for field in info.fields)
+
+
+def _is_extension(info: inspect.Type) -> bool:
+    """An execsrv extension field (DESIGN.md §1.2), which no codex struct counts."""
+    return isinstance(info, inspect.Metadata) and (info.extra or {}).get("extension") is True
 
 
 def _added_by_0171(info: inspect.Type) -> bool:
@@ -207,14 +277,19 @@ def _is_int(info: inspect.Type) -> bool:
     return isinstance(_unwrap(info), inspect.IntType)
 
 
-def _expected(info: inspect.Type) -> str:
+def _expected(info: inspect.Type, generation: Generation = Generation.V0_130) -> str:
     rust = _rust_name(info)
+    if rust == "path string" and generation is Generation.V0_171:
+        return "a string"  # 0.171's paths are PathUri strings
     if rust:
         return rust
     info = _unwrap(info)
     match info:
         case inspect.StructType():
-            return f"struct {info.cls.__name__}"
+            name = info.cls.__name__
+            if generation is Generation.V0_171:
+                name = STRUCTS_0171.get(name, (name, None))[0]
+            return f"struct {name}"
         case inspect.StrType() | inspect.BytesType():
             return "a string"
         case inspect.LiteralType():  # a Rust enum of unit variants: a name, or {name: null}
@@ -230,7 +305,11 @@ def _expected(info: inspect.Type) -> str:
     return "a value"
 
 
-def _unexpected(value: Any) -> str:
+def _unexpected(value: Any, generation: Generation = Generation.V0_130) -> str:
+    """serde's name for a JSON value; 0.171 names any number ``number``."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if generation is Generation.V0_171 and number:
+        return "number"
     match value:
         case None:
             return "null"
@@ -247,6 +326,12 @@ def _unexpected(value: Any) -> str:
         case list():
             return "sequence"
     return "map"
+
+
+def content_name(value: Any) -> str:
+    """serde's name for a JSON value it read as buffered content (an internally
+    tagged enum's): a number keeps its value (``integer `5```) in both generations."""
+    return _unexpected(value)
 
 
 def _one_of(variants: tuple[Any, ...]) -> str:
@@ -305,7 +390,7 @@ def base64_error(text: str) -> str:
     return _base64_message(text)
 
 
-def _base64_message(found: Any) -> str:
+def _base64_message(found: Any, generation: Generation = Generation.V0_130) -> str:
     """The error Rust's ``base64`` crate (0.22, STANDARD engine) reports for ``found``.
 
     It checks in this order: a lone invalid last byte; every byte before the last
@@ -313,7 +398,7 @@ def _base64_message(found: Any) -> str:
     and finally non-zero trailing bits.
     """
     if not isinstance(found, str):
-        return f"invalid type: {_unexpected(found)}, expected a string"
+        return f"invalid type: {_unexpected(found, generation)}, expected a string"
     data = found.encode()
     pad = ord("=")
     remainder = len(data) % 4

@@ -256,10 +256,11 @@ class StartOptions(msgspec.Struct, kw_only=True):
     """A ``networkProxy`` was given."""
 
 
-def _struct(decoder: ParamsDecoder[Any], rust_name: str) -> Callable[[Any], Any]:
-    """Decode a nested struct value as serde does, with codex 0.171's texts."""
+def _struct(decoder: ParamsDecoder[Any], rust_name: str) -> Callable[[Any, Generation], Any]:
+    """Decode a nested struct value as serde does, with codex 0.171's texts; its own
+    checks (a ``sandbox`` profile's form) are ``generation``'s."""
 
-    def decode(value: Any) -> Any:
+    def decode(value: Any, generation: Generation) -> Any:
         if value is None or value is msgspec.UNSET:
             return None
         if not isinstance(value, dict):
@@ -267,14 +268,14 @@ def _struct(decoder: ParamsDecoder[Any], rust_name: str) -> Callable[[Any], Any]
                 f"invalid type: {_unexpected(value)}, expected struct {rust_name}"
             )
         try:
-            return decoder.decode(msgspec.Raw(msgspec.json.encode(value)))
+            return decoder.decode(msgspec.Raw(msgspec.json.encode(value)), generation)
         except MalformedParams as error:
             raise RpcError.invalid_params(str(error)) from None
 
     return decode
 
 
-def _boolean(value: Any) -> bool | None:
+def _boolean(value: Any, generation: Generation) -> bool | None:
     if value is msgspec.UNSET:
         return None
     if not isinstance(value, bool):
@@ -282,8 +283,8 @@ def _boolean(value: Any) -> bool | None:
     return value
 
 
-_CODEX_0171_FIELDS: Final[dict[str, Callable[[Any], Any]]] = {
-    "metadata": parse_exec_metadata,
+_CODEX_0171_FIELDS: Final[dict[str, Callable[[Any, Generation], Any]]] = {
+    "metadata": lambda value, _: parse_exec_metadata(value),
     "sandbox": _struct(ParamsDecoder(FileSystemSandboxContext), "WireFileSystemSandboxContext"),
     "shell_snapshot": _struct(ParamsDecoder(ShellSnapshotRequest), "ShellSnapshotRequest"),
     "enforce_managed_network": _boolean,
@@ -406,7 +407,7 @@ class ExecParams(Params):
         ),
     ] = None
 
-    def check_params(self) -> None:
+    def check_params(self, generation: Generation) -> None:
         """``-32602`` for a ``file:`` URI ``cwd`` 0.171 cannot parse, and, in a 0.171
         request, for codex 0.171's fields as it checks them (see ParamsDecoder)."""
         check_wire_path(self.cwd, relative=True)
@@ -419,9 +420,10 @@ class ExecParams(Params):
         unknown fields) a malformed one is ignored, and so is ``metadata``; a
         well-formed confinement request still counts (it is refused, never ignored)."""
         decoded: dict[str, Any] = {}
+        generation = Generation.V0_171 if strict else Generation.V0_130
         for name, decode in _CODEX_0171_FIELDS.items():
             try:
-                decoded[name] = decode(getattr(self, name))
+                decoded[name] = decode(getattr(self, name), generation)
             except RpcError:
                 if strict:
                     raise
@@ -553,7 +555,7 @@ class WriteParams(Params):
         ),
     ] = None
 
-    def check_params(self) -> None:
+    def check_params(self, generation: Generation) -> None:
         """``-32602`` for an empty ``writeId`` (see ParamsDecoder)."""
         if self.write_id == "":
             raise RpcError.invalid_params(WRITE_ID_EMPTY)

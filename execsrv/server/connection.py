@@ -266,13 +266,13 @@ class Connection:
                 continue
             message = jsonrpc.decode_message(frame)
             match message:
-                case jsonrpc.MalformedMessage(detail=detail):
+                case jsonrpc.MalformedMessage(detail=detail, detail_0171=detail_0171):
+                    if detail_0171 is not None and self._heard_0171():
+                        detail = detail_0171  # only a session that has spoken 0.171 says so
                     await self._send(jsonrpc.parse_error(detail, self._transport.description))
                 case jsonrpc.IncomingRequest():
                     await self._dispatch(message, nursery)
-                case jsonrpc.IncomingNotification(invalid_id=True) if (
-                    self.session is not None and self.session.generation is Generation.V0_171
-                ):
+                case jsonrpc.IncomingNotification(invalid_id=True) if self._heard_0171():
                     # codex 0.171 refuses an id that is no RequestId (null, a float) and
                     # stays open; 0.130 reads it as a notification (and closes, below).
                     # Without a 0.171 session to say otherwise, 0.130's rule holds.
@@ -314,7 +314,7 @@ class Connection:
             await self._reply_error(request.id, RpcError.method_not_found(request.method))
             return
         try:
-            params = route.method.decoder.decode(request.params)
+            params = route.method.decoder.decode(request.params, self._speaks(route.method))
             session = self._require_session(route.method)
         except RpcError as error:
             await self._reply_error(request.id, error)
@@ -346,7 +346,7 @@ class Connection:
 
     async def _handshake(self, request: jsonrpc.IncomingRequest) -> None:
         try:
-            params = INITIALIZE.decoder.decode(request.params)
+            params = INITIALIZE.decoder.decode(request.params, self._speaks(INITIALIZE))
             result = await self._initialize(params)
         except RpcError as error:
             await self._reply_error(request.id, error)
@@ -367,6 +367,19 @@ class Connection:
         self._unanswered_bytes -= size
         self._request_answered.set()
         self._request_answered = trio.Event()
+
+    def _heard_0171(self) -> bool:
+        """This connection's session has spoken 0.171 (see ``Session.heard``)."""
+        return self.session is not None and self.session.generation is Generation.V0_171
+
+    def _speaks(self, method: Method[Any, Any]) -> Generation:
+        """The generation a request of ``method`` is worded as where its params do
+        not say: 0.171 for a method only 0.171 has or in a session that has spoken
+        0.171; else (before ``initialize`` too) 0.130."""
+        only_0171 = method.since is Generation.V0_171 and not method.had_as_extension
+        if only_0171 or self._heard_0171():
+            return Generation.V0_171
+        return Generation.V0_130
 
     def _require_session(self, method: Method[Any, Any]) -> Session:
         family = method.family

@@ -30,9 +30,7 @@ TOO_MANY_ROOTS = f"capability root discovery accepts at most {MAX_ROOTS_PER_REQU
 
 
 def _refuse_sandboxed(sandbox: f.FileSystemSandboxContext | None) -> None:
-    if sandbox is not None and f.requires_platform_sandbox(
-        f.parse_permissions(sandbox.permissions)
-    ):
+    if sandbox is not None and f.requires_platform_sandbox(sandbox.checked_profile()):
         raise RpcError.invalid_request(f.SANDBOX_UNSUPPORTED)
 
 

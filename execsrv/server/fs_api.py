@@ -66,7 +66,7 @@ def _check_sandbox(sandbox: f.FileSystemSandboxContext | None) -> f.PermissionPr
     """The ``sandbox`` field's decoded permissions (its ``-32602`` checks again)."""
     if sandbox is None:
         return None
-    profile = f.parse_permissions(sandbox.permissions)
+    profile = sandbox.checked_profile()
     if sandbox.cwd is not None:
         parse_wire_path(sandbox.cwd)
     return profile

@@ -27,7 +27,6 @@ from ..process import (
 from ..process.containment import Leftovers
 from ..protocol import process as p
 from ..protocol.errors import RpcError
-from ..protocol.fs import parse_permissions
 from ..protocol.generation import Generation
 from ..protocol.paths import parse_wire_path
 from .call import Call
@@ -232,5 +231,5 @@ def _refuse_confinement(options: p.StartOptions) -> None:
         return
     if sandbox.cwd is not None:
         parse_wire_path(sandbox.cwd)  # a URI naming another host: -32600
-    if p.confines_process(parse_permissions(sandbox.permissions)):
+    if p.confines_process(sandbox.checked_profile()):
         raise RpcError.invalid_request(p.SANDBOXED_PROCESS_UNSUPPORTED)

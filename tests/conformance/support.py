@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+import re
 from typing import Any, Final
 
 import pytest
@@ -165,21 +166,56 @@ def error(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
-def assert_invalid_params(generation: Generation, response: Message, message: str) -> None:
-    """``response`` is ``-32602`` with serde's ``message``, as 0.130 words it.
+STRUCTS_0171: Final = {
+    "ExecParams": "WireExecParams",
+    "FileSystemSandboxContext": "WireFileSystemSandboxContext",
+    **{
+        f"Fs{name}Params": f"WireFs{name}Params"
+        for name in [
+            "ReadFile",
+            "WriteFile",
+            "CreateDirectory",
+            "GetMetadata",
+            "ReadDirectory",
+            "Remove",
+            "Copy",
+        ]
+    },
+}
+"""The params structs 0.171 names as its ``Wire*`` types (measured on 0.171.0)."""
 
-    0.171 words params errors differently (measured on 0.171.0 for issue 10, not
-    in codex-exec-server-0.171.md yet): ``invalid type: number, expected a string``
-    without the value, struct names with a ``Wire`` prefix and its own field
-    counts, ``invalid number`` for a negative or fractional u64, the sandbox
-    profile as an internally tagged enum. Only the code is the same, so in 0.171
-    only the code is checked; execsrv words them as 0.130 in both generations.
-    """
+_NUMBER_0171 = re.compile(r"invalid type: (?:integer|floating point) `[^`]*`, expected")
+_INTEGER_0171 = re.compile(
+    r"invalid (?:value|type): (?:integer|floating point) `[^`]*`, expected (?:u64|usize)"
+)
+
+
+def in_0171(message: str) -> str:
+    """0.130's -32602 ``message`` as 0.171 words it (measured on 0.171.0 for issue 10):
+    a number is ``number`` without its value; a negative, fractional or oversized
+    integer is ``invalid number``; a path is ``a string`` (a PathUri), and a plain
+    relative one is not a URI; some structs are its ``Wire*`` types. Field counts
+    and sandbox profiles differ case by case: those cases say 0.171's text."""
+    if _INTEGER_0171.fullmatch(message):
+        return "invalid number"
+    message = _NUMBER_0171.sub("invalid type: number, expected", message)
+    message = message.replace("expected path string", "expected a string")
+    if message == "AbsolutePathBuf deserialized without a base path":
+        return "invalid URI: relative URL without a base"
+    for name, wire_name in STRUCTS_0171.items():
+        message = message.replace(f"struct {name}", f"struct {wire_name}")
+    return message
+
+
+def assert_invalid_params(
+    generation: Generation, response: Message, message: str, v0171: str | None = None
+) -> None:
+    """``response`` is ``-32602`` with serde's ``message`` as ``generation`` words it:
+    ``message`` is 0.130's; 0.171's is ``v0171`` if given, else :func:`in_0171` of it."""
     assert "error" in response, response
-    if generation is V0_130:
-        assert response["error"] == error(-32602, message)
-    else:
-        assert response["error"]["code"] == -32602, response
+    if generation is V0_171:
+        message = in_0171(message) if v0171 is None else v0171
+    assert response["error"] == error(-32602, message), response
 
 
 READ_EXTENSIONS = frozenset({"truncated", "exitSeq", "closedSeq"})
@@ -237,8 +273,6 @@ def xfail_on_execsrv(request: Any, kind: str, reason: str) -> None:
 
 
 # Features of issue 10 that execsrv does not have yet; each name is one pending() reason.
-SANDBOX_PROFILES: Final = "0.171 sandbox profile form (type required)"
-ENVELOPE_TEXTS: Final = "0.171 texts for malformed frames"
 
 
 def pending(request: Any, kind: str, generation: Generation, feature: str) -> None:

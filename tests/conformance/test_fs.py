@@ -25,13 +25,11 @@ from execsrv.protocol.generation import Generation
 from ..servers import ServerKind
 from ..wire import WireClient
 from .support import (
-    SANDBOX_PROFILES,
     SANDBOX_UNSUPPORTED,
     V0_130,
     V0_171,
     assert_invalid_params,
     error,
-    pending,
     rpc_as,
     wire_path,
     without_extensions,
@@ -92,10 +90,116 @@ STRUCTS = {
     "fs/remove": ("FsRemoveParams", 4),
     "fs/copy": ("FsCopyParams", 4),
 }
+FIELDS_0171 = {
+    "fs/readFile": 3,
+    "fs/writeFile": 4,
+    "fs/createDirectory": 4,
+    "fs/getMetadata": 3,
+    "fs/readDirectory": 2,
+    "fs/remove": 5,
+    "fs/copy": 4,
+}
+"""0.171's field counts (``followSymlinks`` added; measured on 0.171.0)."""
 COPY = {"sourcePath": NOWHERE, "destinationPath": NOWHERE + "2", "recursive": True}
 
 NULL_PRIVATE_DESKTOP = sandbox({"type": "disabled"}, windowsSandboxPrivateDesktop=None)
 DENY_ROOT = managed([{"path": ROOT_PATH, "access": "deny"}])
+
+PROFILE_0171 = "expected internally tagged enum ExecPermissionProfile"
+PROFILES: list[tuple[Any, str | None]] = [
+    (5, f"invalid type: integer `5`, {PROFILE_0171}"),
+    (None, f"invalid type: null, {PROFILE_0171}"),
+    ([], "missing field `type`"),
+    ("disabled", f'invalid type: string "disabled", {PROFILE_0171}'),
+    (
+        {"type": "bogus"},
+        "unknown variant `bogus`, expected one of `managed`, `disabled`, `external`",
+    ),
+    ({"bogus": 1}, "missing field `type`"),
+    ({"type": "external"}, "missing field `network`"),
+    (
+        {"type": "external", "network": "bogus"},
+        "unknown variant `bogus`, expected `restricted` or `enabled`",
+    ),
+    (
+        {"type": "managed", "fileSystem": {"type": "unrestricted"}, "network": "enabled"},
+        "missing field `file_system`",
+    ),
+    ({"type": "managed", "file_system": {"type": "unrestricted"}}, "missing field `network`"),
+    (
+        {"type": "managed", "file_system": {"type": "restricted"}, "network": "restricted"},
+        "missing field `entries`",
+    ),
+    (
+        {
+            "type": "managed",
+            "file_system": {"type": "restricted", "entries": [], "glob_scan_max_depth": 0},
+            "network": "restricted",
+        },
+        "invalid value: integer `0`, expected a nonzero usize",
+    ),
+    (DENY_ROOT, None),  # 0.171 has `deny`: see test_invalid_params
+    (
+        managed([{"path": {"type": "path", "path": "rel"}, "access": "read"}]),
+        "invalid URI: relative URL without a base",
+    ),
+    (
+        managed([{"path": {"type": "special", "value": {"kind": "bogus"}}, "access": "read"}]),
+        "unknown variant `bogus`, expected one of `root`, `minimal`, "
+        "`current_working_directory`, `project_roots`, `tmpdir`, `slash_tmp`, `unknown`",
+    ),
+    ({"file_system": {"entries": [{"path": ROOT_PATH}]}}, "missing field `type`"),
+    (
+        {"file_system": {}, "type": "disabled2"},
+        "unknown variant `disabled2`, expected one of `managed`, `disabled`, `external`",
+    ),
+    (
+        managed([{"path": ROOT_PATH, "access": "bogus"}]),
+        "unknown variant `bogus`, expected one of `read`, `write`, `deny`, `none`",
+    ),
+    (
+        managed([{"path": {"type": "bogus"}, "access": "read"}]),
+        "unknown variant `bogus`, expected one of `path`, `glob_pattern`, `special`",
+    ),
+    (managed([{"path": ROOT_PATH}]), "missing field `access`"),
+    (
+        {"type": "managed", "file_system": 5, "network": "enabled"},
+        "invalid type: integer `5`, expected internally tagged enum "
+        "ExecManagedFileSystemPermissions",
+    ),
+    (
+        {"type": "managed", "file_system": {"type": "bogus"}, "network": "enabled"},
+        "unknown variant `bogus`, expected `restricted` or `unrestricted`",
+    ),
+    (
+        {
+            "type": "managed",
+            "file_system": {"type": "restricted", "entries": 5},
+            "network": "enabled",
+        },
+        "invalid type: integer `5`, expected a sequence",
+    ),
+    ({"type": 5}, "invalid type: number, expected variant identifier"),
+    ({"type": "external", "network": 5}, "invalid type: integer `5`, expected string or map"),
+]
+"""Profiles 0.130 refuses with one text (:data:`PROFILE_MISMATCH`), with 0.171's text:
+an internally tagged enum, read as buffered content (numbers keep their value);
+measured on 0.171.0."""
+
+
+def in_0171(method: str, params: Any, message: str) -> str | None:
+    """0.171's text where it differs from 0.130's other than as
+    :func:`~.support.in_0171` says (None: that one)."""
+    sandbox_context = params.get("sandbox") if isinstance(params, dict) else None
+    if message == PROFILE_MISMATCH and sandbox_context is not None:
+        return dict((repr(p), text) for p, text in PROFILES)[repr(sandbox_context["permissions"])]
+    if message.startswith("invalid length 0, expected struct Fs"):
+        name = STRUCTS[method][0]
+        return f"invalid length 0, expected struct Wire{name} with {FIELDS_0171[method]} elements"
+    if message.startswith("unknown variant `Disabled`"):
+        return message + ", `mxc`"  # 0.171 added a Windows sandbox level
+    return None
+
 
 PARAM_CASES: list[tuple[str, Any, str]] = [
     *[(m, None, f"invalid type: null, expected struct {s}") for m, (s, _) in STRUCTS.items()],
@@ -198,29 +302,7 @@ PARAM_CASES: list[tuple[str, Any, str]] = [
     ),
     *[
         ("fs/readFile", {"path": NOWHERE, "sandbox": sandbox(permissions)}, PROFILE_MISMATCH)
-        for permissions in [
-            5,
-            None,
-            [],
-            "disabled",
-            {"type": "bogus"},
-            {"bogus": 1},
-            {"type": "external"},
-            {"type": "external", "network": "bogus"},
-            {"type": "managed", "fileSystem": {"type": "unrestricted"}, "network": "enabled"},
-            {"type": "managed", "file_system": {"type": "unrestricted"}},
-            {"type": "managed", "file_system": {"type": "restricted"}, "network": "restricted"},
-            {
-                "type": "managed",
-                "file_system": {"type": "restricted", "entries": [], "glob_scan_max_depth": 0},
-                "network": "restricted",
-            },
-            DENY_ROOT,
-            managed([{"path": {"type": "path", "path": "rel"}, "access": "read"}]),
-            managed([{"path": {"type": "special", "value": {"kind": "bogus"}}, "access": "read"}]),
-            {"file_system": {"entries": [{"path": ROOT_PATH}]}},
-            {"file_system": {}, "type": "disabled2"},
-        ]
+        for permissions, _ in PROFILES
     ],
 ]
 
@@ -243,13 +325,16 @@ async def test_invalid_params(
     if generation is V0_171 and (
         sandbox_context == NULL_PRIVATE_DESKTOP or sandbox_context == sandbox(DENY_ROOT)
     ):
-        # 0.171 accepts both (measured on 0.171.0), so the read runs and finds nothing.
-        pending(request, kind, generation, SANDBOX_PROFILES)
+        # 0.171 accepts both (measured on 0.171.0), so the read runs and finds nothing;
+        # execsrv has no sandbox to deny the root with, and refuses that profile.
         response = await rpc_as(wire, generation, method, params)
-        assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
+        if kind == "execsrv" and sandbox_context == sandbox(DENY_ROOT):
+            assert response == {"error": error(-32600, SANDBOX_UNSUPPORTED)}
+        else:
+            assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
         return
     response = await rpc_as(wire, generation, method, params)
-    assert_invalid_params(generation, response, message)
+    assert_invalid_params(generation, response, message, in_0171(method, params, message))
 
 
 async def test_a_file_uri_path(
@@ -294,13 +379,20 @@ async def test_before_the_handshake(raw: WireClient, method: str, generation: Ge
 )
 async def test_paths_and_sandbox_are_checked_before_the_handshake_state(
     raw: WireClient,
+    kind: ServerKind,
     params: dict[str, Any],
     message: str,
     generation: Generation,
 ) -> None:
-    """They are part of decoding the params (serde), which comes first."""
+    """They are part of decoding the params (serde), which comes first.
+
+    A relative path alone says no generation, and before ``initialize`` there is no
+    session to say one, so execsrv words it as 0.130 (issue 10: no global flag)."""
     response = await rpc_as(raw, generation, "fs/getMetadata", params)
-    assert_invalid_params(generation, response, message)
+    if kind == "execsrv" and params == {"path": "rel"}:
+        assert response["error"] == error(-32602, NOT_ABSOLUTE)
+        return
+    assert_invalid_params(generation, response, message, in_0171("", params, message))
 
 
 async def test_params_as_a_sequence(
@@ -311,12 +403,12 @@ async def test_params_as_a_sequence(
     generation: Generation,
 ) -> None:
     """serde's struct-as-array form, here for the sandbox struct nested in params."""
-    if generation is V0_130:  # 0.171's text is not checked (see assert_invalid_params)
-        xfail_on_execsrv(request, kind, "execsrv does not decode structs given as JSON arrays")
+    xfail_on_execsrv(request, kind, "execsrv does not decode structs given as JSON arrays")
     params = {"path": str(tree / "file"), "sandbox": []}
     message = "invalid length 0, expected struct FileSystemSandboxContext with 5 elements"
+    message_0171 = "invalid length 0, expected struct WireFileSystemSandboxContext with 10 elements"
     response = await rpc_as(wire, generation, "fs/readFile", params)
-    assert_invalid_params(generation, response, message)
+    assert_invalid_params(generation, response, message, message_0171)
 
 
 async def test_permissions_are_checked_before_missing_fields(
@@ -326,11 +418,12 @@ async def test_permissions_are_checked_before_missing_fields(
     generation: Generation,
 ) -> None:
     """serde fails at the bad value at once; execsrv reports missing fields first."""
-    if generation is V0_130:  # 0.171's text is not checked (see assert_invalid_params)
-        xfail_on_execsrv(request, kind, "execsrv checks permissions after the struct is decoded")
+    xfail_on_execsrv(request, kind, "execsrv checks permissions after the struct is decoded")
     params = {"path": NOWHERE, "sandbox": {"permissions": 5}}
     response = await rpc_as(wire, generation, "fs/readFile", params)
-    assert_invalid_params(generation, response, PROFILE_MISMATCH)
+    assert_invalid_params(
+        generation, response, PROFILE_MISMATCH, in_0171("", params, PROFILE_MISMATCH)
+    )
 
 
 async def test_windows_sandbox_level_as_a_map(
@@ -884,11 +977,10 @@ async def refused_untyped_profile(
 
     0.171's profile is an internally tagged enum (measured on 0.171.0, not in
     codex-exec-server-0.171.md yet): ``missing field `type```, where 0.130 read the
-    untyped legacy form.
+    untyped legacy form. A request with a URI path is read as 0.171's.
     """
     if generation is V0_130 or "type" in permissions:
         return False
-    pending(request, kind, generation, SANDBOX_PROFILES)
     response = await rpc_as(wire, generation, method, params)
     assert response == {"error": error(-32602, "missing field `type`")}
     return True

@@ -223,8 +223,9 @@ async def test_both_path_forms_and_a_disabled_sandbox(wire: WireClient, tree: Pa
     disabled = {"permissions": {"type": "disabled"}, "windowsSandboxLevel": "disabled"}
     params = {"path": uri(tree), "options": options(maxDepth=0), "sandbox": disabled}
     assert await rpc(wire, "fs/walk", params) == {"result": by_uri}
+    file_system = {"type": "restricted", "entries": []}  # 0.171 reads only typed profiles
     restricted = {
-        "permissions": {"file_system": {"entries": []}},
+        "permissions": {"type": "managed", "file_system": file_system, "network": "restricted"},
         "windowsSandboxLevel": "disabled",
     }
     for method, extra in (("fs/walk", {"options": options()}), ("fs/canonicalize", {})):

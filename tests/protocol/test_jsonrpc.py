@@ -226,7 +226,29 @@ def test_error_response() -> None:
     ],
 )
 def test_json_matching_no_variant_is_malformed(frame: bytes) -> None:
-    assert decode_message(frame) == MalformedMessage(NO_VARIANT)
+    message = decode_message(frame)
+    assert isinstance(message, MalformedMessage)
+    assert message.detail == NO_VARIANT
+
+
+@pytest.mark.parametrize(
+    ("frame", "detail_0171"),
+    [
+        (b"[]", "expected a JSON-RPC object"),
+        (b'[{"id":1,"method":"m"}]', "expected a JSON-RPC object"),
+        (b"null", "expected a JSON-RPC object"),
+        (b'"text"', "expected a JSON-RPC object"),
+        (b"{}", "missing field `error`"),
+        (b'{"id":1}', "missing field `error`"),
+        (b'{"id":1,"method":5}', "invalid type: number, expected a string"),
+        (b'{"method":null}', "invalid type: null, expected a string"),
+        (b'{"id":1,"error":"boom"}', None),  # not measured: 0.130's text
+        (b'{"id":1,"result":1,"result":2}', None),
+    ],
+)
+def test_0171_texts_for_frames_matching_no_variant(frame: bytes, detail_0171: str | None) -> None:
+    """codex-exec-server-0.171.md §2.1; a 0.171 session's connection uses them."""
+    assert decode_message(frame) == MalformedMessage(NO_VARIANT, detail_0171)
 
 
 @pytest.mark.parametrize(
