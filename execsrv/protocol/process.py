@@ -82,6 +82,13 @@ SANDBOXED_PROCESS_UNSUPPORTED: Final = (
 )
 """``-32600`` for a ``process/start`` whose ``sandbox`` would confine the child."""
 
+UNREADABLE_CONFINEMENT: Final = (
+    "process/start asks for confinement execsrv cannot read (`{field}`), so the process "
+    "was not started"
+)
+"""``-32600`` for a 0.130 ``process/start`` carrying a 0.171 confinement field
+(``sandbox``, ``managedNetwork``, …) that does not decode: refused, never ignored."""
+
 MANAGED_NETWORK_UNSUPPORTED: Final = (
     "managed networking is not supported by execsrv: enforceManagedNetwork and "
     "networkProxy cannot be enforced, so the process was not started"
@@ -297,6 +304,11 @@ _CODEX_0171_FIELDS: Final[dict[str, Callable[[Any, Generation], Any]]] = {
 }
 """How each codex 0.171 ``process/start`` field is checked, in its declaration order."""
 
+_CONFINEMENT_FIELDS: Final = frozenset(
+    {"sandbox", "enforce_managed_network", "managed_network", "network_proxy"}
+)
+"""The fields that ask for confinement: one that does not decode is refused, not ignored."""
+
 
 class ExecParams(Params):
     """``process/start``: spawn ``argv`` in a new process group.
@@ -417,16 +429,24 @@ class ExecParams(Params):
     def codex_0171(self, *, strict: bool) -> StartOptions:
         """codex 0.171's fields, decoded. ``strict`` (a 0.171 request): a malformed one
         is ``-32602`` with 0.171's text. Otherwise (a 0.130 request, to which they are
-        unknown fields) a malformed one is ignored, and so is ``metadata``; a
-        well-formed confinement request still counts (it is refused, never ignored)."""
+        unknown fields) ``metadata`` and ``shellSnapshot`` are ignored when malformed, but
+        a confinement request counts: a well-formed one is refused, and one that does
+        not decode is refused too (``-32600``), never ignored (fail closed)."""
         decoded: dict[str, Any] = {}
         generation = Generation.V0_171 if strict else Generation.V0_130
         for name, decode in _CODEX_0171_FIELDS.items():
+            value = getattr(self, name)
             try:
-                decoded[name] = decode(getattr(self, name), generation)
+                decoded[name] = decode(value, generation)
             except RpcError:
                 if strict:
                     raise
+                if name in _CONFINEMENT_FIELDS and value is not None and value is not msgspec.UNSET:
+                    fields = msgspec.structs.fields(self)
+                    wire_name = next(f.encode_name for f in fields if f.name == name)
+                    raise RpcError.invalid_request(
+                        UNREADABLE_CONFINEMENT.format(field=wire_name)
+                    ) from None
                 decoded[name] = None
         return StartOptions(
             metadata=decoded["metadata"] if strict else None,

@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from execsrv.protocol.generation import Generation
+from execsrv.protocol.process import UNREADABLE_CONFINEMENT
 
 from ..conftest import CHILD_ENV
 from ..servers import ROOT, ServerKind
@@ -178,13 +179,24 @@ async def test_empty_process_id_is_allowed(wire: WireClient, generation: Generat
     assert output_of(events) == b"x\n"
 
 
-async def test_unknown_start_fields_are_ignored(wire: WireClient, generation: Generation) -> None:
+async def test_unknown_start_fields_are_ignored(
+    wire: WireClient, generation: Generation, kind: ServerKind
+) -> None:
     """Later codex fields (sandbox, managedNetwork) are unknown to 0.130.0. (execsrv
-    refuses ``enforceManagedNetwork: true`` in either form: it cannot enforce it.)"""
+    refuses ``enforceManagedNetwork: true`` in either form, and a ``sandbox`` it cannot
+    read: it cannot enforce them, and fails closed.)"""
     extra: dict[str, object] = {"enforceManagedNetwork": False, "unknownField": [1]}
     if generation is V0_130:
         # codex-exec-server-0.171.md §2.3: 0.171 knows `sandbox` and type-checks it.
         extra["sandbox"] = {"x": 1}
+        if kind == "execsrv":
+            with trio.fail_after(WAIT):
+                response = await wire.request(
+                    "process/start", start_params(generation, "p", ["true"], **extra)
+                )
+            message = UNREADABLE_CONFINEMENT.format(field="sandbox")
+            assert response["error"] == error(-32600, message)
+            del extra["sandbox"]
     with trio.fail_after(WAIT):
         events = await run_to_close(wire, generation, "p", ["sh", "-c", "echo x"], **extra)
     assert output_of(events) == b"x\n"

@@ -117,8 +117,7 @@ SANDBOX_REFUSED = error(
 async def test_a_confining_sandbox_is_refused_in_either_generation(
     wire: WireClient, cwd: str
 ) -> None:
-    """Malformed, a 0.171 field is ignored by a 0.130 request; well-formed, a
-    confinement is refused whatever the generation: never run unconfined. 0.171
+    """A confinement is refused whatever the generation: never run unconfined. 0.171
     reads only typed profiles: 0.130's untyped one is its -32602."""
     sandbox = {"permissions": {"file_system": {"entries": []}}, "windowsSandboxLevel": "disabled"}
     with trio.fail_after(WAIT):
@@ -129,6 +128,31 @@ async def test_a_confining_sandbox_is_refused_in_either_generation(
         assert response["error"] == SANDBOX_REFUSED
     else:
         assert response["error"] == error(-32602, "missing field `type`")
+
+
+@pytest.mark.parametrize(
+    "sandbox",
+    [
+        {"x": 1},
+        # A 0.171 sandbox cwd makes the profile 0.171's, where the untyped form is wrong.
+        {
+            "permissions": {"file_system": {"entries": []}},
+            "windowsSandboxLevel": "disabled",
+            "cwd": "file:///tmp",
+        },
+    ],
+)
+async def test_a_sandbox_a_0130_start_cannot_read_is_refused_not_ignored(
+    wire: WireClient, sandbox: dict[str, object]
+) -> None:
+    """To a 0.130 request ``sandbox`` is an unknown field, but one that does not
+    decode may still ask for confinement: refused (fail closed), never ignored."""
+    with trio.fail_after(WAIT):
+        response = await wire.request(
+            "process/start", exec_params("s", ["true"], cwd="/", sandbox=sandbox)
+        )
+    message = "process/start asks for confinement execsrv cannot read (`sandbox`), so the"
+    assert response["error"] == error(-32600, f"{message} process was not started")
 
 
 async def test_a_sandbox_cwd_naming_another_host_is_refused(wire: WireClient) -> None:
