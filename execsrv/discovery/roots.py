@@ -24,6 +24,7 @@ __all__ = [
     "RootDiscovery",
     "TextFile",
     "discover_root",
+    "read_text_file",
 ]
 
 MAX_ROOTS_PER_REQUEST: Final = 128
@@ -135,6 +136,12 @@ class _Reader:
             if manifest is not None:
                 return manifest
         return None
+
+
+def read_text_file(path: str, show: Show) -> TextFile | None:
+    """One recognised file on its own, as :func:`discover_root` reads one (its
+    warnings dropped)."""
+    return _Reader(show, []).read(path)
 
 
 def _utf8_error(error: UnicodeDecodeError) -> str:

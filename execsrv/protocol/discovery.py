@@ -28,7 +28,9 @@ __all__ = [
     "DiscoverV2CapabilitiesResponse",
     "DiscoveredPluginFiles",
     "DiscoveredSkillFiles",
+    "ExecutorPlugin",
     "ExecutorSkill",
+    "PluginSkill",
     "SkillDiscoveryRoot",
 ]
 
@@ -149,7 +151,7 @@ class CapabilityRootsDiscoverResponse(Payload):
 
 
 class DiscoverV2CapabilitiesParams(Params):
-    """``capabilities/discoverV2``: the skills installed on the executor.
+    """``capabilities/discoverV2``: the plugins and skills installed on the executor.
 
     ``cwd`` is required but, as in codex 0.171, does not select anything (project
     skills are not part of it). A ``sandbox`` that restricts the file system is
@@ -184,17 +186,18 @@ class SkillDiscoveryRoot(Payload):
     path: Annotated[str, msgspec.Meta(description="That directory.")]
 
 
-class ExecutorSkill(Payload):
-    """A skill's front matter (``---``-delimited YAML at the top of ``SKILL.md``).
+class PluginSkill(Payload):
+    """A skill's front matter (``---``-delimited YAML at the top of ``SKILL.md``) and
+    its ``agents/openai.yaml``.
 
     ``name`` defaults to the directory's name (whitespace collapsed) and is at most
     64 characters; ``description`` is required. Both are collapsed to one line. A
     skill below a plugin manifest is named ``<plugin name>:<name>``. A ``SKILL.md``
-    whose front matter is missing or invalid is left out with a warning.
-    Differences from codex 0.171: the front matter is read with a YAML subset
-    (block maps, plain, quoted and block scalars, comments), and
-    ``agents/openai.yaml`` is not interpreted, so ``dependencies`` and ``policy``
-    are always null.
+    whose front matter is missing or invalid is left out with a warning. An
+    ``openai.yaml`` that is not valid gives null ``dependencies`` and ``policy``
+    and no warning. Difference from codex 0.171: both files are read with a YAML
+    subset (block maps and sequences, ``[...]`` lists, plain, quoted and block
+    scalars, comments); a file beyond it reads as invalid.
     """
 
     name: Annotated[str, msgspec.Meta(description="`name`, qualified by a plugin namespace.")]
@@ -203,12 +206,64 @@ class ExecutorSkill(Payload):
         str | None, msgspec.Meta(description="`metadata.short-description`.")
     ]
     path: Annotated[str, msgspec.Meta(description="The `SKILL.md`.")]
-    discovery_root: Annotated[SkillDiscoveryRoot, msgspec.Meta(description="Where it was found.")]
     dependencies: Annotated[
-        Any, msgspec.Meta(description="codex: from `agents/openai.yaml`; execsrv: null.")
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="`{tools: [{type, value, description, transport, command, url, "
+            "oauthCallbackPort}]}` from `dependencies.tools`: a tool without `type` or "
+            "`value` (after collapsing whitespace; at most 64 and 1,024 characters) is "
+            "dropped, other too long or empty fields are null; null when no tool is left. "
+            "`oauthCallbackPort` is always null (as codex 0.171 answered)."
+        ),
     ]
     policy: Annotated[
-        Any, msgspec.Meta(description="codex: from `agents/openai.yaml`; execsrv: null.")
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="`{allowImplicitInvocation, products}` from `policy` "
+            "(`allow_implicit_invocation`, `products` of `chatgpt`|`codex`|`atlas`)."
+        ),
+    ]
+
+
+class ExecutorSkill(PluginSkill):
+    """An installed skill outside plugins: a :class:`PluginSkill` and where it was found."""
+
+    discovery_root: Annotated[SkillDiscoveryRoot, msgspec.Meta(description="Where it was found.")]
+
+
+class ExecutorPlugin(Payload):
+    """An installed plugin: ``$CODEX_HOME/plugins/cache/<marketplace>/<plugin>/<version>``.
+
+    One version per plugin: ``local`` if present, else the greatest semantic
+    version (``10.0.0`` over ``2.0.0``), else the greatest name (``9.0`` over ``10.0``).
+    Installed means present in the cache; ``config.toml``'s ``enabled`` is not
+    consulted (as in codex 0.171). A version without a readable manifest (JSON
+    object, string ``name``) is left out with the generic warning.
+    """
+
+    id: Annotated[str, msgspec.Meta(description="`<plugin>@<marketplace>` (directory names).")]
+    display_name: Annotated[
+        str,
+        msgspec.Meta(
+            description="The manifest's `interface.displayName`, else its `name`, else the "
+            "version directory's name (blank values skipped)."
+        ),
+    ]
+    remote_plugin_id: Annotated[
+        str | None, msgspec.Meta(description="execsrv: always null (remote plugins unread).")
+    ]
+    version: Annotated[str, msgspec.Meta(description="The version directory's name.")]
+    root: Annotated[str, msgspec.Meta(description="The version directory.")]
+    files: Annotated[
+        DiscoveredPluginFiles,
+        msgspec.Meta(
+            description="As `capabilityRoots/discoverV1` reads them, except that `appsConfig` "
+            "defaults to `.app.json` when the manifest names no `apps`."
+        ),
+    ]
+    skills: Annotated[
+        list[PluginSkill],
+        msgspec.Meta(description="Every skill below the root, sorted by path, namespaced."),
     ]
 
 
@@ -216,12 +271,13 @@ class DiscoverV2CapabilitiesResponse(Payload):
     """Skills from ``$CODEX_HOME/skills``, ``~/.agents/skills`` and ``/etc/codex/skills``,
     in that order, each root's sorted by path.
 
-    A missing root is skipped silently; if any skill of a root was left out, the
-    root adds one warning, ``some capability metadata could not be loaded;
-    discovery may be incomplete``. Difference from codex 0.171: installed plugins
-    (``$CODEX_HOME/plugins/cache``) are not read, so ``plugins`` is always empty.
+    A missing root is skipped silently; if anything of a root (or of a plugin)
+    was left out, it adds one warning, ``some capability metadata could not be
+    loaded; discovery may be incomplete``.
     """
 
-    plugins: Annotated[list[Any], msgspec.Meta(description="execsrv: always empty.")]
+    plugins: Annotated[
+        list[ExecutorPlugin], msgspec.Meta(description="Installed plugins, sorted by `id`.")
+    ]
     skills: Annotated[list[ExecutorSkill], msgspec.Meta(description="Standalone skills.")]
     warnings: Annotated[list[str], msgspec.Meta(description="At most 64.")]

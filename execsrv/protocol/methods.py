@@ -364,7 +364,7 @@ CAPABILITIES_DISCOVER_V2: Final = Method(
     "capabilities/discoverV2",
     discovery.DiscoverV2CapabilitiesParams,
     discovery.DiscoverV2CapabilitiesResponse,
-    "The skills installed on the executor, with their front matter.",
+    "The plugins and skills installed on the executor, with their metadata.",
     family="capability discovery",
     since=Generation.V0_171,
 )

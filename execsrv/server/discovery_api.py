@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -109,27 +110,54 @@ class DiscoveryApi:
         def scan() -> installed.Inventory:
             home = os.path.expanduser("~")
             user_home = Path(home) if home != "~" else None
-            locations = installed.skill_locations(codex_home(), user_home, system_dir)
-            return installed.discover_installed(locations, show)
+            codex = codex_home()
+            locations = installed.skill_locations(codex, user_home, system_dir)
+            return installed.discover_installed(locations, show, codex / "plugins" / "cache")
 
         inventory = await trio.to_thread.run_sync(
             scan, limiter=self._limiter, abandon_on_cancel=True
         )
         return d.DiscoverV2CapabilitiesResponse(
-            plugins=[],
+            plugins=[_plugin_result(plugin, form) for plugin in inventory.plugins],
             skills=[
                 d.ExecutorSkill(
-                    name=skill.name,
-                    description=skill.description,
-                    short_description=skill.short_description,
-                    path=show(skill.path),
+                    **_skill_fields(skill, form),
                     discovery_root=d.SkillDiscoveryRoot(
                         id=skill.location.id, path=show(skill.location.root)
                     ),
-                    dependencies=None,
-                    policy=None,
                 )
                 for skill in inventory.skills
+                if skill.location is not None
             ],
             warnings=inventory.warnings,
         )
+
+
+def _skill_fields(skill: installed.InstalledSkill, form: PathForm) -> dict[str, Any]:
+    return {
+        "name": skill.name,
+        "description": skill.description,
+        "short_description": skill.short_description,
+        "path": format_path(skill.path, form),
+        "dependencies": skill.metadata.dependencies,
+        "policy": skill.metadata.policy,
+    }
+
+
+def _plugin_result(plugin: installed.InstalledPlugin, form: PathForm) -> d.ExecutorPlugin:
+    def text(file: TextFile | None) -> d.CapabilityTextFile | None:
+        return None if file is None else _text_file(file, form)
+
+    return d.ExecutorPlugin(
+        id=plugin.id,
+        display_name=plugin.display_name,
+        remote_plugin_id=None,
+        version=plugin.version,
+        root=format_path(plugin.root, form),
+        files=d.DiscoveredPluginFiles(
+            manifest=_text_file(plugin.manifest, form),
+            mcp_config=text(plugin.mcp_config),
+            apps_config=text(plugin.apps_config),
+        ),
+        skills=[d.PluginSkill(**_skill_fields(skill, form)) for skill in plugin.skills],
+    )

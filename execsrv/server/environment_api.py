@@ -30,8 +30,9 @@ CAPABILITIES: Final = e.EnvironmentCapabilities(
     # until the sandbox issue (11) lands.
     sandboxed_file_streaming=False,
     http_header_env_vars=True,  # http/request header valueEnvVar: tests/http/test_generations.py
-    # Not implemented: capabilities/discoverV2 and capabilityRoots/discoverV1 are -32601.
-    capability_discovery_v2=False,
+    # capabilities/discoverV2: tests/conformance/test_discovery_0171.py (against 0.171 too)
+    capability_discovery_v2=True,
+    # Discovery under a restricting sandbox is refused until the sandbox issue (11) lands.
     capability_discovery_sandbox=False,
     # Not offered (protocol.md, Environment): the managed network proxy, credential
     # masking, shell snapshots, Windows and bubblewrap sandbox details.

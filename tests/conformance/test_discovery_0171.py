@@ -358,3 +358,191 @@ async def test_invalid_front_matter_is_a_warning(
             ],
         }
     }
+
+
+# -- capabilities/discoverV2: files in place before the server starts -------------
+
+OPENAI_YAML = """\
+interface:
+  display_name: Alpha
+dependencies:
+  tools:
+    - type: mcp
+      value: "  docs   server "
+      description: Docs
+      transport: stdio
+      command: run-docs
+    - type: env_var
+    - value: no type
+policy:
+  allow_implicit_invocation: false
+  products: [codex, chatgpt]
+"""
+
+
+def _install(codex_home: Path) -> None:
+    """Skills with ``agents/openai.yaml`` and a plugin cache, as codex installs them."""
+    skills = codex_home / "skills"
+    write(skills / "alpha" / "SKILL.md", skill("alpha", "Alpha"))
+    write(skills / "alpha" / "agents" / "openai.yaml", OPENAI_YAML)
+    write(skills / "beta" / "SKILL.md", skill("beta", "Beta"))
+    write(skills / "beta" / "agents" / "openai.yaml", "policy: {}\ndependencies:\n  tools: []\n")
+    write(skills / "gamma" / "SKILL.md", skill("gamma", "Gamma"))
+    write(skills / "gamma" / "agents" / "openai.yaml", "policy:\n  products: [elsewhere]\n")
+    write(skills / "delta" / "SKILL.md", skill("delta", "Delta"))
+    write(
+        skills / "delta" / "agents" / "openai.yaml", "policy:\n  allow_implicit_invocation: yes\n"
+    )
+    cache = codex_home / "plugins" / "cache"
+    for version in ("1.0.0", "2.0.0", "10.0.0"):
+        write(cache / "market" / "tools" / version / ".codex-plugin" / "plugin.json", "{}")
+    for version in ("9.0", "10.0"):
+        write(cache / "market" / "old" / version / ".codex-plugin" / "plugin.json", "{}")
+    root = cache / "market" / "tools" / "10.0.0"
+    write(
+        root / ".codex-plugin" / "plugin.json",
+        '{"name": "tools", "interface": {"displayName": "Tools"}}',
+    )
+    write(root / ".mcp.json", "{}\n")
+    write(root / ".app.json", "[]\n")
+    write(root / "skills" / "lint" / "SKILL.md", skill("lint", "Lint"))
+    write(root / "skills" / "lint" / "agents" / "openai.yaml", "policy:\n  products: [atlas]\n")
+    write(root / "extra" / "fmt" / "SKILL.md", skill("fmt", "Format"))
+    for version in ("zzz", "local"):
+        write(cache / "other" / "dev" / version / ".claude-plugin" / "plugin.json", "{}")
+    write(cache / "other" / "broken" / "1" / ".codex-plugin" / "plugin.json", "not json")
+    write(cache / "other" / "empty" / "1" / "skills" / "x" / "SKILL.md", skill("x", "X"))
+    write(cache / "other" / ".hidden" / "1" / ".codex-plugin" / "plugin.json", "{}")
+
+
+@pytest.fixture(
+    scope="module",
+    params=["execsrv", pytest.param("codex-0.171", marks=pytest.mark.interop)],
+)
+def prepared(request: pytest.FixtureRequest) -> Iterator[Host]:
+    """A server started after its installed skills and plugins were written."""
+    parent = ROOT / ".interop" / "codex-homes"
+    parent.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="discovery-v2-", dir=parent)).resolve()
+    dirs = {name: base / name for name in ("home", "codex-home", "tmp", "projects")}
+    for path in dirs.values():
+        path.mkdir()
+    _install(dirs["codex-home"])
+    env = {"HOME": str(dirs["home"]), "CODEX_HOME": str(dirs["codex-home"])}
+    opener = (
+        (lambda: open_execsrv(env=env))
+        if request.param == "execsrv"
+        else (lambda: _open_codex_171(env))
+    )
+    runner = _ServerThread(opener)
+    try:
+        server = runner.start()
+        yield Host(server, dirs["home"], dirs["codex-home"], dirs["tmp"], dirs["projects"])
+    finally:
+        runner.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _skill(
+    name: str, description: str, path: Path, dependencies: Any = None, policy: Any = None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": description,
+        "shortDescription": None,
+        "path": uri(path),
+        "dependencies": dependencies,
+        "policy": policy,
+    }
+
+
+async def test_installed_plugins_and_skill_metadata(prepared: Host) -> None:
+    """Plugins from the cache (one version each: `local`, else the greatest name),
+    sorted by id, with their files and namespaced skills; `openai.yaml` read as
+    codex reads it, an invalid one giving nulls without a warning; one warning per
+    plugin left out."""
+    home = prepared.codex_home
+    skills, cache = home / "skills", home / "plugins" / "cache"
+    tools, dev = cache / "market" / "tools" / "10.0.0", cache / "other" / "dev" / "local"
+    old = cache / "market" / "old" / "9.0"
+    async with open_wire(prepared.server.url) as wire:
+        with trio.fail_after(WAIT):
+            await wire.handshake("discovery-test")
+        response = await call(wire, "capabilities/discoverV2", {"cwd": uri(prepared.projects)})
+    root = {"discoveryRoot": {"id": "codex-home-skills", "path": uri(skills)}}
+    mcp_tool = {
+        "type": "mcp", "value": "docs server", "description": "Docs", "transport": "stdio",
+        "command": "run-docs", "url": None, "oauthCallbackPort": None,
+    }  # fmt: skip
+    assert response == {
+        "result": {
+            "plugins": [
+                {
+                    "id": "dev@other",
+                    "displayName": "local",
+                    "remotePluginId": None,
+                    "version": "local",
+                    "root": uri(dev),
+                    "files": {
+                        "manifest": text_file(dev / ".claude-plugin" / "plugin.json"),
+                        "mcpConfig": None,
+                        "appsConfig": None,
+                    },
+                    "skills": [],
+                },
+                {
+                    "id": "old@market",
+                    "displayName": "9.0",
+                    "remotePluginId": None,
+                    "version": "9.0",
+                    "root": uri(old),
+                    "files": {
+                        "manifest": text_file(old / ".codex-plugin" / "plugin.json"),
+                        "mcpConfig": None,
+                        "appsConfig": None,
+                    },
+                    "skills": [],
+                },
+                {
+                    "id": "tools@market",
+                    "displayName": "Tools",
+                    "remotePluginId": None,
+                    "version": "10.0.0",
+                    "root": uri(tools),
+                    "files": {
+                        "manifest": text_file(tools / ".codex-plugin" / "plugin.json"),
+                        "mcpConfig": text_file(tools / ".mcp.json"),
+                        "appsConfig": text_file(tools / ".app.json"),
+                    },
+                    "skills": [
+                        _skill("tools:fmt", "Format", tools / "extra" / "fmt" / "SKILL.md"),
+                        _skill(
+                            "tools:lint", "Lint", tools / "skills" / "lint" / "SKILL.md",
+                            policy={"allowImplicitInvocation": None, "products": ["atlas"]},
+                        ),
+                    ],
+                },
+            ],
+            "skills": [
+                {
+                    **_skill(
+                        "alpha", "Alpha", skills / "alpha" / "SKILL.md", {"tools": [mcp_tool]},
+                        {"allowImplicitInvocation": False, "products": ["codex", "chatgpt"]},
+                    ),
+                    **root,
+                },
+                {
+                    **_skill(
+                        "beta", "Beta", skills / "beta" / "SKILL.md",
+                        policy={"allowImplicitInvocation": None, "products": []},
+                    ),
+                    **root,
+                },
+                {**_skill("delta", "Delta", skills / "delta" / "SKILL.md"), **root},
+                {**_skill("gamma", "Gamma", skills / "gamma" / "SKILL.md"), **root},
+            ],
+            "warnings": [
+                "some capability metadata could not be loaded; discovery may be incomplete"
+            ] * 2,
+        }
+    }  # fmt: skip

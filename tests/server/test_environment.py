@@ -44,6 +44,7 @@ def test_only_implemented_capabilities_are_advertised() -> None:
     # Each flip is a decision: update this when a feature lands.
     assert {flag for flag, value in flags.items() if value} == {
         "environment_config_read",
+        "capability_discovery_v2",
         "fs_watch_missing",
         "file_write_streaming",
         "http_header_env_vars",
