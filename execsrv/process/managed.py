@@ -108,6 +108,10 @@ class ProcessLimits:
     reader_timeout_seconds: float = 2.0
     """How long a child held back for a ``process/read`` reader waits for a read
     that makes room before eviction resumes."""
+    first_read_seconds: float = 0.1
+    """The same for a process paced from its start (a 0.130 one) that no read has come
+    for yet: the 0.130 harness reads right after ``process/start``, and a client that
+    only takes notifications is held this long, once."""
 
 
 class ManagedProcess:
@@ -137,7 +141,8 @@ class ManagedProcess:
         self._exited_output = exited_output
         self._timeout_ms = spec.timeout_ms
         # The codex 0.130 harness reads every process, starting right after the start:
-        # pacing a 0.130 process from the start loses nothing in between.
+        # pacing a 0.130 process from the start loses nothing in between (a client
+        # that never reads is held for ``first_read_seconds`` once).
         paced = spec.generation is Generation.V0_130
         self._log = OutputLog(limits.retained_output_bytes, paced=paced)
         self._reserved_bytes = 0  # read sizes granted to pumps waiting for output
@@ -256,7 +261,13 @@ class ManagedProcess:
             if not self._log.paced:
                 await self._acknowledged.wait()
                 continue
-            with trio.move_on_after(self._limits.reader_timeout_seconds) as stalled:
+            limits = self._limits
+            timeout = (
+                limits.reader_timeout_seconds
+                if self._log.read_once
+                else min(limits.first_read_seconds, limits.reader_timeout_seconds)
+            )
+            with trio.move_on_after(timeout) as stalled:
                 await self._acknowledged.wait()
             if stalled.cancelled_caught and self._log.paced:
                 self._acknowledged_more(self._log.stop_pacing())

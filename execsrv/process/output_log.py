@@ -54,6 +54,7 @@ class OutputLog:
         self._undelivered_through = 0
         self._notified_through = 0  # the last seq whose notification reached a client
         self._paced = paced  # only process/read acknowledges output
+        self._read_once = False  # a process/read has come
         self._unacked_bytes = 0  # retained bytes after _acked_through
         self.exit_code: int | None = None
         self.exit_signal: str | None = None
@@ -82,6 +83,11 @@ class OutputLog:
         """A client reads this process with ``process/read``: only reads acknowledge
         output (notifications do not), so nothing it has not read is evicted."""
         return self._paced
+
+    @property
+    def read_once(self) -> bool:
+        """A ``process/read`` of this process has come (see :meth:`mark_read`)."""
+        return self._read_once
 
     @property
     def behind(self) -> bool:
@@ -269,6 +275,7 @@ class OutputLog:
         Returns whether acknowledged output advanced."""
         through = max(min(after_seq, self._next_seq - 1), response.next_seq - 1)
         self._read_through = max(self._read_through, through)
+        self._read_once = True
         acked_before = self._acked_through
         if not self._paced:
             self._paced = True

@@ -137,8 +137,10 @@ async def test_a_client_that_never_reads_still_sees_eviction_and_truncated(
     start_server: StartServer,
 ) -> None:
     """Notifications carry everything; retention keeps the last 1 MiB and says
-    ``truncated``, as codex's 0.130 server and execsrv always did."""
-    server = await start_server()
+    ``truncated``, as codex's 0.130 server and execsrv always did. The 0.130 process
+    is paced from its start, but with no read coming it is held only the short
+    ``first_read_seconds`` (the reader timeout here is far past the test's deadline)."""
+    server = await start_server(reader_timeout=600)
     assert server.url is not None
     with trio.fail_after(60):
         async with open_wire(server.url) as wire:

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from execsrv.protocol.errors import MalformedParams, RpcError
+from execsrv.protocol.generation import Generation
 from execsrv.protocol.jsonrpc import (
     IncomingNotification,
     IncomingRequest,
@@ -169,6 +170,10 @@ class Oracle:
 
     def __init__(self) -> None:
         self.initialize_started = False
+        self.initialized = False
+        self.speaks_0171 = False
+        """The session has heard a 0.171 request (see ``Session.heard``): frames whose
+        id is no RequestId then get 0.171's parse error instead of closing."""
 
     def expect(self, frame: bytes | str) -> str:
         """``reply`` (one reply by id), ``parse-error``, ``ignored`` or ``close``."""
@@ -188,16 +193,24 @@ class Oracle:
                     self.initialize_started = decoded.resume_session_id is None
                 return "reply"
             case IncomingRequest(method=method, params=params) if method in METHODS:
+                method_spec = METHODS[method]
+                speaks = Generation.V0_171 if self.speaks_0171 else Generation.V0_130
                 try:
-                    METHODS[method].decoder.decode(params)
+                    decoded = method_spec.decoder.decode(params, speaks)
                 except MalformedParams:  # a number serde_json cannot read (10**400)
                     return "parse-error"
                 except RpcError:
-                    pass
+                    return "reply"
+                heard = method_spec.generation_of(decoded) is Generation.V0_171
+                if self.initialized and heard:
+                    self.speaks_0171 = True
                 return "reply"
             case IncomingRequest():
                 return "reply"
+            case IncomingNotification(invalid_id=True) if self.speaks_0171:
+                return "parse-error"
             case IncomingNotification(method="initialized") if self.initialize_started:
+                self.initialized = True
                 return "ignored"
             case _:
                 return "close"
