@@ -16,8 +16,10 @@ internally tagged ``ExecPermissionProfile``: ``type`` is required), adds the
 ``deny`` access and words each failure (``missing field `type```); a 0.171
 request's profile is read so. :func:`parse_permissions` decodes it into the
 Structs below and :func:`requires_platform_sandbox` says whether the reference
-would run the operation in its sandbox helper (execsrv has none and refuses:
-:data:`SANDBOX_UNSUPPORTED`).
+would run the operation in its sandbox helper; execsrv then runs it confined by
+Landlock (:mod:`execsrv.sandbox`), and refuses it (:data:`SANDBOX_UNSUPPORTED`)
+only where the kernel has no Landlock or the profile cuts access out of an
+allowed area, which Landlock cannot express.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ __all__ = [
     "absolute_path",
     "parse_permissions",
     "requires_platform_sandbox",
+    "restricted_entries",
 ]
 
 PERMISSIONS_MISMATCH: Final = "data did not match any variant of untagged enum PermissionProfileDe"
@@ -124,7 +127,8 @@ SANDBOX_UNSUPPORTED: Final = (
     "sandboxed filesystem operations are not supported by execsrv: these permissions "
     "restrict the file system, and execsrv has no sandbox to enforce them"
 )
-"""``-32600`` for a restricted profile (the reference would run its sandbox helper)."""
+"""``-32600`` for a restricted profile execsrv cannot enforce (no Landlock, or an
+entry taking access away inside an allowed area)."""
 
 
 # -- PermissionProfile ----------------------------------------------------------
@@ -400,6 +404,11 @@ def _entries(profile: PermissionProfile) -> list[FileSystemSandboxEntry] | None:
     return None
 
 
+def restricted_entries(profile: PermissionProfile) -> list[FileSystemSandboxEntry] | None:
+    """The entries of a restricted file system; None if the file system is not restricted."""
+    return _entries(profile)
+
+
 def requires_platform_sandbox(profile: PermissionProfile) -> bool:
     """True where the reference runs the operation in its sandbox helper.
 
@@ -462,8 +471,16 @@ class FileSystemSandboxContext(Params, kw_only=True):
     """The optional ``sandbox`` of every ``fs/*`` method.
 
     execsrv runs a disabled, external or unrestricted profile (or one with
-    write access to the root) directly, as the reference does, and refuses a
-    restricted one, which the reference would run in its sandbox helper.
+    write access to the root) directly, as the reference does. A restricted
+    one, which the reference runs in its sandbox helper, runs on a thread
+    confined by Landlock: the profile's ``read`` and ``write`` entries (the
+    project roots are ``cwd``; ``.git``, ``.agents`` and ``.codex`` under a
+    writable root stay read-only). A denied change answers
+    ``-32603 Read-only file system (os error 30)`` and a denied read
+    ``-32004 No such file or directory (os error 2)``, as the reference's
+    mounts do; ``fs/open`` handles are opened confined. Without Landlock, or
+    for a ``none``/``deny`` entry inside an allowed area, it is refused
+    (``-32600``).
     """
 
     permissions: Annotated[

@@ -6,8 +6,9 @@ here too (the params types' ``check_params``), before the handshake state is
 looked at. The handlers then turn the paths into host paths (either form, see
 :mod:`execsrv.protocol.paths`; a ``file:`` URI naming another host is
 ``-32600``) and reject what the reference's handler rejects (``-32600``: the
-base64 of ``fs/writeFile``, then a restricted sandbox profile, which execsrv
-refuses). The operation runs in a worker thread under the server's
+base64 of ``fs/writeFile``, then a restricted sandbox profile execsrv cannot
+enforce). An operation under a restricted profile runs on a new thread confined
+by Landlock (:mod:`execsrv.sandbox`); the others run in a worker thread under the server's
 :class:`trio.CapacityLimiter`, so a huge file or directory never blocks the
 event loop; it fails with :class:`~execsrv.fs.FsError`,
 which :mod:`.errors` maps as the reference does: not found → ``-32004``, invalid
@@ -33,6 +34,9 @@ from __future__ import annotations
 
 import binascii
 import enum
+import errno
+import os
+import stat
 from collections.abc import Callable
 from typing import Final, TypeVar
 
@@ -49,6 +53,7 @@ from ..protocol.generation import Generation
 from ..protocol.methods import FS_MISSING_CHANGED
 from ..protocol.params import base64_error
 from ..protocol.paths import PathForm, format_path, parse_wire_path
+from ..sandbox import FsPolicy, PolicyUnsupported, fs_policy, landlock_abi, run_restricted
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .call import Call, Peer
 
@@ -72,10 +77,56 @@ def _check_sandbox(sandbox: f.FileSystemSandboxContext | None) -> f.PermissionPr
     return profile
 
 
-def _refuse_sandboxed(profile: f.PermissionProfile | None) -> None:
-    """execsrv has no sandbox helper: a profile that needs one is refused (``-32600``)."""
-    if profile is not None and f.requires_platform_sandbox(profile):
+def _confinement(sandbox: f.FileSystemSandboxContext | None) -> FsPolicy | None:
+    """The policy an operation runs in (None: unconfined, as for a disabled,
+    external or unrestricted profile).
+
+    A restricted profile is enforced with Landlock (:mod:`execsrv.sandbox`); one
+    the kernel cannot enforce (no Landlock) or Landlock cannot express (an entry
+    taking access away inside an allowed area) is refused (``-32600``), never
+    run unconfined.
+    """
+    profile = _check_sandbox(sandbox)
+    if profile is None or sandbox is None:
+        return None
+    cwd = None if sandbox.cwd is None else parse_wire_path(sandbox.cwd).path
+    try:
+        policy = fs_policy(profile, cwd=cwd, env=os.environ)
+    except PolicyUnsupported:
+        raise RpcError.invalid_request(f.SANDBOX_UNSUPPORTED) from None
+    if policy is not None and landlock_abi() < 1:
         raise RpcError.invalid_request(f.SANDBOX_UNSUPPORTED)
+    return policy
+
+
+def _with_entry(policy: FsPolicy | None, path: str) -> tuple[FsPolicy | None, bool]:
+    """``policy``, also allowing ``path`` to be added or removed when it is a direct
+    child of a writable root (not read-only, not a symlink now); and whether it
+    is, so the caller opens it without following a symlink swapped in since."""
+    root = None if policy is None else policy.writable_root_of(path)
+    if policy is None or root is None:
+        return policy, False
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return policy, False
+    except OSError:
+        pass
+    return policy.with_entry_in(root), True
+
+
+def _check_visible(policy: FsPolicy | None, path: str, *, follow: bool) -> None:
+    """``ENOENT`` for a path outside ``policy``'s readable area, as codex's sandbox,
+    which does not mount it, answers. Landlock does not govern ``stat`` or path
+    resolution, so metadata and canonical paths are checked by path (after
+    symlinks)."""
+    if policy is None:
+        return
+    if follow:
+        real = os.path.realpath(path)
+    else:
+        real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    if not policy.may_read(real):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
 
 
 def _decode_base64(text: str) -> bytes:
@@ -159,7 +210,24 @@ class FsApi:
         self._connections: dict[Peer, _ConnectionFiles] = {}
         """File handles and watches of each connection that has used them."""
 
-    async def _run(self, function: Callable[[], T], *, changes: bool) -> T:
+    async def _run(
+        self,
+        function: Callable[[], T],
+        *,
+        changes: bool,
+        policy: FsPolicy | None = None,
+        writes: bool | None = None,
+    ) -> T:
+        """``function`` in a worker thread; with a ``policy``, on a new thread confined
+        to it (see :func:`execsrv.sandbox.run_restricted`), where a denial is
+        ``EROFS`` if it ``writes`` (default: ``changes``)."""
+        if policy is not None:
+            confined, denied_as_read_only = policy, changes if writes is None else writes
+
+            def run() -> T:
+                return run_restricted(confined, function, changes=denied_as_read_only)
+
+            return await run_fs_operation(run, limiter=self._limiter, changes=changes)
         return await run_fs_operation(function, limiter=self._limiter, changes=changes)
 
     async def _read(
@@ -179,9 +247,14 @@ class FsApi:
         """
         params = call.params
         path = parse_wire_path(params.path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        policy = _confinement(params.sandbox)
         follow = params.follow_symlinks is not False
-        reader = await self._run(lambda: fs.FileReader(path, follow_symlinks=follow), changes=True)
+        reader = await self._run(
+            lambda: fs.FileReader(path, follow_symlinks=follow),
+            changes=True,
+            policy=policy,
+            writes=False,
+        )
         reserved = 0
         try:
             if not reader.is_regular:
@@ -215,11 +288,13 @@ class FsApi:
         ends when the request is cancelled."""
         params = call.params
         path = parse_wire_path(params.path).path
-        profile = _check_sandbox(params.sandbox)
+        _check_sandbox(params.sandbox)
         data = memoryview(_decode_base64(params.data_base64))
-        _refuse_sandboxed(profile)
-        follow = params.follow_symlinks is not False
-        writer = await self._run(lambda: fs.FileWriter(path, follow_symlinks=follow), changes=True)
+        policy, entry = _with_entry(_confinement(params.sandbox), path)
+        follow = params.follow_symlinks is not False and not entry
+        writer = await self._run(
+            lambda: fs.FileWriter(path, follow_symlinks=follow), changes=True, policy=policy
+        )
         try:
             if writer.is_regular:
                 await self._run(lambda: writer.write(data), changes=True)
@@ -234,39 +309,48 @@ class FsApi:
     async def create_directory(self, call: Call[f.FsCreateDirectoryParams]) -> f.EmptyResponse:
         params = call.params
         path = parse_wire_path(params.path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        policy, _ = _with_entry(_confinement(params.sandbox), path)  # mkdir follows no link
         recursive, follow = params.recursive is not False, params.follow_symlinks is not False
         await self._run(
             lambda: fs.create_directory(path, recursive=recursive, follow_symlinks=follow),
             changes=True,
+            policy=policy,
         )
         return f.EmptyResponse()
 
     async def get_metadata(self, call: Call[f.FsGetMetadataParams]) -> f.FsGetMetadataResponse:
         params = call.params
         path = parse_wire_path(params.path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        policy = _confinement(params.sandbox)
         follow = params.follow_symlinks is not False
-        return await self._run(lambda: read_metadata(path, follow_symlinks=follow), changes=False)
+
+        def metadata() -> f.FsGetMetadataResponse:
+            _check_visible(policy, path, follow=follow)
+            return read_metadata(path, follow_symlinks=follow)
+
+        return await self._run(metadata, changes=False, policy=policy)
 
     async def read_directory(
         self, call: Call[f.FsReadDirectoryParams]
     ) -> f.FsReadDirectoryResponse:
         params = call.params
         path = parse_wire_path(params.path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
-        entries = await self._run(lambda: read_directory_entries(path), changes=False)
+        policy = _confinement(params.sandbox)
+        entries = await self._run(
+            lambda: read_directory_entries(path), changes=False, policy=policy
+        )
         return f.FsReadDirectoryResponse(entries=entries)
 
     async def remove(self, call: Call[f.FsRemoveParams]) -> f.EmptyResponse:
         params = call.params
         path = parse_wire_path(params.path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        policy, _ = _with_entry(_confinement(params.sandbox), path)  # remove follows no link
         recursive, force = params.recursive is not False, params.force is not False
         follow = params.follow_symlinks is not False
         await self._run(
             lambda: fs.remove(path, recursive=recursive, force=force, follow_symlinks=follow),
             changes=True,
+            policy=policy,
         )
         return f.EmptyResponse()
 
@@ -274,17 +358,24 @@ class FsApi:
         params = call.params
         source = parse_wire_path(params.source_path).path
         destination = parse_wire_path(params.destination_path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        policy = _confinement(params.sandbox)
         recursive = params.recursive
-        await self._run(lambda: fs.copy(source, destination, recursive=recursive), changes=True)
+        await self._run(
+            lambda: fs.copy(source, destination, recursive=recursive), changes=True, policy=policy
+        )
         return f.EmptyResponse()
 
     async def canonicalize(self, call: Call[f.FsCanonicalizeParams]) -> f.FsCanonicalizeResponse:
         """The canonical path, as a ``file://`` URI whichever form was sent (0.171's)."""
         params = call.params
         path = parse_wire_path(params.path).path
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
-        real = await self._run(lambda: fs.canonicalize(path), changes=False)
+        policy = _confinement(params.sandbox)
+
+        def canonical() -> str:
+            _check_visible(policy, path, follow=True)
+            return fs.canonicalize(path)
+
+        real = await self._run(canonical, changes=False, policy=policy)
         return f.FsCanonicalizeResponse(path=format_path(real, PathForm.URI))
 
     async def walk(self, call: Call[f.FsWalkParams]) -> f.FsWalkResponse:
@@ -296,7 +387,7 @@ class FsApi:
         path = parse_wire_path(params.path).path
         options = params.options
         _check_walk_limits(options)
-        _refuse_sandboxed(_check_sandbox(params.sandbox))
+        policy = _confinement(params.sandbox)
         found = await self._run(
             lambda: fs.walk(
                 path,
@@ -307,6 +398,7 @@ class FsApi:
                 prune_hidden_directories=options.prune_hidden_directories is True,
             ),
             changes=False,
+            policy=policy,
         )
         return f.FsWalkResponse(
             entries=[
@@ -348,9 +440,14 @@ class FsApi:
         reservation = handles.reserve(params.handle_id)
         handle: FileHandle | None = None
         try:
-            _refuse_sandboxed(_check_sandbox(params.sandbox))
+            policy = _confinement(params.sandbox)  # the handle's fd is opened confined
             mode = params.mode
-            handle = await self._run(lambda: open_handle(path, mode), changes=True)
+            handle = await self._run(
+                lambda: open_handle(path, mode),
+                changes=True,
+                policy=policy,
+                writes=mode == "replace",
+            )
         finally:
             handles.opened(params.handle_id, reservation, handle)
         return f.FsOpenResponse(handle_id=params.handle_id)

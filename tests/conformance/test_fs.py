@@ -25,7 +25,6 @@ from execsrv.protocol.generation import Generation
 from ..servers import ServerKind
 from ..wire import WireClient
 from .support import (
-    SANDBOX_UNSUPPORTED,
     V0_130,
     V0_171,
     assert_invalid_params,
@@ -326,12 +325,9 @@ async def test_invalid_params(
         sandbox_context == NULL_PRIVATE_DESKTOP or sandbox_context == sandbox(DENY_ROOT)
     ):
         # 0.171 accepts both (measured on 0.171.0), so the read runs and finds nothing;
-        # execsrv has no sandbox to deny the root with, and refuses that profile.
+        # execsrv confines the read with Landlock (issue 11, point 3) and agrees.
         response = await rpc_as(wire, generation, method, params)
-        if kind == "execsrv" and sandbox_context == sandbox(DENY_ROOT):
-            assert response == {"error": error(-32600, SANDBOX_UNSUPPORTED)}
-        else:
-            assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
+        assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
         return
     response = await rpc_as(wire, generation, method, params)
     assert_invalid_params(generation, response, message, in_0171(method, params, message))
@@ -1037,21 +1033,12 @@ async def test_restricted_profile(
     inside = {"path": str(writable / "f"), "dataBase64": "eA==", "sandbox": profile}
     outside = {"path": str(tmp_path / "f"), "dataBase64": "eA==", "sandbox": profile}
     read = {"path": str(tmp_path / "readable"), "sandbox": profile}
-    if kind == "execsrv":
-        refused = {"error": error(-32600, SANDBOX_UNSUPPORTED)}
-        assert await rpc_as(wire, generation, "fs/writeFile", inside) == refused
-        assert await rpc_as(wire, generation, "fs/writeFile", outside) == refused
-        assert await rpc_as(wire, generation, "fs/readFile", read) == refused
-        assert not (writable / "f").exists()
-    else:
-        assert await rpc_as(wire, generation, "fs/writeFile", inside) == OK
-        assert await rpc_as(wire, generation, "fs/writeFile", outside) == {
-            "error": error(-32603, "Read-only file system (os error 30)")
-        }
-        assert await rpc_as(wire, generation, "fs/readFile", read) == {
-            "result": {"dataBase64": "cg=="}
-        }
-        assert (writable / "f").read_bytes() == b"x"
+    assert await rpc_as(wire, generation, "fs/writeFile", inside) == OK
+    assert await rpc_as(wire, generation, "fs/writeFile", outside) == {
+        "error": error(-32603, "Read-only file system (os error 30)")
+    }
+    assert await rpc_as(wire, generation, "fs/readFile", read) == {"result": {"dataBase64": "cg=="}}
+    assert (writable / "f").read_bytes() == b"x"
     assert not (tmp_path / "f").exists()
 
 
@@ -1073,17 +1060,15 @@ async def test_profiles_without_any_access(
     generation: Generation,
     request: pytest.FixtureRequest,
 ) -> None:
-    """No readable entry: codex's sandbox sees nothing (not found); execsrv refuses."""
+    """No readable entry: codex's sandbox sees nothing (not found); execsrv's Landlock
+    denial reads the same."""
     params = {"path": f"{tree}/file", "sandbox": sandbox(permissions)}
     if await refused_untyped_profile(
         wire, generation, kind, request, permissions, "fs/readFile", params
     ):
         return
     response = await rpc_as(wire, generation, "fs/readFile", params)
-    if kind == "execsrv":
-        assert response == {"error": error(-32600, SANDBOX_UNSUPPORTED)}
-    else:
-        assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
+    assert response == {"error": error(-32004, "No such file or directory (os error 2)")}
 
 
 async def test_bad_base64_comes_before_the_sandbox_refusal(

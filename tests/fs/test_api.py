@@ -18,7 +18,7 @@ import trio
 import execsrv
 from execsrv import FileNotFound, RemoteError
 from execsrv.protocol import fs as f
-from execsrv.protocol.methods import FS_READ_FILE
+from execsrv.protocol.methods import FS_READ_FILE, FS_WRITE_FILE
 from execsrv.protocol.paths import NOT_A_URI
 
 from ..servers import open_execsrv
@@ -173,7 +173,7 @@ async def test_many_concurrent_operations(client: execsrv.Client, tmp_path: Path
 
 
 async def test_sandbox_field_through_the_client(client: execsrv.Client, tmp_path: Path) -> None:
-    """Profiles that run directly work; a restricted one is refused (no sandbox helper)."""
+    """Profiles that run directly work; a restricted one runs confined (Landlock)."""
     (tmp_path / "f").write_bytes(b"x")
     root = {"type": "special", "value": {"kind": "root"}}
 
@@ -192,9 +192,17 @@ async def test_sandbox_field_through_the_client(client: execsrv.Client, tmp_path
             result = await client.call(FS_READ_FILE, params(direct))
             assert result.data_base64 == b"x"
         restricted = {"file_system": {"entries": [{"path": root, "access": "read"}]}}
+        result = await client.call(FS_READ_FILE, params(restricted))
+        assert result.data_base64 == b"x"
+        write = f.FsWriteFileParams(
+            path=str(tmp_path / "f"), data_base64="eQ==", sandbox=params(restricted).sandbox
+        )
         with pytest.raises(RemoteError) as caught:
-            await client.call(FS_READ_FILE, params(restricted))
-        assert (caught.value.code, caught.value.message) == (-32600, f.SANDBOX_UNSUPPORTED)
+            await client.call(FS_WRITE_FILE, write)
+        assert (caught.value.code, caught.value.message) == (
+            -32603,
+            "Read-only file system (os error 30)",
+        )
 
 
 async def test_permission_denied_is_invalid_request(client: execsrv.Client, tmp_path: Path) -> None:
