@@ -19,6 +19,7 @@ import trio
 import execsrv
 from execsrv import RemoteError
 from execsrv.protocol import fs as f
+from execsrv.protocol.generation import Generation
 from execsrv.protocol.methods import (
     FS_COPY,
     FS_CREATE_DIRECTORY,
@@ -26,8 +27,11 @@ from execsrv.protocol.methods import (
     FS_REMOVE,
     FS_WRITE_FILE,
 )
-from execsrv.sandbox import landlock_abi, run_restricted
+from execsrv.sandbox import PolicyUnsupported, fs_policy, landlock_abi, run_restricted
 from execsrv.sandbox.policy import FsPolicy
+
+from ..conformance.support import b64, error, rpc
+from ..wire import open_wire
 
 pytestmark = pytest.mark.skipif(landlock_abi() < 1, reason="the kernel has no Landlock")
 
@@ -227,3 +231,82 @@ def test_rename_and_hard_link_out_fail(project: Path) -> None:
             run_restricted(policy, action, changes=True)
     run_restricted(policy, lambda: os.rename(mine, project / "src" / "renamed"), changes=True)
     assert (project / "src" / "renamed").exists()
+
+
+async def test_handles_are_opened_inside_the_profile(
+    server: execsrv.ExecServer, project: Path
+) -> None:
+    """``fs/open`` (0.171) opens its descriptor confined: ``replace`` outside the
+    project is refused, inside it the handle writes."""
+    box = {
+        "permissions": WORKSPACE_WRITE,
+        "cwd": project.as_uri(),
+        "windowsSandboxLevel": "disabled",
+    }
+    outside = project.parent / "outside"
+    assert server.url is not None
+    async with open_wire(server.url) as wire:
+        with trio.fail_after(WAIT):
+            await wire.handshake("pytest")
+
+            async def fs_open(handle_id: str, path: Path, mode: str) -> dict[str, Any]:
+                params = {"handleId": handle_id, "path": path.as_uri(), "mode": mode}
+                return await rpc(wire, "fs/open", {**params, "sandbox": box})
+
+            denied = {"error": error(*EROFS)}
+            assert await fs_open("out", outside / "h", "replace") == denied
+            assert await fs_open("git", project / ".git" / "config", "replace") == denied
+            opened = await fs_open("in", project / "src" / "h", "replace")
+            assert opened == {"result": {"handleId": "in"}}
+            write = {"handleId": "in", "offset": 0, "chunk": b64(b"hi")}
+            assert await rpc(wire, "fs/writeBlock", write) == {"result": {}}
+            assert await fs_open("r", outside / "secret", "read") == {"result": {"handleId": "r"}}
+    assert (project / "src" / "h").read_bytes() == b"hi"
+    assert not (outside / "h").exists()
+    assert (project / ".git" / "config").read_bytes() == b"[core]"
+
+
+def test_the_harness_profile_as_a_policy(tmp_path: Path) -> None:
+    """The profile the harness sends under ``workspace-write``, resolved (sans-IO)."""
+    entries = WORKSPACE_WRITE["file_system"]["entries"]  # type: ignore[index]
+    harness = {
+        **WORKSPACE_WRITE,
+        "file_system": {
+            "type": "restricted",
+            "entries": [
+                *entries,
+                {"path": special("slash_tmp"), "access": "write"},
+                {"path": special("tmpdir"), "access": "write"},
+            ],
+        },
+    }
+    profile = f.parse_permissions(harness, Generation.V0_171)
+    policy = fs_policy(profile, cwd="/srv/p", env={"TMPDIR": "/var/tmp/x"})
+    assert policy is not None
+    assert policy.read_roots[0] == "/"
+    assert policy.write_roots == ("/srv/p", "/tmp", "/var/tmp/x")
+    assert "/srv/p/.git" in policy.read_only
+    assert policy.may_write("/srv/p/a")
+    assert not policy.may_write("/srv/p/.git/config")
+    assert not policy.may_write("/etc/passwd")
+    assert fs_policy(f.parse_permissions(FULL_ACCESS), cwd="/srv/p", env={}) is None
+    root_write_then_none = {
+        "file_system": {
+            "entries": [
+                {"path": special("root"), "access": "write"},
+                {"path": special("root"), "access": "none"},
+            ]
+        }
+    }
+    nothing = fs_policy(f.parse_permissions(root_write_then_none), cwd=None, env={})
+    assert nothing == FsPolicy()
+    deny_inside = {
+        "file_system": {
+            "entries": [
+                {"path": special("root"), "access": "read"},
+                {"path": {"type": "path", "path": "/srv/secret"}, "access": "none"},
+            ]
+        }
+    }
+    with pytest.raises(PolicyUnsupported):
+        fs_policy(f.parse_permissions(deny_inside), cwd=None, env={})
