@@ -109,7 +109,7 @@ async def open_codex(
     env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RunningServer]:
     """Run ``codex exec-server`` of ``generation`` on an ephemeral loopback port, with a
-    fresh CODEX_HOME.
+    fresh CODEX_HOME unless ``env`` names one.
 
     ``env`` adds to (and overrides) the inherited environment.
 
@@ -123,16 +123,21 @@ async def open_codex(
     binary = codex_binary(generation)
     if binary is None:
         pytest.skip(f"{env_var} not set: no codex {generation.value} binary (run: nox -s interop)")
-    homes = ROOT / ".interop" / "codex-homes"
-    homes.mkdir(parents=True, exist_ok=True)
-    codex_home = tempfile.mkdtemp(prefix="home-", dir=homes)
+    fresh_home: str | None = None
+    if "CODEX_HOME" not in (env or {}):
+        homes = ROOT / ".interop" / "codex-homes"
+        homes.mkdir(parents=True, exist_ok=True)
+        fresh_home = tempfile.mkdtemp(prefix="home-", dir=homes)
     try:
         argv = [binary, "exec-server", "--listen", LISTEN_ANY_PORT, *extra_args]
-        full_env = {**os.environ, **(env or {}), "CODEX_HOME": codex_home}
+        full_env = {**os.environ, **(env or {})}
+        if fresh_home is not None:
+            full_env["CODEX_HOME"] = fresh_home
         async with _open_server(argv, kind=kind, env=full_env, cwd=ROOT) as server:
             yield server
     finally:
-        shutil.rmtree(codex_home, ignore_errors=True)
+        if fresh_home is not None:
+            shutil.rmtree(fresh_home, ignore_errors=True)
 
 
 @asynccontextmanager

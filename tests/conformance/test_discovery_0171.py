@@ -17,11 +17,9 @@ from urllib.parse import quote
 import pytest
 import trio
 
-from ..servers import ROOT, open_execsrv
 from ..wire import WireClient, open_wire
-from .conftest import _ServerThread
 from .support import SANDBOX_UNSUPPORTED, WAIT, error
-from .test_environment_0171 import Host, _open_codex_171
+from .test_environment_0171 import Host, start_host
 
 
 def uri(path: Path | str) -> str:
@@ -34,25 +32,10 @@ def uri(path: Path | str) -> str:
     params=["execsrv", pytest.param("codex-0.171", marks=pytest.mark.interop)],
 )
 def host(request: pytest.FixtureRequest) -> Iterator[Host]:
-    parent = ROOT / ".interop" / "codex-homes"
-    parent.mkdir(parents=True, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix="discovery-", dir=parent)).resolve()
-    dirs = {name: base / name for name in ("home", "codex-home", "tmp", "projects")}
-    for path in dirs.values():
-        path.mkdir()
-    env = {"HOME": str(dirs["home"]), "CODEX_HOME": str(dirs["codex-home"])}
-    opener = (
-        (lambda: open_execsrv(env=env))
-        if request.param == "execsrv"
-        else (lambda: _open_codex_171(env))
-    )
-    runner = _ServerThread(opener)
-    try:
-        server = runner.start()
-        yield Host(server, dirs["home"], dirs["codex-home"], dirs["tmp"], dirs["projects"])
-    finally:
-        runner.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with start_host(
+        request.param, "discovery-", tmpdir=False, projects_outside_the_checkout=False
+    ) as started:
+        yield started
 
 
 @pytest.fixture
@@ -242,7 +225,7 @@ async def test_restricting_sandbox(wire: WireClient, host: Host, scratch: Path) 
     roots = {"roots": [{"id": "a", "path": uri(scratch), "sandbox": sandbox}]}
     v1 = await call(wire, "capabilityRoots/discoverV1", roots)
     v2 = await call(wire, "capabilities/discoverV2", {"cwd": uri(scratch), "sandbox": sandbox})
-    if host.server.kind == "codex":
+    if host.server.kind != "execsrv":
         assert "result" in v1, v1
         assert "result" in v2, v2
     else:
@@ -256,7 +239,7 @@ def codex_snapshot(request: pytest.FixtureRequest, host: Host) -> None:
     """codex 0.171 answers discoverV2 from a snapshot its file watchers keep current,
     so files written just before the call (or a location created after the server
     started) may not be in it yet; execsrv reads anew on every call."""
-    if host.server.kind == "codex":
+    if host.server.kind != "execsrv":
         request.applymarker(
             pytest.mark.xfail(strict=False, reason="codex serves a watcher-updated snapshot")
         )
@@ -421,26 +404,14 @@ def _install(codex_home: Path) -> None:
 )
 def prepared(request: pytest.FixtureRequest) -> Iterator[Host]:
     """A server started after its installed skills and plugins were written."""
-    parent = ROOT / ".interop" / "codex-homes"
-    parent.mkdir(parents=True, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix="discovery-v2-", dir=parent)).resolve()
-    dirs = {name: base / name for name in ("home", "codex-home", "tmp", "projects")}
-    for path in dirs.values():
-        path.mkdir()
-    _install(dirs["codex-home"])
-    env = {"HOME": str(dirs["home"]), "CODEX_HOME": str(dirs["codex-home"])}
-    opener = (
-        (lambda: open_execsrv(env=env))
-        if request.param == "execsrv"
-        else (lambda: _open_codex_171(env))
-    )
-    runner = _ServerThread(opener)
-    try:
-        server = runner.start()
-        yield Host(server, dirs["home"], dirs["codex-home"], dirs["tmp"], dirs["projects"])
-    finally:
-        runner.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with start_host(
+        request.param,
+        "discovery-v2-",
+        tmpdir=False,
+        projects_outside_the_checkout=False,
+        prepare=_install,
+    ) as started:
+        yield started
 
 
 def _skill(

@@ -17,8 +17,8 @@ import pwd
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 import trio
 
-from ..servers import LISTEN_ANY_PORT, ROOT, RunningServer, _open_server, open_execsrv
+from execsrv.protocol.generation import Generation
+
+from ..servers import ROOT, RunningServer, open_codex, open_execsrv
 from ..wire import WireClient, open_wire
 from .conftest import _ServerThread
 from .support import WAIT, error
-
-CODEX_171_BIN_ENV = "EXECSRV_CODEX_171_BIN"
 
 CAPABILITY_FLAGS = {
     "networkProxyLaunch",
@@ -69,40 +69,38 @@ class Host:
     projects: Path
 
 
-@asynccontextmanager
-async def _open_codex_171(env: dict[str, str]) -> AsyncIterator[RunningServer]:
-    binary = os.environ.get(CODEX_171_BIN_ENV)
-    if not binary:
-        pytest.skip(f"{CODEX_171_BIN_ENV} not set (run: nox -s interop)")
-    argv = [binary, "exec-server", "--listen", LISTEN_ANY_PORT]
-    async with _open_server(argv, kind="codex", env={**os.environ, **env}, cwd=ROOT) as server:
-        yield server
-
-
-@pytest.fixture(
-    scope="module",
-    params=["execsrv", pytest.param("codex-0.171", marks=pytest.mark.interop)],
-)
-def host(request: pytest.FixtureRequest) -> Iterator[Host]:
+@contextmanager
+def start_host(
+    kind: str,
+    prefix: str,
+    *,
+    tmpdir: bool,
+    projects_outside_the_checkout: bool,
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[Host]:
+    """A server of ``kind`` (``execsrv`` or ``codex-0.171``) started with a scratch
+    HOME and CODEX_HOME (and TMPDIR with ``tmpdir``); ``prepare(codex_home)`` runs
+    before it starts. Everything is removed afterwards."""
     # Under .interop/, not /tmp: codex will not set up its helpers under a temp dir.
     parent = ROOT / ".interop" / "codex-homes"
     parent.mkdir(parents=True, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix="environment-", dir=parent)).resolve()
-    dirs = {name: base / name for name in ("home", "codex-home", "tmp")}
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir=parent)).resolve()
+    dirs = {name: base / name for name in ("home", "codex-home", "tmp", "projects")}
     for path in dirs.values():
         path.mkdir()
-    # Projects outside any git repository (the checkout is one): a project root is
-    # the nearest directory with a `.git`.
-    dirs["projects"] = Path(tempfile.mkdtemp(prefix="environment-projects-")).resolve()
-    env = {
-        "HOME": str(dirs["home"]),
-        "CODEX_HOME": str(dirs["codex-home"]),
-        "TMPDIR": str(dirs["tmp"]),
-    }
+    if projects_outside_the_checkout:
+        # Outside any git repository (the checkout is one): a project root is the
+        # nearest directory with a `.git`.
+        dirs["projects"] = Path(tempfile.mkdtemp(prefix=f"{prefix}projects-")).resolve()
+    if prepare is not None:
+        prepare(dirs["codex-home"])
+    env = {"HOME": str(dirs["home"]), "CODEX_HOME": str(dirs["codex-home"])}
+    if tmpdir:
+        env["TMPDIR"] = str(dirs["tmp"])
     opener = (
         (lambda: open_execsrv(env=env))
-        if request.param == "execsrv"
-        else (lambda: _open_codex_171(env))
+        if kind == "execsrv"
+        else (lambda: open_codex(generation=Generation.V0_171, env=env))
     )
     runner = _ServerThread(opener)
     try:
@@ -112,6 +110,17 @@ def host(request: pytest.FixtureRequest) -> Iterator[Host]:
         runner.stop()
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(dirs["projects"], ignore_errors=True)
+
+
+@pytest.fixture(
+    scope="module",
+    params=["execsrv", pytest.param("codex-0.171", marks=pytest.mark.interop)],
+)
+def host(request: pytest.FixtureRequest) -> Iterator[Host]:
+    with start_host(
+        request.param, "environment-", tmpdir=True, projects_outside_the_checkout=True
+    ) as started:
+        yield started
 
 
 @pytest.fixture
