@@ -26,8 +26,10 @@ from typing import Literal
 import pytest
 import trio
 
+from execsrv.protocol.generation import Generation
+
 from ..proxy import Proxy, open_proxy
-from ..servers import LISTEN_ANY_PORT, ROOT, RunningServer, _open_server, open_execsrv
+from ..servers import CODEX_KINDS, ROOT, RunningServer, codex_binary, open_codex, open_execsrv
 from .frames import FrameLog
 from .responses_mock import ModelScript, ResponsesMock, open_responses_mock
 
@@ -35,7 +37,7 @@ Version = Literal["0.130", "0.171"]
 ServerKind = Literal["execsrv", "codex-0.130", "codex-0.171"]
 Transport = Literal["env", "toml-url", "toml-stdio"]
 
-BINARY_ENV: dict[Version, str] = {"0.130": "EXECSRV_CODEX_BIN", "0.171": "EXECSRV_CODEX_171_BIN"}
+GENERATIONS: dict[Version, Generation] = {"0.130": Generation.V0_130, "0.171": Generation.V0_171}
 MARKER_VAR = "EXECSRV_HARNESS_MARKER"
 """Set only in the exec-server's environment: a command that echoes it ran there."""
 MARKER = "executor-side-7f3a"
@@ -90,21 +92,17 @@ class HarnessRun:
 
 def binary(version: Version) -> str:
     """The codex binary of ``version``; skips the test when it is not configured."""
-    path = os.environ.get(BINARY_ENV[version])
-    if not path:
-        pytest.skip(
-            f"{BINARY_ENV[version]} not set: no codex {version} binary (run: nox -s interop)"
-        )
+    generation = GENERATIONS[version]
+    path = codex_binary(generation)
+    if path is None:
+        env_var = CODEX_KINDS[generation][1]
+        pytest.skip(f"{env_var} not set: no codex {version} binary (run: nox -s interop)")
     return path
 
 
 def _codex_home() -> Path:
     HOMES.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="harness-", dir=HOMES))
-
-
-def _server_env() -> dict[str, str]:
-    return {**os.environ, MARKER_VAR: MARKER}
 
 
 def _stdio_server_argv(server: ServerKind) -> list[str]:
@@ -119,14 +117,9 @@ async def _open_ws_server(server: ServerKind) -> AsyncIterator[RunningServer]:
         async with open_execsrv(env={MARKER_VAR: MARKER}) as running:
             yield running
         return
-    home = _codex_home()
-    try:
-        argv = [binary(server.removeprefix("codex-")), "exec-server", "--listen", LISTEN_ANY_PORT]  # type: ignore[arg-type]
-        env = {**_server_env(), "CODEX_HOME": str(home)}
-        async with _open_server(argv, kind="codex", env=env, cwd=ROOT) as running:
-            yield running
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    version: Version = "0.130" if server == "codex-0.130" else "0.171"
+    async with open_codex(generation=GENERATIONS[version], env={MARKER_VAR: MARKER}) as running:
+        yield running
 
 
 def _config_toml(mock: ResponsesMock) -> str:
