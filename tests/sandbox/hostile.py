@@ -1,0 +1,526 @@
+"""A hostile command: tries every escape it knows, one JSON line per attempt.
+
+Run as ``python hostile.py <launch> <context JSON>`` by tests/sandbox/test_hostile_commands.py
+inside a sandboxed ``process/start``. It only uses the standard library (and libc
+through ctypes), so it runs under whichever interpreter the test runs.
+
+Each action either succeeds (the escape worked: ``"ok": true``) or raises
+``OSError`` (``"ok": false`` and the error text, which carries the kernel's words,
+such as ``Permission denied``, so the server's denial heuristic can see them).
+The test checks the disk and its own listeners as well: a line saying ``false``
+proves nothing alone.
+
+``launch`` says who runs the actions: ``direct`` (this process), ``detached`` (a
+grandchild that left the session with ``setsid`` after a double fork; this
+process waits for it through a pipe it inherits, so no sleep is needed).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import socket
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Context = dict[str, Any]
+Action = Callable[[Context], object]
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+SYS_LANDLOCK_CREATE_RULESET = 444
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_ACCESS_FS_EXECUTE = 1
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+
+def _check(result: int) -> int:
+    if result == -1:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return result
+
+
+def _write_new(path: str | Path, data: bytes = b"escaped") -> None:
+    with open(path, "xb") as file:
+        file.write(data)
+
+
+def _overwrite(path: str | Path) -> None:
+    with open(path, "r+b") as file:
+        file.write(b"X")
+
+
+# --- files -----------------------------------------------------------------
+
+
+def write_outside(ctx: Context) -> None:
+    _write_new(Path(ctx["outside"]) / "new")
+
+
+def victim(ctx: Context, action: str) -> Path:
+    """The outside file ``action`` attacks (one each, so each leaves its own trace)."""
+    return Path(ctx["outside"]) / f"victim-{action}"
+
+
+def overwrite_outside(ctx: Context) -> None:
+    _overwrite(victim(ctx, "overwrite"))
+
+
+def truncate_outside(ctx: Context) -> None:
+    os.truncate(victim(ctx, "truncate"), 0)
+
+
+def mkdir_outside(ctx: Context) -> None:
+    os.mkdir(Path(ctx["outside"]) / "dir")
+
+
+def remove_outside(ctx: Context) -> None:
+    os.unlink(Path(ctx["outside"]) / "removable")
+
+
+def chmod_outside(ctx: Context) -> None:
+    """A metadata change: think ``chmod u+s`` or ``chmod 666 /etc/shadow``."""
+    os.chmod(victim(ctx, "chmod"), 0o4777)
+
+
+def protected_writer(name: str) -> Action:
+    def write(ctx: Context) -> None:
+        _overwrite(Path(ctx["workspace"]) / name / "config")
+
+    return write
+
+
+def protected_creator(name: str) -> Action:
+    def create(ctx: Context) -> None:
+        _write_new(Path(ctx["workspace"]) / name / "new")
+
+    return create
+
+
+def remove_git_file(ctx: Context) -> None:
+    os.unlink(Path(ctx["workspace"]) / ".git" / "remove-me")
+
+
+def rename_git_away(ctx: Context) -> None:
+    """Move ``.git`` aside, so a fresh, writable ``.git`` could take its place."""
+    workspace = Path(ctx["workspace"])
+    os.rename(workspace / ".git", workspace / "git-moved")
+
+
+def through_planted_dir_symlink(ctx: Context) -> None:
+    _write_new(Path(ctx["workspace"]) / "link-dir" / "via-dir-link")
+
+
+def through_planted_file_symlink(ctx: Context) -> None:
+    _overwrite(Path(ctx["workspace"]) / "link-file")
+
+
+def through_own_symlink(ctx: Context) -> None:
+    """Plant the symlink now (allowed where the workspace is writable), then use it."""
+    link = Path(ctx["workspace"]) / "my-link"
+    try:
+        os.symlink(ctx["outside"], link)
+    except OSError:
+        pass  # read-only: fall back to the planted one
+    else:
+        _write_new(link / "via-own-link")
+        return
+    _write_new(Path(ctx["workspace"]) / "link-dir" / "via-own-link")
+
+
+def via_dot_dot(ctx: Context) -> None:
+    _write_new(f"{ctx['workspace']}/src/../../outside/via-dot-dot")
+
+
+def rename_out(ctx: Context) -> None:
+    os.rename(Path(ctx["workspace"]) / "mine-out", Path(ctx["outside"]) / "renamed-out")
+
+
+def rename_in(ctx: Context) -> None:
+    os.rename(victim(ctx, "rename"), Path(ctx["workspace"]) / "renamed-in")
+
+
+def rename_into_git(ctx: Context) -> None:
+    workspace = Path(ctx["workspace"])
+    os.rename(workspace / "mine-git", workspace / ".git" / "renamed-in")
+
+
+def rename_out_of_git(ctx: Context) -> None:
+    workspace = Path(ctx["workspace"])
+    os.rename(workspace / ".git" / "rename-me", workspace / "renamed-config")
+
+
+def hard_link_in(ctx: Context) -> None:
+    """Link an outside file into the workspace and write through the link."""
+    link = Path(ctx["workspace"]) / "hard-link-in"
+    os.link(victim(ctx, "hardlink"), link)
+    _overwrite(link)
+
+
+def hard_link_out(ctx: Context) -> None:
+    os.link(Path(ctx["workspace"]) / "mine-link", Path(ctx["outside"]) / "hard-link-out")
+
+
+def hard_link_git(ctx: Context) -> None:
+    workspace = Path(ctx["workspace"])
+    link = workspace / "hard-link-git"
+    os.link(workspace / ".git" / "link-me", link)
+    _overwrite(link)
+
+
+def fifo_outside(ctx: Context) -> None:
+    os.mkfifo(Path(ctx["outside"]) / "fifo")
+
+
+def device_outside(ctx: Context) -> None:
+    os.mknod(Path(ctx["outside"]) / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+
+
+def through_proc_cwd(ctx: Context) -> None:
+    """The test's victim process sits in the outside directory: go through its cwd."""
+    _write_new(f"/proc/{ctx['victim_pid']}/cwd/via-proc")
+
+
+def open_by_handle(ctx: Context) -> None:
+    """``open_by_handle_at`` (root has CAP_DAC_READ_SEARCH) skips the path walk."""
+
+    class FileHandle(ctypes.Structure):
+        _fields_ = [
+            ("handle_bytes", ctypes.c_uint),
+            ("handle_type", ctypes.c_int),
+            ("f_handle", ctypes.c_ubyte * 128),
+        ]
+
+    handle = FileHandle(handle_bytes=128)
+    mount_id = ctypes.c_int()
+    target = os.fsencode(victim(ctx, "handle"))
+    at_fdcwd = -100
+    _check(
+        libc.name_to_handle_at(at_fdcwd, target, ctypes.byref(handle), ctypes.byref(mount_id), 0)
+    )
+    mount_fd = os.open(ctx["outside"], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = _check(libc.open_by_handle_at(mount_fd, ctypes.byref(handle), os.O_RDWR))
+    finally:
+        os.close(mount_fd)
+    try:
+        os.write(fd, b"X")
+    finally:
+        os.close(fd)
+
+
+# --- network ----------------------------------------------------------------
+
+
+def tcp(family: socket.AddressFamily, host: str, key: str) -> Action:
+    def connect(ctx: Context) -> None:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect((host, ctx[key]))
+
+    return connect
+
+
+def udp(family: socket.AddressFamily, host: str, key: str) -> Action:
+    def send(ctx: Context) -> None:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"escaped", (host, ctx[key]))
+
+    return send
+
+
+def raw_socket(ctx: Context) -> None:
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
+
+
+# --- privileges ---------------------------------------------------------------
+
+
+def in_child(body: Callable[[], None]) -> None:
+    """Run ``body`` in a forked child (it may drop privileges or change namespaces);
+    re-raise its ``OSError`` here."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            body()
+            message = b""
+        except OSError as error:
+            message = f"{error.errno} {error.strerror}".encode()
+        except BaseException as error:  # reported to the parent
+            message = f"{errno.EIO} {error!r}".encode()
+        os.write(write_end, message or b"ok")
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = pipe.read().decode()
+    os.waitpid(pid, 0)
+    if report != "ok":
+        code, _, text = report.partition(" ")
+        raise OSError(int(code), text)
+
+
+def clear_no_new_privs(ctx: Context) -> None:
+    """``PR_SET_NO_NEW_PRIVS`` cannot be cleared (EINVAL); then write outside anyway."""
+    try:
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0))
+    except OSError:
+        pass
+    _write_new(Path(ctx["outside"]) / "after-prctl")
+
+
+def setuid_nobody(ctx: Context) -> None:
+    """Become another user (the outside directory is world-writable) and write."""
+
+    def body() -> None:
+        os.setgroups([])
+        os.setresgid(65534, 65534, 65534)
+        os.setresuid(65534, 65534, 65534)
+        _write_new(Path(ctx["outside"]) / "as-nobody")
+
+    in_child(body)
+
+
+def unshare_and_bind_mount(ctx: Context) -> None:
+    """A new mount namespace (a user namespace if need be) and a bind mount of the
+    outside directory into the workspace: writes there would land outside."""
+    target = os.fsencode(Path(ctx["workspace"]) / "src")
+
+    def body() -> None:
+        if libc.unshare(CLONE_NEWNS) != 0:
+            _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS))
+        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None))
+        _check(libc.mount(os.fsencode(ctx["outside"]), target, None, MS_BIND, None))
+        _write_new(Path(ctx["workspace"]) / "src" / "via-mount")
+
+    in_child(body)
+
+
+def new_seccomp_filter(ctx: Context) -> None:
+    """Stack an allow-everything seccomp filter, then connect: filters only add up."""
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_ushort),
+            ("jt", ctypes.c_ubyte),
+            ("jf", ctypes.c_ubyte),
+            ("k", ctypes.c_uint),
+        ]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    bpf_ret_k = 0x06
+    allow = (SockFilter * 1)(SockFilter(bpf_ret_k, 0, 0, SECCOMP_RET_ALLOW))
+    program = SockFprog(1, allow)
+
+    def body() -> None:
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+        _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0))
+        tcp(socket.AF_INET, "127.0.0.1", "seccomp")(ctx)
+
+    in_child(body)
+
+
+def new_landlock_domain(ctx: Context) -> None:
+    """Stack a Landlock domain that restricts (almost) nothing, then write outside."""
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+    def body() -> None:
+        attr = RulesetAttr(LANDLOCK_ACCESS_FS_EXECUTE)
+        ruleset = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), 8, 0)
+        if ruleset >= 0:
+            libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0)
+        _write_new(Path(ctx["outside"]) / "after-landlock")
+
+    in_child(body)
+
+
+def open_victim_memory(ctx: Context) -> None:
+    """Writing another process's memory is full control of it (ptrace access)."""
+    os.close(os.open(f"/proc/{ctx['victim_pid']}/mem", os.O_RDWR))
+
+
+PROTECTED = (".git", ".codex", ".agents", ".aws")
+"""The workspace subdirectories codex 0.171's profiles keep read-only."""
+
+ACTIONS: dict[str, Action] = {
+    "write outside": write_outside,
+    "overwrite outside": overwrite_outside,
+    "truncate outside": truncate_outside,
+    "mkdir outside": mkdir_outside,
+    "remove outside": remove_outside,
+    "chmod outside": chmod_outside,
+    **{f"write {name}": protected_writer(name) for name in PROTECTED},
+    **{f"create in {name}": protected_creator(name) for name in PROTECTED},
+    "remove in .git": remove_git_file,
+    "planted dir symlink": through_planted_dir_symlink,
+    "planted file symlink": through_planted_file_symlink,
+    "own symlink": through_own_symlink,
+    "dot dot": via_dot_dot,
+    "rename out": rename_out,
+    "rename in": rename_in,
+    "rename into .git": rename_into_git,
+    "rename out of .git": rename_out_of_git,
+    "hard link in": hard_link_in,
+    "hard link out": hard_link_out,
+    "hard link .git": hard_link_git,
+    "fifo outside": fifo_outside,
+    "device outside": device_outside,
+    "proc cwd": through_proc_cwd,
+    "open by handle": open_by_handle,
+    "rename .git away": rename_git_away,
+    "tcp4": tcp(socket.AF_INET, "127.0.0.1", "tcp4"),
+    "tcp6": tcp(socket.AF_INET6, "::1", "tcp6"),
+    "udp4": udp(socket.AF_INET, "127.0.0.1", "udp4"),
+    "udp6": udp(socket.AF_INET6, "::1", "udp6"),
+    "raw socket": raw_socket,
+    "clear no_new_privs": clear_no_new_privs,
+    "setuid nobody": setuid_nobody,
+    "unshare and bind mount": unshare_and_bind_mount,
+    "new seccomp filter": new_seccomp_filter,
+    "new landlock domain": new_landlock_domain,
+    "victim memory": open_victim_memory,
+}
+"""Every escape, by the name the test expects it under."""
+
+
+# --- what a confined command may still do ----------------------------------------
+
+
+def write_workspace(ctx: Context) -> None:
+    _write_new(Path(ctx["workspace"]) / "src" / "written")
+
+
+def mkdir_workspace(ctx: Context) -> None:
+    os.mkdir(Path(ctx["workspace"]) / "src" / "made")
+
+
+def remove_in_workspace(ctx: Context) -> None:
+    os.unlink(Path(ctx["workspace"]) / "removable")
+
+
+def rename_in_workspace(ctx: Context) -> None:
+    workspace = Path(ctx["workspace"])
+    os.rename(workspace / "renamable", workspace / "src" / "renamed")
+
+
+def chmod_workspace(ctx: Context) -> None:
+    os.chmod(Path(ctx["workspace"]) / "chmod-me", 0o755)
+
+
+def write_tmp(ctx: Context) -> None:
+    _write_new(Path(ctx["tmp"]) / "written")
+
+
+def write_dev_null(ctx: Context) -> None:
+    with open("/dev/null", "wb") as null:
+        null.write(b"discarded")
+
+
+def use_terminal(ctx: Context) -> None:
+    """With a PTY: the terminal is ours to write to and to query."""
+    if not os.isatty(1):
+        raise OSError(errno.ENOTTY, "stdout is not a terminal")
+    os.get_terminal_size(1)
+    os.write(1, b"to the terminal\r\n")
+
+
+def use_controlling_terminal(ctx: Context) -> None:
+    with open("/dev/tty", "wb") as tty:
+        tty.write(b"to the controlling terminal\r\n")
+
+
+def unix_socketpair(ctx: Context) -> None:
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        os.write(left.fileno(), b"ping")
+        if os.read(right.fileno(), 4) != b"ping":
+            raise OSError(errno.EIO, "AF_UNIX socketpair lost data")
+
+
+def read_workspace(ctx: Context) -> None:
+    os.listdir(ctx["workspace"])
+    if (Path(ctx["workspace"]) / "readme").read_bytes() != b"original":
+        raise OSError(errno.EIO, "readme changed")
+
+
+def read_outside(ctx: Context) -> None:
+    (Path(ctx["outside"]) / "victim-overwrite").read_bytes()
+
+
+ALLOWED: dict[str, Action] = {
+    "write workspace": write_workspace,
+    "mkdir workspace": mkdir_workspace,
+    "remove in workspace": remove_in_workspace,
+    "rename in workspace": rename_in_workspace,
+    "chmod workspace": chmod_workspace,
+    "write tmp": write_tmp,
+    "write /dev/null": write_dev_null,
+    "terminal": use_terminal,
+    "controlling terminal": use_controlling_terminal,
+    "unix socketpair": unix_socketpair,
+    "read workspace": read_workspace,
+    "read outside": read_outside,
+}
+"""What ``workspace-write`` allows (``read-only`` allows the last four and the
+terminal): by the name the test expects it under."""
+
+
+def run_all(ctx: Context, out: Callable[[str], None]) -> None:
+    for name in ctx["actions"]:
+        try:
+            (ACTIONS.get(name) or ALLOWED[name])(ctx)
+            record = {"action": name, "ok": True}
+        except OSError as error:
+            record = {"action": name, "ok": False, "error": f"{error.strerror} ({error.errno})"}
+        out(json.dumps(record))
+
+
+def main() -> int:
+    launch, ctx = sys.argv[1], json.loads(sys.argv[2])
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    if launch == "direct":
+        run_all(ctx, out)
+    elif launch == "detached":
+        read_end, write_end = os.pipe()
+        if os.fork() == 0:
+            os.close(read_end)
+            os.setsid()
+            if os.fork() == 0:
+                run_all(ctx, out)
+                os._exit(0)  # closes write_end: the waiting parent sees EOF
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            pipe.read()
+    else:
+        raise SystemExit(f"unknown launch {launch!r}")
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
