@@ -20,9 +20,11 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
+import mmap
 import os
 import socket
 import stat
+import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -270,7 +272,9 @@ def in_child(body: Callable[[], None]) -> None:
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         report = pipe.read().decode()
-    os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):  # e.g. SIGSYS from a seccomp filter
+        raise OSError(errno.EINTR, f"killed by signal {os.WTERMSIG(status)}")
     if report != "ok":
         code, _, text = report.partition(" ")
         raise OSError(int(code), text)
@@ -355,6 +359,99 @@ def new_landlock_domain(ctx: Context) -> None:
     in_child(body)
 
 
+I386_SOCKET_CODE = bytes.fromhex(
+    "53"  # push rbx
+    "b867010000"  # mov eax, 359 (i386 socket)
+    "bb02000000"  # mov ebx, AF_INET
+    "b901000000"  # mov ecx, SOCK_STREAM
+    "31d2"  # xor edx, edx
+    "cd80"  # int 0x80
+    "5b"  # pop rbx
+    "c3"  # ret
+)
+
+
+def i386_socket(ctx: Context) -> None:
+    """``socket`` through the 32-bit syscall table (``int 0x80``): a filter that
+    matches x86-64 syscall numbers without checking the architecture lets it by."""
+
+    def body() -> None:
+        code = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        code.write(I386_SOCKET_CODE)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(code))
+        fd = ctypes.CFUNCTYPE(ctypes.c_int)(address)()
+        if fd < 0:
+            raise OSError(-fd, os.strerror(-fd))
+        with socket.socket(fileno=fd) as sock:
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", ctx["i386"]))
+
+    in_child(body)
+
+
+IORING_OP_SOCKET = 45
+IORING_OP_CONNECT = 16
+IORING_OFF_CQ_RING = 0x8000000
+IORING_OFF_SQES = 0x10000000
+IORING_ENTER_GETEVENTS = 1
+SYS_IO_URING_SETUP = 425
+SYS_IO_URING_ENTER = 426
+
+
+class IoUring:
+    """The least of io_uring: one submission at a time, waited for."""
+
+    def __init__(self) -> None:
+        params = bytearray(120)
+        buffer = (ctypes.c_char * len(params)).from_buffer(params)
+        self.fd = _check(libc.syscall(SYS_IO_URING_SETUP, 4, buffer))
+        del buffer
+        sq_entries, cq_entries = struct.unpack_from("<II", params, 0)
+        self.sq_off = struct.unpack_from("<8I", params, 40)  # head tail mask entries ... array
+        self.cq_off = struct.unpack_from("<8I", params, 80)  # head tail mask entries _ cqes
+        shared = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        rw = mmap.PROT_READ | mmap.PROT_WRITE
+        self.sq = mmap.mmap(self.fd, self.sq_off[6] + 4 * sq_entries, shared, rw, offset=0)
+        cq_size = self.cq_off[5] + 16 * cq_entries
+        self.cq = mmap.mmap(self.fd, cq_size, shared, rw, offset=IORING_OFF_CQ_RING)
+        self.sqes = mmap.mmap(self.fd, 64 * sq_entries, shared, rw, offset=IORING_OFF_SQES)
+
+    def submit(self, opcode: int, fd: int, off: int, addr: int, length: int) -> int:
+        """Run one operation; its result (negative: an errno)."""
+        self.sqes[0:64] = struct.pack("<BBHiQQII", opcode, 0, 0, fd, off, addr, length, 0).ljust(
+            64, b"\0"
+        )
+        tail = struct.unpack_from("<I", self.sq, self.sq_off[1])[0]
+        mask = struct.unpack_from("<I", self.sq, self.sq_off[2])[0]
+        struct.pack_into("<I", self.sq, self.sq_off[6] + 4 * (tail & mask), 0)
+        struct.pack_into("<I", self.sq, self.sq_off[1], tail + 1)
+        _check(libc.syscall(SYS_IO_URING_ENTER, self.fd, 1, 1, IORING_ENTER_GETEVENTS, None, 0))
+        head = struct.unpack_from("<I", self.cq, self.cq_off[0])[0]
+        cq_mask = struct.unpack_from("<I", self.cq, self.cq_off[2])[0]
+        _, result, _ = struct.unpack_from("<QiI", self.cq, self.cq_off[5] + 16 * (head & cq_mask))
+        struct.pack_into("<I", self.cq, self.cq_off[0], head + 1)
+        return int(result)
+
+
+def io_uring_connect(ctx: Context) -> None:
+    """``socket`` and ``connect`` as io_uring operations: no syscall for a seccomp
+    filter to see but ``io_uring_enter``."""
+    ring = IoUring()
+    fd = ring.submit(IORING_OP_SOCKET, socket.AF_INET, socket.SOCK_STREAM, 0, 0)
+    if fd < 0:
+        raise OSError(-fd, os.strerror(-fd))
+    address = ctypes.create_string_buffer(
+        struct.pack("<H", socket.AF_INET)
+        + struct.pack(">H", ctx["io_uring"])
+        + socket.inet_aton("127.0.0.1")
+        + bytes(8)
+    )
+    result = ring.submit(IORING_OP_CONNECT, fd, 16, ctypes.addressof(address), 0)
+    os.close(fd)
+    if result < 0:
+        raise OSError(-result, os.strerror(-result))
+
+
 def open_victim_memory(ctx: Context) -> None:
     """Writing another process's memory is full control of it (ptrace access)."""
     os.close(os.open(f"/proc/{ctx['victim_pid']}/mem", os.O_RDWR))
@@ -400,6 +497,8 @@ ACTIONS: dict[str, Action] = {
     "new seccomp filter": new_seccomp_filter,
     "new landlock domain": new_landlock_domain,
     "victim memory": open_victim_memory,
+    "i386 socket": i386_socket,
+    "io_uring socket": io_uring_connect,
 }
 """Every escape, by the name the test expects it under."""
 

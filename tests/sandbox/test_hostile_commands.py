@@ -179,6 +179,8 @@ LISTENERS: Final = {
     "udp4": (socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1"),
     "udp6": (socket.AF_INET6, socket.SOCK_DGRAM, "::1"),
     "seccomp": (socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
+    "i386": (socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
+    "io_uring": (socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
 }
 """The test's own listeners, by the context key the script finds their port under."""
 
@@ -395,6 +397,8 @@ def traces(scene: Scene, reported: dict[str, bool]) -> dict[str, bool]:
         "new seccomp filter": reached["seccomp"] > 0,
         "new landlock domain": (out / "after-landlock").exists(),
         "victim memory": reported.get("victim memory", False),
+        "i386 socket": reached["i386"] > 0,
+        "io_uring socket": reached["io_uring"] > 0,
     }
     assert found.keys() == set(attempted()), "every action has its trace"
     return found
