@@ -246,6 +246,14 @@ def udp(family: socket.AddressFamily, host: str, key: str) -> Action:
     return send
 
 
+def abstract_unix(ctx: Context) -> None:
+    """An abstract AF_UNIX socket has no file for Landlock to guard: it reaches a
+    service outside the sandbox unless the sandbox scopes them."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(b"\0" + ctx["abstract"].encode())
+
+
 def raw_socket(ctx: Context) -> None:
     socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
 
@@ -491,6 +499,7 @@ ACTIONS: dict[str, Action] = {
     "udp4": udp(socket.AF_INET, "127.0.0.1", "udp4"),
     "udp6": udp(socket.AF_INET6, "::1", "udp6"),
     "raw socket": raw_socket,
+    "abstract unix": abstract_unix,
     "clear no_new_privs": clear_no_new_privs,
     "setuid nobody": setuid_nobody,
     "unshare and bind mount": unshare_and_bind_mount,
@@ -557,6 +566,18 @@ def unix_socketpair(ctx: Context) -> None:
             raise OSError(errno.EIO, "AF_UNIX socketpair lost data")
 
 
+def only_stdio_open(ctx: Context) -> None:
+    """Nothing of the server's (its sockets above all) is inherited."""
+    extra = [fd for fd in map(int, os.listdir("/proc/self/fd")) if fd > 2]
+    leaked = {
+        fd: os.readlink(f"/proc/self/fd/{fd}")
+        for fd in extra
+        if os.path.exists(f"/proc/self/fd/{fd}")
+    }
+    if leaked:
+        raise OSError(errno.EBADF, f"inherited {leaked}")
+
+
 def read_workspace(ctx: Context) -> None:
     os.listdir(ctx["workspace"])
     if (Path(ctx["workspace"]) / "readme").read_bytes() != b"original":
@@ -578,6 +599,7 @@ ALLOWED: dict[str, Action] = {
     "terminal": use_terminal,
     "controlling terminal": use_controlling_terminal,
     "unix socketpair": unix_socketpair,
+    "only stdio open": only_stdio_open,
     "read workspace": read_workspace,
     "read outside": read_outside,
 }

@@ -142,7 +142,12 @@ class Scene:
     listeners: dict[str, socket.socket]
 
     def context(self, actions: list[str]) -> dict[str, Any]:
-        ports = {name: sock.getsockname()[1] for name, sock in self.listeners.items()}
+        ports = {
+            name: sock.getsockname().decode().lstrip("\0")
+            if sock.family == socket.AF_UNIX
+            else sock.getsockname()[1]
+            for name, sock in self.listeners.items()
+        }
         return {
             "workspace": str(self.workspace),
             "outside": str(self.outside),
@@ -181,6 +186,7 @@ LISTENERS: Final = {
     "seccomp": (socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
     "i386": (socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
     "io_uring": (socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1"),
+    "abstract": (socket.AF_UNIX, socket.SOCK_STREAM, ""),
 }
 """The test's own listeners, by the context key the script finds their port under."""
 
@@ -234,7 +240,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
             if family == socket.AF_INET6 and not IPV6:
                 continue
             sock = listeners[name] = socket.socket(family, sock_type)
-            sock.bind((host, 0))
+            sock.bind(f"\0{base.name}".encode() if family == socket.AF_UNIX else (host, 0))
             if sock_type == socket.SOCK_STREAM:
                 sock.listen(16)
             sock.setblocking(False)
@@ -391,6 +397,7 @@ def traces(scene: Scene, reported: dict[str, bool]) -> dict[str, bool]:
         "rename .git away": (ws / "git-moved").exists(),
         **{name: reached[name] > 0 for name in ["tcp4", "tcp6", "udp4", "udp6"] if name in reached},
         "raw socket": reported.get("raw socket", False),
+        "abstract unix": reached["abstract"] > 0,
         "clear no_new_privs": (out / "after-prctl").exists(),
         "setuid nobody": (out / "as-nobody").exists(),
         "unshare and bind mount": (out / "via-mount").exists(),
@@ -460,7 +467,13 @@ def test_every_escape_succeeds_under_full_access(
     assert {name for name, seen in found.items() if not seen} == set(), found
 
 
-ALLOWED_READS: Final = ["read workspace", "read outside", "write /dev/null", "unix socketpair"]
+ALLOWED_READS: Final = [
+    "only stdio open",
+    "read workspace",
+    "read outside",
+    "write /dev/null",
+    "unix socketpair",
+]
 
 
 def allowed(server_kind: ServerKind, profile: str, tty: bool) -> dict[str, bool]:
