@@ -250,6 +250,10 @@ class SandboxedWorkspace:
     def outside_file(self) -> Path:
         return self.outside / "escaped.txt"
 
+    @property
+    def tty_outside_file(self) -> Path:
+        return self.outside / "escaped from a tty.txt"
+
 
 READABLE_TEXT = "readable-5c1e"
 EDITED_BEFORE = "first line\nold middle\nlast line\n"
@@ -285,6 +289,7 @@ SHELL_READ = "call_shell_read"
 SANDBOXED_PATCH = "call_sandboxed_patch"
 OUTSIDE_WRITE = "call_outside_write"
 GIT_WRITE = "call_git_write"
+TTY_OUTSIDE_WRITE = "call_tty_outside_write"
 SHELL_WRITE_TEXT = "written-by-shell-0d4a"
 
 
@@ -329,6 +334,15 @@ def workspace_write_script(workspace: SandboxedWorkspace) -> ModelScript:
             Step(
                 GIT_WRITE,
                 lambda _: exec_command(GIT_WRITE, _write_cmd(workspace.git_file, "planted")),
+            ),
+            Step(
+                TTY_OUTSIDE_WRITE,
+                lambda _: exec_command(
+                    TTY_OUTSIDE_WRITE,
+                    _write_cmd(workspace.tty_outside_file, "escaped"),
+                    tty=True,
+                    yield_time_ms=10_000,
+                ),
             ),
         ]
     )

@@ -63,6 +63,7 @@ SANDBOXED_COMMANDS = {
     "sandboxed_shell_write",
     "sandboxed_outside_write",
     "sandboxed_git_write",
+    "sandboxed_tty_outside_write",
     "sandboxed_shell_read",
     "sandboxed_refused_write",
 }
@@ -506,6 +507,17 @@ def test_workspace_write_refuses_a_write_outside_the_roots(
 @scenario("sandboxed_git_write", run="sandboxed_run", setups=WORKSPACE_WRITE)
 def test_workspace_write_refuses_a_write_into_git(sandboxed_run: PlayedSandboxed) -> None:
     _assert_refused_write(sandboxed_run, sc.GIT_WRITE, sandboxed_run.workspace.git_file)
+
+
+@scenario("sandboxed_tty_outside_write", run="sandboxed_run", setups=WORKSPACE_WRITE)
+def test_workspace_write_refuses_a_write_outside_the_roots_from_a_tty(
+    sandboxed_run: PlayedSandboxed,
+) -> None:
+    target = sandboxed_run.workspace.tty_outside_file
+    _assert_refused_write(sandboxed_run, sc.TTY_OUTSIDE_WRITE, target)
+    process_id = _process_id(sandboxed_run.run, target.name)
+    starts = sandboxed_run.run.frames.requests("process/start")
+    assert [s["params"]["tty"] for s in starts if s["params"]["processId"] == process_id] == [True]
 
 
 @scenario("sandboxed_shell_read", run="sandboxed_run", setups=READ_ONLY)
