@@ -58,7 +58,8 @@ CUT_SETUPS = [Setup("0.171", "execsrv"), Setup("0.171", "codex-0.171")]
 
 
 SANDBOX_NOT_MERGED = "issue 11 point 1/4 not merged"
-"""Why execsrv cannot yet run a sandboxed command of either harness (lead: flip these)."""
+"""Why execsrv cannot yet run the 0.130 harness's sandboxed commands (point 4 unwraps
+them; lead: drop the xfail when it lands)."""
 SANDBOXED_COMMANDS = {
     "sandboxed_shell_write",
     "sandboxed_outside_write",
@@ -72,9 +73,7 @@ SANDBOXED_COMMANDS = {
 
 def expected_failure(setup: Setup, scenario: str) -> str | None:
     """Why ``setup`` fails ``scenario`` today, or None when it must pass."""
-    if setup.server == "execsrv" and scenario in SANDBOXED_COMMANDS:
-        if setup.harness == "0.171":
-            return f"{SANDBOX_NOT_MERGED}: a restricting process/start sandbox gets -32600"
+    if setup.server == "execsrv" and setup.harness == "0.130" and scenario in SANDBOXED_COMMANDS:
         return (
             f"{SANDBOX_NOT_MERGED}: the 0.130 harness's codex-linux-sandbox wrapper is not"
             " on the executor, so its start fails (-32603 No such file or directory)"
