@@ -397,7 +397,8 @@ class ExecParams(Params):
         Any,
         msgspec.Meta(
             description="FileSystemSandboxContext or null (codex 0.171). One that restricts "
-            "the file system or the network is refused (`-32600`); others run directly."
+            "the file system or the network runs the child confined (see Sandboxing); "
+            "others run directly."
         ),
     ] = None
     shell_snapshot: Annotated[
@@ -475,8 +476,8 @@ class ExecResponse(Payload):
     sandbox_type: Annotated[
         SandboxType | UnsetType,
         msgspec.Meta(
-            description="`none` (execsrv sandboxes no process); only in the answer to a "
-            "codex 0.171 request."
+            description="`linuxSeccomp` for a confined child, else `none`; only in the "
+            "answer to a codex 0.171 request."
         ),
     ] = msgspec.UNSET
 
@@ -540,8 +541,8 @@ class ReadResponse(Payload):
     sandbox_denied: Annotated[
         bool | UnsetType,
         msgspec.Meta(
-            description="False (no process is sandboxed); only for a process started by a "
-            "codex 0.171 request."
+            description="A confined child failed on a denial (see Sandboxing); only for a "
+            "process started by a codex 0.171 request."
         ),
     ] = msgspec.UNSET
     truncated: Annotated[
@@ -698,8 +699,8 @@ class ExecExitedNotification(Payload):
     sandbox_denied: Annotated[
         bool | UnsetType,
         msgspec.Meta(
-            description="False (no process is sandboxed); only for a process started by a "
-            "codex 0.171 request."
+            description="A confined child failed on a denial (see Sandboxing); only for a "
+            "process started by a codex 0.171 request."
         ),
     ] = msgspec.UNSET
 
