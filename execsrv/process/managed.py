@@ -43,6 +43,7 @@ from ..protocol.process import (
     SignalName,
     WriteStatus,
 )
+from ..sandbox.command import CommandSandbox
 from .containment import Leftovers
 from .env import build_child_env
 from .errors import NotATerminal
@@ -65,6 +66,14 @@ SIGNALS: Final[dict[SignalName, signal.Signals]] = {
 }
 
 DEFAULT_PTY_SIZE: Final = (24, 80)
+DENIAL_TEXTS: Final = (b"operation not permitted", b"permission denied", b"read-only file system")
+"""A sandboxed child that exits non-zero with one of these (lower-cased) in the last
+:data:`DENIAL_TAIL_BYTES` of its output failed on a denial (``sandboxDenied``): the
+texts of ``EPERM``, ``EACCES`` and ``EROFS``, which its sandbox answers."""
+DENIAL_TAIL_BYTES: Final = 4096
+DENIAL_OUTPUT_GRACE_SECONDS: Final = 0.25
+"""How long after a sandboxed child's failure its output may take to reach end-of-file
+(a descendant may hold it open) before ``sandboxDenied`` is decided on what came."""
 """Rows and columns of a PTY started without ``ptySize`` (the reference's size)."""
 
 _MAX_MS: Final = 2**64 - 1
@@ -98,6 +107,8 @@ class ProcessSpec:
     injected_env: Mapping[str, str] = field(default_factory=dict)
     """Laid over the environment built from ``env`` and ``env_policy`` (codex 0.171's
     ``metadata`` variables, which win over both)."""
+    sandbox: CommandSandbox | None = None
+    """Confine the child to this (see :mod:`execsrv.sandbox.command`); None: unconfined."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,10 @@ class ManagedProcess:
         self._terminated = False  # process/terminate killed it while running
         self._stdin: StdinQueue | None = None
         self._write_ids = WriteIds()
+        self.sandboxed = spec.sandbox is not None
+        self._output_tail = b""  # a sandboxed child's last output, for sandbox_denied
+        self._sandbox_denied = False
+        self._output_ended = trio.Event()
         if child.pty_master is not None:
             self._stdin = StdinQueue(child.pty_master, owns_stream=False)
         elif spec.pipe_stdin and self._process.stdin is not None:
@@ -179,6 +194,7 @@ class ManagedProcess:
             pty_rows=rows,
             pty_cols=cols,
             generation=spec.generation,
+            sandbox=spec.sandbox,
         )
         return cls(spec, child, sink=sink, limits=limits, exited_output=exited_output)
 
@@ -293,7 +309,7 @@ class ManagedProcess:
             if OutputLog.has_news(after_seq, response) or trio.current_time() >= deadline:
                 self._acknowledged_more(self._log.mark_read(after_seq, response))
                 if self.generation is Generation.V0_171:
-                    response.sandbox_denied = False  # codex 0.171's field; never sandboxed
+                    response.sandbox_denied = self._sandbox_denied
                 return response
             with trio.move_on_at(deadline):
                 await self._recorded.wait()
@@ -434,11 +450,13 @@ class ManagedProcess:
                     nursery.start_soon(self._run_stdin, stdin_scope)
                 async with trio.open_nursery() as lifetime:
                     lifetime.start_soon(self._watch_exit)
-                    streams = self._output_streams()
-                    for stream, name in streams:
-                        lifetime.start_soon(self._pump, stream, name, len(streams))
                     if self._timeout_ms is not None:
                         lifetime.start_soon(self._enforce_timeout, self._timeout_ms)
+                    streams = self._output_streams()
+                    async with trio.open_nursery() as pumps:
+                        for stream, name in streams:
+                            pumps.start_soon(self._pump, stream, name, len(streams))
+                    self._output_ended.set()
                 stdin_scope.cancel()
             closed = self._log.mark_closed()
             self._recorded.notify()
@@ -489,6 +507,8 @@ class ManagedProcess:
                 self._reserved_bytes -= size
             if not received:
                 return
+            if self.sandboxed:
+                self._output_tail = (self._output_tail + received)[-DENIAL_TAIL_BYTES:]
             output = self._log.append(name, bytes(received))
             self._recorded.notify()
             delivered = await self._sink(output)
@@ -497,6 +517,12 @@ class ManagedProcess:
     async def _watch_exit(self) -> None:
         returncode = await self._process.wait()
         self._timeout_scope.cancel()
+        if self.sandboxed and returncode != 0:
+            # What it printed before it exited, most likely all there is to it.
+            with trio.move_on_after(DENIAL_OUTPUT_GRACE_SECONDS):
+                await self._output_ended.wait()
+            tail = self._output_tail.lower()
+            self._sandbox_denied = any(text in tail for text in DENIAL_TEXTS)
         if returncode >= 0:
             exited = self._log.mark_exited(returncode, None)
         else:
@@ -506,7 +532,7 @@ class ManagedProcess:
                 self._signal_exit_code(signal_number), _signal_name(signal_number)
             )
         if self.generation is Generation.V0_171:
-            exited = dataclasses.replace(exited, sandbox_denied=False)  # never sandboxed
+            exited = dataclasses.replace(exited, sandbox_denied=self._sandbox_denied)
         self._recorded.notify()
         await self._sink(exited)
 

@@ -31,6 +31,7 @@ import trio
 
 from ..protocol.errors import os_error_message
 from ..protocol.generation import Generation
+from ..sandbox.command import CommandSandbox, Launch, SandboxUnavailable
 from .containment import Containment, death_watcher
 from .errors import SpawnFailed
 
@@ -131,6 +132,64 @@ fork_thread = ForkThread()
 async def _open_process(
     args: list[str],
     *,
+    executable: str,
+    env: dict[str, str],
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    containment: Containment,
+    tty: bool,
+    sandbox: CommandSandbox | None,
+    **options: Any,
+) -> trio.Process:
+    """``trio.lowlevel.open_process``, forked on the fork thread; PIPE only for stdio.
+
+    With a ``sandbox``, the launcher is forked in the command's place, and this
+    returns once the command runs (see :class:`~execsrv.sandbox.Launch`).
+    """
+    if sandbox is None:
+        return await _fork(
+            args,
+            executable=executable,
+            env=env,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            containment=containment,
+            tty=tty,
+            **options,
+        )
+    tty_path = os.ttyname(stdin) if tty else None
+    launch = Launch(sandbox, file=executable, args=args, env=env, tty_path=tty_path)
+    try:
+        process = await _fork(
+            launch.argv,
+            executable=None,
+            env={},
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            containment=containment,
+            tty=tty,
+            pass_fds=launch.pass_fds,
+            **options,
+        )
+        launch.started()
+        try:
+            await launch.confirm()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                process.kill()
+                await process.wait()
+            raise
+        return process
+    finally:
+        launch.close()
+
+
+async def _fork(
+    args: list[str],
+    *,
     stdin: int,
     stdout: int,
     stderr: int,
@@ -138,7 +197,6 @@ async def _open_process(
     tty: bool,
     **options: Any,
 ) -> trio.Process:
-    """``trio.lowlevel.open_process``, forked on the fork thread; PIPE only for stdio."""
     ends: dict[str, trio.lowlevel.FdStream] = {}
     child_fds = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
     for name, target in list(child_fds.items()):
@@ -223,20 +281,30 @@ async def spawn_child(
     pty_rows: int,
     pty_cols: int,
     generation: Generation = Generation.V0_130,
+    sandbox: CommandSandbox | None = None,
 ) -> SpawnedChild:
     """Spawn ``argv``; raises :class:`~.errors.SpawnFailed` with the OS error text
     (worded, and for 0.171 classified, as ``generation``'s codex does).
 
     ``argv[0]`` is looked up on the child's own ``PATH``. ``arg0`` replaces the
-    ``argv[0]`` the child sees.
+    ``argv[0]`` the child sees. With a ``sandbox`` the child is confined before
+    it executes anything, or not started (``sandboxUnavailable``).
     """
     args = [arg0 if arg0 is not None else argv[0], *argv[1:]]
     containment = Containment()
     try:
         if tty:
-            child = await _spawn_on_pty(args, argv[0], cwd, env, pty_rows, pty_cols, containment)
+            child = await _spawn_on_pty(
+                args, argv[0], cwd, env, pty_rows, pty_cols, containment, sandbox
+            )
         else:
-            child = await _spawn_on_pipes(args, argv[0], cwd, env, pipe_stdin, containment)
+            child = await _spawn_on_pipes(args, argv[0], cwd, env, pipe_stdin, containment, sandbox)
+    except SandboxUnavailable as error:
+        containment.abandon()
+        raise SpawnFailed(
+            f"sandbox unavailable: {error}",
+            kind="sandboxUnavailable" if generation is Generation.V0_171 else None,
+        ) from None
     except OSError as error:
         containment.abandon()
         raise _spawn_error(
@@ -256,6 +324,7 @@ async def _spawn_on_pipes(
     env: dict[str, str],
     pipe_stdin: bool,
     containment: Containment,
+    sandbox: CommandSandbox | None,
 ) -> SpawnedChild:
     process = await _open_process(
         args,
@@ -267,6 +336,7 @@ async def _spawn_on_pipes(
         env=env,
         containment=containment,
         tty=False,
+        sandbox=sandbox,
     )
     _grow_pipe(process.stdout)
     _grow_pipe(process.stderr)
@@ -281,6 +351,7 @@ async def _spawn_on_pty(
     rows: int,
     cols: int,
     containment: Containment,
+    sandbox: CommandSandbox | None,
 ) -> SpawnedChild:
     master, slave = os.openpty()
     try:
@@ -296,6 +367,7 @@ async def _spawn_on_pty(
             env=env,
             containment=containment,
             tty=True,
+            sandbox=sandbox,
         )
     except BaseException:
         os.close(master)

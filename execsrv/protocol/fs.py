@@ -504,6 +504,14 @@ class FileSystemSandboxContext(Params, kw_only=True):
         bool | None, msgspec.Meta(description="No effect on Unix; null only from codex 0.171.")
     ] = False
     use_legacy_landlock: Annotated[bool, msgspec.Meta(description="No effect in execsrv.")] = False
+    workspace_roots: Annotated[
+        list[str] | None,
+        msgspec.Meta(
+            description="codex 0.171: the project roots (absolute or `file:` URIs); "
+            "`project_roots` entries resolve against each of them, else against `cwd`.",
+            extra={"rust": "Vec<path string>"},
+        ),
+    ] = None
 
     def check_params(self, generation: Generation) -> None:
         """What serde rejects while decoding: a bad ``permissions`` or ``cwd``, and
@@ -515,8 +523,8 @@ class FileSystemSandboxContext(Params, kw_only=True):
         self.profile(generation)
         if self.windows_sandbox_private_desktop is None and generation is Generation.V0_130:
             raise RpcError.invalid_params("invalid type: null, expected a boolean")
-        if self.cwd is not None:
-            check_wire_path(self.cwd)
+        for path in ([self.cwd] if self.cwd is not None else []) + (self.workspace_roots or []):
+            check_wire_path(path)
 
     def speaks(self, generation: Generation) -> Generation:
         """The generation its profile is read in: 0.171 if the request speaks it

@@ -18,6 +18,7 @@ from .errors import MalformedParams, RpcError
 from .fs import (
     ExternalPermissions,
     FileSystemSandboxContext,
+    LegacyPermissions,
     ManagedPermissions,
     PermissionProfile,
     requires_platform_sandbox,
@@ -62,6 +63,7 @@ __all__ = [
     "WriteStatus",
     "confines_process",
     "parse_exec_metadata",
+    "restricts_network",
 ]
 
 
@@ -207,15 +209,23 @@ def _unexpected(value: Any) -> str:
     return "null"
 
 
+def restricts_network(profile: PermissionProfile) -> bool:
+    """Whether a process started with this profile may open only ``AF_UNIX`` sockets:
+    a ``restricted`` network, or a legacy profile that does not enable it."""
+    match profile:
+        case ManagedPermissions(network="restricted") | ExternalPermissions(network="restricted"):
+            return True
+        case LegacyPermissions(network=network):
+            return network is None or network.enabled is not True
+    return False
+
+
 def confines_process(profile: PermissionProfile) -> bool:
     """Whether codex 0.171 would confine a process started with this profile: a
     restricted file system (as for ``fs/*``, :func:`~.fs.requires_platform_sandbox`)
     or a restricted network (its seccomp filter refuses sockets). A disabled,
     external or managed profile that restricts neither runs unconfined there too."""
-    match profile:
-        case ManagedPermissions(network="restricted") | ExternalPermissions(network="restricted"):
-            return True
-    return requires_platform_sandbox(profile)
+    return restricts_network(profile) or requires_platform_sandbox(profile)
 
 
 class ShellInfo(Params):

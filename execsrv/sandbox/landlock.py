@@ -20,113 +20,50 @@ as under codex's read-only bind mounts.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 
+from . import kernel
+from .kernel import KernelRefused as LandlockUnavailable
+from .kernel import landlock_abi
 from .policy import FsPolicy
 
-__all__ = ["LandlockUnavailable", "landlock_abi", "restrict_current_thread", "run_restricted"]
+__all__ = [
+    "LandlockUnavailable",
+    "fs_rules",
+    "landlock_abi",
+    "restrict_current_thread",
+    "run_restricted",
+]
 
 T = TypeVar("T")
 
-_SYS_CREATE_RULESET: Final = 444
-_SYS_ADD_RULE: Final = 445
-_SYS_RESTRICT_SELF: Final = 446
-_CREATE_RULESET_VERSION: Final = 1
-_RULE_PATH_BENEATH: Final = 1
-_PR_SET_NO_NEW_PRIVS: Final = 38
-
-EXECUTE: Final = 1 << 0
-WRITE_FILE: Final = 1 << 1
-READ_FILE: Final = 1 << 2
-READ_DIR: Final = 1 << 3
-REMOVE_DIR: Final = 1 << 4
-REMOVE_FILE: Final = 1 << 5
-MAKE_CHAR: Final = 1 << 6
-MAKE_DIR: Final = 1 << 7
-MAKE_REG: Final = 1 << 8
-MAKE_SOCK: Final = 1 << 9
-MAKE_FIFO: Final = 1 << 10
-MAKE_BLOCK: Final = 1 << 11
-MAKE_SYM: Final = 1 << 12
-REFER: Final = 1 << 13  # ABI 2
-TRUNCATE: Final = 1 << 14  # ABI 3
-IOCTL_DEV: Final = 1 << 15  # ABI 5
-
-_READ: Final = EXECUTE | READ_FILE | READ_DIR
-_FILE_RIGHTS: Final = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
-_ENTRY: Final = REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | WRITE_FILE | TRUNCATE
+ALL: Final = (1 << 16) - 1
+"""Every right (the kernel grants only those its ABI handles)."""
+_ENTRY: Final = (
+    kernel.REMOVE_DIR
+    | kernel.REMOVE_FILE
+    | kernel.MAKE_DIR
+    | kernel.MAKE_REG
+    | kernel.WRITE_FILE
+    | kernel.TRUNCATE
+)
 """What adding, writing or removing one direct child needs on its directory."""
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.prctl.restype = ctypes.c_int
-
-
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
-class LandlockUnavailable(Exception):
-    """The kernel cannot confine this operation (no Landlock, or a failed call)."""
-
-
-def landlock_abi() -> int:
-    """The kernel's Landlock ABI version, 0 when it has none (or it is disabled)."""
-    version = _libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), _CREATE_RULESET_VERSION)
-    return max(int(version), 0)
-
-
-def _handled(abi: int) -> int:
-    rights = (1 << 13) - 1
-    if abi >= 2:
-        rights |= REFER
-    if abi >= 3:
-        rights |= TRUNCATE
-    if abi >= 5:
-        rights |= IOCTL_DEV
-    return rights
-
-
-def _check(result: int, what: str) -> int:
-    if result < 0:
-        code = ctypes.get_errno()
-        raise LandlockUnavailable(f"{what}: {os.strerror(code)} (errno {code})")
-    return result
-
-
-def _add(ruleset: int, path: str, rights: int, handled: int) -> None:
-    """Grant ``rights`` beneath ``path`` (a file gets its file rights only); a missing
-    path grants nothing."""
-    try:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            rights &= _FILE_RIGHTS
-        rule = _PathBeneath(rights & handled, fd)
-        result = _libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
-        _check(result, f"landlock_add_rule {path}")
-    finally:
-        os.close(fd)
 
 
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _grant_write(ruleset: int, directory: str, read_only: list[str], handled: int) -> None:
-    """Write access to ``directory``'s tree except ``read_only`` paths inside it."""
+def _grant_write(directory: str, read_only: list[str], rights: int) -> Iterator[tuple[str, int]]:
+    """``rights`` on ``directory``'s tree except ``read_only`` paths inside it."""
     inside = [p for p in read_only if _within(p, directory)]
     if not inside:
-        _add(ruleset, directory, handled, handled)
+        yield directory, rights
         return
     if directory in inside:
         return
@@ -144,9 +81,20 @@ def _grant_write(ruleset: int, directory: str, read_only: list[str], handled: in
             continue  # its target is not this root's to give
         if any(_within(p, child) for p in inside):
             if stat.S_ISDIR(mode):
-                _grant_write(ruleset, child, inside, handled)
+                yield from _grant_write(child, inside, rights)
             continue
-        _add(ruleset, child, handled, handled)
+        yield child, rights
+
+
+def fs_rules(policy: FsPolicy, *, write: int = ALL) -> list[tuple[str, int]]:
+    """``policy`` as Landlock rules: read beneath the read roots; ``write`` rights
+    beneath the write roots, child by child around their read-only parts."""
+    rules = [(root, kernel.READ) for root in policy.read_roots + policy.write_roots]
+    read_only = list(policy.read_only)
+    for root in policy.write_roots:
+        rules += _grant_write(root, read_only, write)
+    rules += [(root, _ENTRY) for root in policy.entry_roots]
+    return rules
 
 
 def restrict_current_thread(policy: FsPolicy) -> None:
@@ -156,28 +104,7 @@ def restrict_current_thread(policy: FsPolicy) -> None:
         LandlockUnavailable: the kernel has no Landlock or refused a call; the
             thread may then be partly confined and must not run the operation.
     """
-    abi = landlock_abi()
-    if abi < 1:
-        raise LandlockUnavailable("the kernel has no Landlock")
-    handled = _handled(abi)
-    attr = ctypes.c_uint64(handled)
-    ruleset = _check(
-        _libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(8), 0),
-        "landlock_create_ruleset",
-    )
-    try:
-        for root in policy.read_roots:
-            _add(ruleset, root, _READ, handled)
-        read_only = list(policy.read_only)
-        for root in policy.write_roots:
-            _add(ruleset, root, _READ, handled)
-            _grant_write(ruleset, root, read_only, handled)
-        for root in policy.entry_roots:
-            _add(ruleset, root, _ENTRY, handled)
-        _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-        _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
-    finally:
-        os.close(ruleset)
+    kernel.landlock_restrict(fs_rules(policy))
 
 
 def run_restricted(policy: FsPolicy, function: Callable[[], T], *, changes: bool) -> T:

@@ -12,7 +12,7 @@ allowed area: ``none``/``deny``, a glob that narrows) raises
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -95,6 +95,7 @@ def _resolve(
     target: f.PathTarget | f.GlobPatternPath | f.SpecialPath,
     cwd: str | None,
     tmpdir: str | None,
+    project_roots: Sequence[str],
 ) -> list[str]:
     """The paths an entry names; none for what cannot be resolved (no access: fail closed)."""
     if isinstance(target, f.PathTarget):
@@ -109,9 +110,8 @@ def _resolve(
     if isinstance(value, f.CurrentWorkingDirectory):
         return [cwd] if cwd else []
     if isinstance(value, f.ProjectRootsPath):
-        if not cwd:
-            return []
-        return [posixpath.normpath(posixpath.join(cwd, value.subpath or "."))]
+        roots = project_roots or ([cwd] if cwd else [])
+        return [posixpath.normpath(posixpath.join(root, value.subpath or ".")) for root in roots]
     if isinstance(value, f.TmpdirPath):
         return [posixpath.normpath(tmpdir)] if tmpdir and tmpdir.startswith("/") else []
     if isinstance(value, f.SlashTmpPath):
@@ -120,10 +120,15 @@ def _resolve(
 
 
 def fs_policy(
-    profile: f.PermissionProfile, *, cwd: str | None, env: Mapping[str, str]
+    profile: f.PermissionProfile,
+    *,
+    cwd: str | None,
+    env: Mapping[str, str],
+    project_roots: Sequence[str] = (),
 ) -> FsPolicy | None:
-    """The policy of ``profile`` with ``cwd`` as its project root, or None when the
-    profile does not restrict the file system (run unconfined, as today).
+    """The policy of ``profile``, or None when the profile does not restrict the file
+    system (run unconfined). ``project_roots`` are the sandbox's ``workspaceRoots``;
+    without them the project root is ``cwd``.
 
     Raises:
         PolicyUnsupported: an entry narrows access inside an allowed area.
@@ -138,14 +143,17 @@ def fs_policy(
     for entry in entries:
         if isinstance(entry.path, f.GlobPatternPath) and entry.access in ("none", "deny"):
             raise PolicyUnsupported("a glob entry narrows access")
-        paths = _resolve(entry.path, cwd, tmpdir)
+        paths = _resolve(entry.path, cwd, tmpdir, project_roots)
         if entry.access == "write":
             write += paths
         elif entry.access == "read":
             read += paths
             narrowed += paths
     denied = [
-        p for e in entries if e.access in ("none", "deny") for p in _resolve(e.path, cwd, tmpdir)
+        p
+        for e in entries
+        if e.access in ("none", "deny")
+        for p in _resolve(e.path, cwd, tmpdir, project_roots)
     ]
     # An entry denying a granted path itself wins over it (codex's rule); one
     # inside a granted tree would have to be cut out of it, which Landlock cannot.

@@ -90,8 +90,9 @@ def _confinement(sandbox: f.FileSystemSandboxContext | None) -> FsPolicy | None:
     if profile is None or sandbox is None:
         return None
     cwd = None if sandbox.cwd is None else parse_wire_path(sandbox.cwd).path
+    roots = [parse_wire_path(root).path for root in sandbox.workspace_roots or ()]
     try:
-        policy = fs_policy(profile, cwd=cwd, env=os.environ)
+        policy = fs_policy(profile, cwd=cwd, env=os.environ, project_roots=roots)
     except PolicyUnsupported:
         raise RpcError.invalid_request(f.SANDBOX_UNSUPPORTED) from None
     if policy is not None and landlock_abi() < 1:

@@ -11,6 +11,8 @@ errors (:mod:`execsrv.process.errors`); :mod:`.errors` words them for the wire.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from functools import partial
 
 from ..process import (
@@ -22,13 +24,17 @@ from ..process import (
     ProcessLimits,
     ProcessSpec,
     ProcessStarting,
+    SpawnFailed,
     UnknownProcess,
 )
 from ..process.containment import Leftovers
+from ..protocol import fs as f
 from ..protocol import process as p
 from ..protocol.errors import RpcError
 from ..protocol.generation import Generation
 from ..protocol.paths import parse_wire_path
+from ..sandbox import PolicyUnsupported
+from ..sandbox.command import CommandSandbox, command_sandbox, sandbox_problems
 from .call import Call
 from .session import STARTING, Session, short_id
 
@@ -75,7 +81,7 @@ class ProcessApi:
         self._check_process_limit(session)
         cwd = parse_wire_path(params.cwd, relative=True)  # cwd.form: which generation sent it
         options = params.codex_0171(strict=call.generation is Generation.V0_171)
-        _refuse_confinement(options)
+        sandbox = _confinement(options, params.env)
         metadata = options.metadata
         session.processes[process_id] = STARTING
         size = params.pty_size
@@ -98,6 +104,7 @@ class ProcessApi:
             timeout_ms=params.timeout_ms,
             generation=call.generation,
             injected_env=metadata.child_env() if metadata is not None else {},
+            sandbox=sandbox,
         )
         run = partial(
             ManagedProcess.run,
@@ -116,7 +123,9 @@ class ProcessApi:
         session.processes[process_id] = managed
         took_effect()
         if call.generation is Generation.V0_171:
-            return p.ExecResponse(process_id=process_id, sandbox_type="none")
+            return p.ExecResponse(
+                process_id=process_id, sandbox_type="none" if sandbox is None else "linuxSeccomp"
+            )
         return p.ExecResponse(process_id=process_id)
 
     def _session_leftovers(self, session: Session) -> Leftovers:
@@ -221,15 +230,27 @@ class ProcessApi:
         return p.ListResponse(processes=processes)
 
 
-def _refuse_confinement(options: p.StartOptions) -> None:
-    """``-32600`` for a start codex 0.171 would confine: execsrv has no sandbox and no
-    managed network, and never runs such a child unconfined (fail closed)."""
+def _confinement(options: p.StartOptions, env: Mapping[str, str]) -> CommandSandbox | None:
+    """What a start's ``sandbox`` confines the child to (None: nothing).
+
+    A profile the kernel cannot enforce fails the start (``sandboxUnavailable``),
+    and one Landlock cannot express, or managed networking, is refused
+    (``-32600``): never run unconfined.
+    """
     if options.enforce_managed_network or options.network_proxy:
         raise RpcError.invalid_request(p.MANAGED_NETWORK_UNSUPPORTED)
     sandbox = options.sandbox
     if sandbox is None:
-        return
-    if sandbox.cwd is not None:
-        parse_wire_path(sandbox.cwd)  # a URI naming another host: -32600
-    if p.confines_process(sandbox.checked_profile()):
-        raise RpcError.invalid_request(p.SANDBOXED_PROCESS_UNSUPPORTED)
+        return None
+    cwd = None if sandbox.cwd is None else parse_wire_path(sandbox.cwd).path
+    roots = [parse_wire_path(root).path for root in sandbox.workspace_roots or ()]
+    tmpdir = {"TMPDIR": env.get("TMPDIR") or os.environ.get("TMPDIR") or ""}
+    try:
+        confinement = command_sandbox(
+            sandbox.checked_profile(), cwd=cwd, project_roots=roots, env=tmpdir
+        )
+    except PolicyUnsupported:
+        raise RpcError.invalid_request(f.SANDBOX_UNSUPPORTED) from None
+    if confinement is not None and (problems := sandbox_problems(confinement)):
+        raise SpawnFailed(f"sandbox unavailable: {'; '.join(problems)}", kind="sandboxUnavailable")
+    return confinement

@@ -336,22 +336,16 @@ async def test_a_sandbox_that_restricts_nothing_runs(
         },
     ],
 )
-async def test_a_sandbox_that_confines_is_refused_by_execsrv(
+async def test_a_sandbox_that_confines_runs_the_child_confined(
     wire: WireClient, kind: str, permissions: dict[str, Any]
 ) -> None:
-    """codex confines the child (seccomp, bubblewrap); execsrv has no sandbox and
-    refuses rather than run it unconfined."""
-    params = start_params("s", ["true"], sandbox=_sandbox(permissions))
+    """codex confines the child (bubblewrap, seccomp), execsrv too (Landlock, seccomp):
+    both answer ``linuxSeccomp``, and the child runs."""
+    params = start_params("s", ["echo", "ok"], sandbox=_sandbox(permissions))
     with trio.fail_after(WAIT):
         response = await wire.request("process/start", params)
-    if kind == "execsrv":
-        assert response["error"] == error(
-            -32600,
-            "sandboxed processes are not supported by execsrv: these permissions restrict "
-            "the file system or the network, and execsrv has no sandbox to enforce them",
-        )
-    else:
         assert response["result"] == {"processId": "s", "sandboxType": "linuxSeccomp"}
+        assert output_of(await events_until_closed(wire, "s")) == b"ok\n"
 
 
 MANAGED_NETWORK_REFUSED = error(

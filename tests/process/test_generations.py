@@ -106,26 +106,20 @@ async def test_metadata_is_an_unknown_field_to_a_0130_request(wire: WireClient) 
         assert output_of(await events_until_closed(wire, "q")) == b"A=1\n"
 
 
-SANDBOX_REFUSED = error(
-    -32600,
-    "sandboxed processes are not supported by execsrv: these permissions restrict the "
-    "file system or the network, and execsrv has no sandbox to enforce them",
-)
-
-
 @pytest.mark.parametrize("cwd", ["/", "file:///"])
-async def test_a_confining_sandbox_is_refused_in_either_generation(
+async def test_a_confining_sandbox_is_enforced_in_either_generation(
     wire: WireClient, cwd: str
 ) -> None:
-    """A confinement is refused whatever the generation: never run unconfined. 0.171
-    reads only typed profiles: 0.130's untyped one is its -32602."""
+    """A confinement is enforced whatever the generation (0.130 itself ignores the
+    field): 0.130's untyped empty profile grants nothing, so not even ``true`` can be
+    executed. 0.171 reads only typed profiles: the untyped one is its -32602."""
     sandbox = {"permissions": {"file_system": {"entries": []}}, "windowsSandboxLevel": "disabled"}
     with trio.fail_after(WAIT):
         response = await wire.request(
             "process/start", exec_params("s", ["true"], cwd=cwd, sandbox=sandbox)
         )
     if cwd == "/":
-        assert response["error"] == SANDBOX_REFUSED
+        assert response["error"] == error(-32603, "Permission denied (os error 13)")
     else:
         assert response["error"] == error(-32602, "missing field `type`")
 

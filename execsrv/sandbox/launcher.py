@@ -1,0 +1,114 @@
+"""The re-exec helper that confines a command, then becomes it.
+
+The server starts ``python -I -S launcher.py SPEC_FD STATUS_FD`` (see
+:mod:`.command`) where it would start the command. This process is
+single-threaded and runs nothing of the server's, so it may enter namespaces
+the server's threads cannot. It reads the launch spec (JSON) from
+``SPEC_FD``, then:
+
+1. enters a private mount namespace and binds the protected paths read-only
+   (if the kernel refuses, it falls back to Landlock rules that leave them
+   out, which the spec also carries);
+2. as root, drops every capability, as codex's sandbox does;
+3. restricts itself with Landlock (``no_new_privs`` included);
+4. installs the seccomp network filter if the network is restricted;
+5. ``execvpe``\\ s the command with the spec's environment.
+
+``STATUS_FD`` is close-on-exec from step 5: the server reads end-of-file
+when the command runs, or one JSON line when it did not: ``{"errno", "filename"}``
+for a failed exec, ``{"sandbox": text}`` for a confinement step the kernel
+refused (nothing was run). Only the standard library and :mod:`.kernel`
+(loaded by path) are imported, so the start costs an interpreter, not execsrv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import kernel
+else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import kernel
+
+_CAP_LAST_FALLBACK = 63
+_PR_CAPBSET_DROP = 24
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+def _drop_capabilities() -> None:
+    """Empty the bounding, ambient, inheritable, permitted and effective sets."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as file:
+            last = int(file.read())
+    except OSError:
+        last = _CAP_LAST_FALLBACK
+    for cap in range(last + 1):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            raise kernel.KernelRefused(f"prctl(PR_CAPBSET_DROP, {cap}) failed")
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (Data * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise kernel.KernelRefused(f"capset: {os.strerror(ctypes.get_errno())}")
+
+
+def _confine(spec: dict[str, Any]) -> None:
+    rules = spec["rules"]
+    if spec["read_only"]:
+        try:
+            kernel.private_mounts()
+            for path in spec["read_only"]:
+                kernel.read_only_bind(path)
+        except kernel.KernelRefused:
+            rules = spec["fallback_rules"]
+    if os.geteuid() == 0:
+        _drop_capabilities()
+    if rules is not None:
+        kernel.landlock_restrict(
+            [(path, rights) for path, rights in rules],
+            deny_tcp=spec["deny_network"],
+            scope_signals=True,
+        )
+    if spec["deny_network"]:
+        kernel.deny_network()
+    kernel.no_new_privs()
+
+
+def main(spec_fd: int, status_fd: int) -> None:
+    with os.fdopen(spec_fd, "rb") as file:
+        spec = json.loads(file.read())
+    status = os.fdopen(status_fd, "w")
+    try:
+        _confine(spec)
+    except (kernel.KernelRefused, OSError) as error:
+        status.write(json.dumps({"sandbox": str(error)}) + "\n")
+        status.flush()
+        os._exit(126)
+    os.set_inheritable(status_fd, False)
+    args = [os.fsencode(arg) for arg in spec["argv"]]
+    env = {os.fsencode(k): os.fsencode(v) for k, v in spec["env"].items()}
+    try:
+        os.execvpe(os.fsencode(spec["file"]), args, env)
+    except OSError as error:
+        status.write(json.dumps({"errno": error.errno, "filename": spec["file"]}) + "\n")
+        status.flush()
+        os._exit(127)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))
