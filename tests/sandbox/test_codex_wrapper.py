@@ -4,22 +4,35 @@ read into the command, its cwd and its sandbox; whatever cannot be honoured refu
 The arguments are those of a real ``process/start`` the codex 0.130 harness sent
 to execsrv under ``workspace-write`` and ``read-only`` (``codex exec`` through
 tests/harness/, frames recorded by its proxy); only the workspace path differs.
+End to end, a 0.130 client's wrapped start, naming a helper that does not exist,
+runs its command under execsrv's own sandbox (pipes and PTY) or is refused.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
+import execsrv
 from execsrv.protocol import fs as f
 from execsrv.protocol.generation import Generation
+from execsrv.sandbox import landlock_abi
 from execsrv.sandbox.codex_wrapper import (
     WrappedCommand,
     WrapperArgumentsInvalid,
     unwrap_codex_sandbox,
 )
+
+from ..conformance.support import events_until_closed, exit_code_of, output_of, start_params
+from ..conftest import CHILD_ENV
+from ..wire import WireClient, open_wire
 
 HELPER = "/root/.codex/tmp/arg0/codex-arg0AecvGc/codex-linux-sandbox"
 """argv[0] and arg0 as the harness sends them: its helper link, not the bare name."""
@@ -213,3 +226,117 @@ def test_a_profile_fs_would_not_accept_is_refused(profile: str, says: str) -> No
     message = refusal(wrapped(*helper_args(profile)))
     assert says in message
     assert message.startswith("codex-linux-sandbox: --permission-profile")
+
+
+# -- end to end: a 0.130 client's wrapped start against a real execsrv ------------------
+
+WAIT = 30
+ABSENT_HELPER = "/nonexistent/codex-home/tmp/arg0/codex-arg0Xq1z/codex-linux-sandbox"
+"""The harness's helper path on a host without codex: execsrv must never need it."""
+
+
+@pytest.fixture
+async def wire(server: execsrv.ExecServer) -> AsyncIterator[WireClient]:
+    assert server.url is not None
+    async with open_wire(server.url) as client:
+        with trio.fail_after(WAIT):
+            await client.handshake("codex-environment")
+        yield client
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A directory no workspace-write root covers (pytest's tmp_path is under /tmp)."""
+    directory = Path(tempfile.mkdtemp(prefix="execsrv-wrap-", dir="/var/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def wrapped_start(
+    process_id: str, root: Path, profile: Any, script: str, *, tty: bool
+) -> dict[str, Any]:
+    """A ``process/start`` as the 0.130 harness sends it, with plain paths."""
+    command_cwd = root / "sub"
+    argv = [
+        ABSENT_HELPER,
+        "--sandbox-policy-cwd",
+        str(root),
+        "--command-cwd",
+        str(command_cwd),
+        "--permission-profile",
+        json.dumps(profile),
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+    ]
+    env = {**CHILD_ENV, "TMPDIR": str(root)}  # not the server's: the tmpdir entry stays inside
+    return start_params(
+        Generation.V0_130, process_id, argv, cwd=str(root), env=env, tty=tty, arg0=ABSENT_HELPER
+    )
+
+
+WRITES = "echo in > inside.txt || exit 10; echo out > {outside}/escaped.txt || exit 3"
+"""Writes into the command cwd (inside the root), then outside: exit 3 if refused."""
+
+
+@pytest.mark.skipif(landlock_abi() < 1, reason="the kernel has no Landlock")
+@pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
+@pytest.mark.parametrize(
+    ("profile", "exit_code"),
+    [(WORKSPACE_WRITE, 3), ({"type": "disabled"}, 0)],
+    ids=["workspace-write", "full-access"],
+)
+async def test_a_wrapped_command_runs_confined_without_the_helper_binary(
+    wire: WireClient, tmp_path: Path, outside: Path, tty: bool, profile: Any, exit_code: int
+) -> None:
+    root = tmp_path / "project"
+    (root / "sub").mkdir(parents=True)
+    script = WRITES.format(outside=outside)
+    params = wrapped_start("w1", root, profile, script, tty=tty)
+    with trio.fail_after(WAIT):
+        response = await wire.request("process/start", params)
+        assert response.get("result") == {"processId": "w1"}, response
+        events = await events_until_closed(wire, "w1")
+    assert exit_code_of(events) == exit_code, output_of(events)
+    assert (root / "sub" / "inside.txt").read_text() == "in\n"
+    assert (outside / "escaped.txt").exists() is (exit_code == 0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "fields", "says"),
+    [
+        pytest.param(
+            ["--allow-network-for-proxy"],
+            {},
+            "codex-linux-sandbox: --allow-network-for-proxy asks for codex's managed network proxy",
+            id="proxy-flag",
+        ),
+        pytest.param(
+            [],
+            {"sandbox": {"permissions": {"type": "disabled"}, "windowsSandboxLevel": "disabled"}},
+            "codex-linux-sandbox: a wrapped command cannot also carry a `sandbox`",
+            id="also-a-sandbox",
+        ),
+    ],
+)
+async def test_a_wrapper_that_cannot_be_honoured_is_refused_and_nothing_runs(
+    wire: WireClient,
+    tmp_path: Path,
+    outside: Path,
+    flags: list[str],
+    fields: dict[str, Any],
+    says: str,
+) -> None:
+    root = tmp_path / "project"
+    (root / "sub").mkdir(parents=True)
+    params = wrapped_start("w2", root, {"type": "disabled"}, f"touch {outside}/ran", tty=False)
+    params["argv"][1:1] = flags
+    params.update(fields)
+    with trio.fail_after(WAIT):
+        response = await wire.request("process/start", params)
+    assert response["error"]["code"] == -32600, response
+    assert response["error"]["message"].startswith(says), response
+    assert not (outside / "ran").exists()
