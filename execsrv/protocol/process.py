@@ -360,9 +360,14 @@ class ExecParams(Params):
             description="Without `tty`: stdin is a pipe for `process/write`; false: /dev/null."
         ),
     ] = False
-    arg0: Annotated[str | None, msgspec.Meta(description="What the child sees as `argv[0]`.")] = (
-        None
-    )
+    arg0: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="What the child sees as `argv[0]`. One whose file name is "
+            "`codex-linux-sandbox` (without `arg0`: such an `argv[0]`) makes a codex 0.130 "
+            "wrapped command, run under execsrv's own sandbox (see `process/start`)."
+        ),
+    ] = None
     env_policy: Annotated[
         EnvPolicy | None,
         msgspec.Meta(
