@@ -149,11 +149,13 @@ class Launch:
             "rules": None,
             "fallback_rules": None,
             "read_only": [],
+            "write_roots": [],
         }
         if policy is not None:
             whole, fallback = _rules(policy, tty_path)
             spec["rules"], spec["fallback_rules"] = whole, fallback
             spec["read_only"] = [p for p in policy.read_only if os.path.lexists(p)]
+            spec["write_roots"] = [p for p in policy.write_roots if os.path.isdir(p)]
         self._spec_fd = os.memfd_create("execsrv-launch", 0)
         os.write(self._spec_fd, json.dumps(spec).encode("utf-8", "surrogatepass"))
         os.lseek(self._spec_fd, 0, os.SEEK_SET)
