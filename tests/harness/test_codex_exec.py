@@ -57,27 +57,8 @@ MAIN_SETUPS = [
 CUT_SETUPS = [Setup("0.171", "execsrv"), Setup("0.171", "codex-0.171")]
 
 
-SANDBOX_NOT_MERGED = "issue 11 point 1/4 not merged"
-"""Why execsrv cannot yet run the 0.130 harness's sandboxed commands (point 4 unwraps
-them; lead: drop the xfail when it lands)."""
-SANDBOXED_COMMANDS = {
-    "sandboxed_shell_write",
-    "sandboxed_outside_write",
-    "sandboxed_git_write",
-    "sandboxed_tty_outside_write",
-    "sandboxed_shell_read",
-    "sandboxed_refused_write",
-}
-"""The sandboxed scenarios that run a command (the patches go through ``fs/*`` only)."""
-
-
 def expected_failure(setup: Setup, scenario: str) -> str | None:
     """Why ``setup`` fails ``scenario`` today, or None when it must pass."""
-    if setup.server == "execsrv" and setup.harness == "0.130" and scenario in SANDBOXED_COMMANDS:
-        return (
-            f"{SANDBOX_NOT_MERGED}: the 0.130 harness's codex-linux-sandbox wrapper is not"
-            " on the executor, so its start fails (-32603 No such file or directory)"
-        )
     if setup.server == "codex-0.171" and setup.harness == "0.130":
         return (
             "codex 0.171's exec-server serves only 0.171: every plain path of the 0.130"
