@@ -25,6 +25,7 @@ __all__ = [
     "mount_points",
     "no_new_privs",
     "private_mounts",
+    "private_tmpfs",
     "remount_read_only",
 ]
 
@@ -317,6 +318,16 @@ def bind(path: str, *, read_only: bool) -> None:
     _mount(target, target, None, _MS_BIND | _MS_REC, f"bind {path}")
     if read_only:
         remount_read_only(path, _locked_flags(path))
+
+
+def private_tmpfs(path: str) -> None:
+    """Mount an empty tmpfs of this namespace's own on ``path`` (``nosuid``, ``nodev``).
+
+    Raises:
+        KernelRefused: the kernel refused the mount.
+    """
+    target = os.fsencode(path)
+    _mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, f"tmpfs on {path}")
 
 
 def remount_read_only(path: str, flags: int = 0) -> None:

@@ -76,7 +76,8 @@ def _read_only_view(spec: dict[str, Any]) -> None:
     """In a private mount namespace: every mount outside the writable roots
     read-only, so a denied write reads ``Read-only file system`` as under codex's
     mounts (best effort: Landlock denies it regardless), and the protected paths
-    inside them read-only (required: the rules then grant the whole roots)."""
+    inside them read-only (required: the rules then grant the whole roots). Each of
+    ``private_dirs`` (``/dev/shm``) gets an empty, writable tmpfs of its own."""
     writable = spec["write_roots"]
     try:
         for root in writable:
@@ -91,6 +92,12 @@ def _read_only_view(spec: dict[str, Any]) -> None:
             kernel.bind(path, read_only=True)
     finally:
         os.chdir(os.getcwd())  # onto the new mounts: the old cwd is on the one below
+    for path, rights in spec["private_dirs"]:
+        try:
+            kernel.private_tmpfs(path)
+        except kernel.KernelRefused:
+            continue  # read-only, like the rest
+        spec["rules"].append((path, rights))
 
 
 def _confine(spec: dict[str, Any]) -> None:
