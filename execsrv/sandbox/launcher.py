@@ -11,7 +11,9 @@ the server's threads cannot. It reads the launch spec (JSON) from
    refuses, it falls back to Landlock rules that leave the protected paths
    out, which the spec also carries);
 2. as root, drops every capability, as codex's sandbox does;
-3. restricts itself with Landlock (``no_new_privs`` included);
+3. restricts itself with Landlock: files, and with a restricted network TCP
+   and abstract ``AF_UNIX`` sockets outside the sandbox, signals to processes
+   outside it (as the ABI allows; ``no_new_privs`` included);
 4. installs the seccomp network filter if the network is restricted;
 5. ``execvpe``\\ s the command with the spec's environment.
 
@@ -76,7 +78,8 @@ def _read_only_view(spec: dict[str, Any]) -> None:
     """In a private mount namespace: every mount outside the writable roots
     read-only, so a denied write reads ``Read-only file system`` as under codex's
     mounts (best effort: Landlock denies it regardless), and the protected paths
-    inside them read-only (required: the rules then grant the whole roots)."""
+    inside them read-only (required: the rules then grant the whole roots). Each of
+    ``private_dirs`` (``/dev/shm``) gets an empty, writable tmpfs of its own."""
     writable = spec["write_roots"]
     try:
         for root in writable:
@@ -91,6 +94,12 @@ def _read_only_view(spec: dict[str, Any]) -> None:
             kernel.bind(path, read_only=True)
     finally:
         os.chdir(os.getcwd())  # onto the new mounts: the old cwd is on the one below
+    for path, rights in spec["private_dirs"]:
+        try:
+            kernel.private_tmpfs(path)
+        except kernel.KernelRefused:
+            continue  # read-only, like the rest
+        spec["rules"].append((path, rights))
 
 
 def _confine(spec: dict[str, Any]) -> None:
@@ -103,12 +112,11 @@ def _confine(spec: dict[str, Any]) -> None:
             rules = spec["fallback_rules"]  # the protected paths left out instead
     if os.geteuid() == 0:
         _drop_capabilities()
-    if rules is not None:
-        kernel.landlock_restrict(
-            [(path, rights) for path, rights in rules],
-            deny_tcp=spec["deny_network"],
-            scope_signals=True,
-        )
+    kernel.landlock_restrict(
+        None if rules is None else [(path, rights) for path, rights in rules],
+        network=spec["deny_network"],
+        signals=True,
+    )
     if spec["deny_network"]:
         kernel.deny_network()
     kernel.no_new_privs()

@@ -127,6 +127,15 @@ async def test_writes_land_only_in_the_writable_roots(
     assert errors.count("Read-only file system") == 5, errors  # as under codex's mounts
 
 
+async def test_shared_memory_is_private_and_writable(wire: WireClient, workspace: Path) -> None:
+    """POSIX semaphores work (``/dev/shm``), in a tmpfs no one outside sees."""
+    name = f"execsrv-shm-{os.getpid()}"
+    script = f"echo s > /dev/shm/{name} && cat /dev/shm/{name}"
+    _, events = await run(wire, confined("m", script, workspace))
+    assert output_of(events, "stdout") == b"s\n"
+    assert not await trio.Path(f"/dev/shm/{name}").exists()
+
+
 async def test_the_network_is_unix_sockets_only(wire: WireClient, workspace: Path) -> None:
     script = (
         "import socket\n"
