@@ -18,12 +18,15 @@ from typing import Final
 
 __all__ = [
     "KernelRefused",
+    "bind",
     "deny_network",
     "landlock_abi",
     "landlock_restrict",
+    "mount_points",
     "no_new_privs",
     "private_mounts",
-    "read_only_bind",
+    "private_tmpfs",
+    "remount_read_only",
 ]
 
 # Landlock file system rights (uapi/linux/landlock.h).
@@ -50,7 +53,8 @@ FILE_RIGHTS: Final = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 _NET_BIND_TCP: Final = 1 << 0  # ABI 4
 _NET_CONNECT_TCP: Final = 1 << 1
-_SCOPE_SIGNAL: Final = 1 << 1  # ABI 6
+_SCOPE_ABSTRACT_UNIX: Final = 1 << 0  # ABI 6
+_SCOPE_SIGNAL: Final = 1 << 1
 
 _SYS_CREATE_RULESET: Final = 444
 _SYS_ADD_RULE: Final = 445
@@ -123,37 +127,43 @@ class _PathBeneath(ctypes.Structure):
 
 
 def landlock_restrict(
-    rules: Iterable[tuple[str, int]], *, deny_tcp: bool = False, scope_signals: bool = False
+    rules: Iterable[tuple[str, int]] | None, *, network: bool = False, signals: bool = False
 ) -> None:
-    """Confine the calling thread to ``rules`` (path, rights), for good.
+    """Confine the calling thread with Landlock, for good.
 
-    Every right the kernel knows is denied except where a rule grants it
-    beneath its path (a file gets its file rights only; a missing path grants
-    nothing). ``deny_tcp`` also denies TCP bind and connect where the ABI has
-    them (4+); ``scope_signals`` keeps signals inside the domain (6+). Sets
-    ``no_new_privs``, which Landlock requires.
+    ``rules`` (path, rights): every file system right the kernel knows is
+    denied except where a rule grants it beneath its path (a file gets its file
+    rights only; a missing path grants nothing); None leaves files alone.
+    ``network`` denies TCP bind and connect (ABI 4+) and connecting to abstract
+    ``AF_UNIX`` sockets made outside the sandbox (ABI 6+); ``signals`` keeps
+    signals inside the sandbox (ABI 6+). Sets ``no_new_privs``, which Landlock
+    requires. What the ABI lacks is not enforced by this call.
 
     Raises:
-        KernelRefused: no Landlock, or a call failed.
+        KernelRefused: no Landlock while ``rules`` restrict files, or a call failed.
     """
     abi = landlock_abi()
     if abi < 1:
+        if rules is None:
+            return
         raise KernelRefused("the kernel has no Landlock")
-    handled = handled_rights(abi)
+    handled = 0 if rules is None else handled_rights(abi)
     fields = [handled]
     if abi >= 4:
-        fields.append(_NET_BIND_TCP | _NET_CONNECT_TCP if deny_tcp else 0)
+        fields.append(_NET_BIND_TCP | _NET_CONNECT_TCP if network else 0)
     if abi >= 6:
-        fields.append(_SCOPE_SIGNAL if scope_signals else 0)
-    while len(fields) > 1 and fields[-1] == 0:
+        fields.append((_SCOPE_ABSTRACT_UNIX if network else 0) | (_SCOPE_SIGNAL if signals else 0))
+    while fields and fields[-1] == 0:
         fields.pop()
+    if not fields:
+        return
     attr = ctypes.create_string_buffer(struct.pack(f"={len(fields)}Q", *fields))
     ruleset = _check(
         _libc.syscall(_SYS_CREATE_RULESET, attr, ctypes.c_size_t(len(attr.raw)), 0),
         "landlock_create_ruleset",
     )
     try:
-        for path, rights in rules:
+        for path, rights in rules or ():
             _add_rule(ruleset, path, rights & handled)
         no_new_privs()
         _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
@@ -303,19 +313,87 @@ def private_mounts() -> None:
     _mount(None, b"/", None, _MS_REC | _MS_PRIVATE, "make / private")
 
 
-def read_only_bind(path: str) -> None:
-    """Bind ``path`` onto itself read-only (in the namespace of :func:`private_mounts`).
+def bind(path: str, *, read_only: bool) -> None:
+    """Bind ``path`` onto itself, read-only or not (in the namespace of
+    :func:`private_mounts`): a mount of its own, which later remounts of the
+    mounts around it leave as it is.
 
     Raises:
         KernelRefused: the kernel refused a mount.
     """
     target = os.fsencode(path)
     _mount(target, target, None, _MS_BIND | _MS_REC, f"bind {path}")
-    flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY
-    try:
-        _mount(None, target, None, flags | _MS_NOSUID | _MS_NODEV, f"read-only {path}")
-    except KernelRefused:  # a mount locked nosuid/nodev-less in a user namespace
-        _mount(None, target, None, flags, f"read-only {path}")
+    if read_only:
+        remount_read_only(path, _locked_flags(path))
+
+
+def private_tmpfs(path: str) -> None:
+    """Mount an empty tmpfs of this namespace's own on ``path`` (``nosuid``, ``nodev``).
+
+    Raises:
+        KernelRefused: the kernel refused the mount.
+    """
+    target = os.fsencode(path)
+    _mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, f"tmpfs on {path}")
+
+
+def remount_read_only(path: str, flags: int = 0) -> None:
+    """Make the mount at ``path`` read-only, keeping ``flags`` (those a user
+    namespace may not clear: ``nosuid``, ``nodev``, ``noexec``, atime).
+
+    Raises:
+        KernelRefused: the kernel refused.
+    """
+    target = os.fsencode(path)
+    _mount(None, target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | flags, f"read-only {path}")
+
+
+_MOUNT_FLAGS: Final = {
+    "nosuid": _MS_NOSUID,
+    "nodev": _MS_NODEV,
+    "noexec": 8,
+    "noatime": 1024,
+    "nodiratime": 2048,
+    "relatime": 1 << 21,
+    "strictatime": 1 << 24,
+}
+
+
+def mount_points() -> list[tuple[str, int]]:
+    """Every mount point of this mount namespace, with its per-mount flags."""
+    with open("/proc/self/mountinfo", "rb") as file:
+        lines = file.read().splitlines()
+    points = []
+    for line in lines:
+        fields = line.split(b" ")
+        path = os.fsdecode(_unescape(fields[4]))
+        options = fields[5].decode("ascii", "replace").split(",")
+        points.append((path, sum(_MOUNT_FLAGS.get(option, 0) for option in options)))
+    return points
+
+
+def _locked_flags(path: str) -> int:
+    """The flags of the mount ``path`` is on: the deepest, and of those the last."""
+    best, flags = "", 0
+    for point, point_flags in mount_points():
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, flags = point, point_flags
+    return flags
+
+
+def _unescape(field: bytes) -> bytes:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    out = bytearray()
+    i = 0
+    while i < len(field):
+        if field[i : i + 1] == b"\\" and field[i + 1 : i + 4].isdigit():
+            out.append(int(field[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return bytes(out)
 
 
 def _mount(

@@ -36,6 +36,7 @@ from .responses_mock import ModelScript, ResponsesMock, open_responses_mock
 Version = Literal["0.130", "0.171"]
 ServerKind = Literal["execsrv", "codex-0.130", "codex-0.171"]
 Transport = Literal["env", "toml-url", "toml-stdio"]
+SandboxMode = Literal["danger-full-access", "workspace-write", "read-only"]
 
 GENERATIONS: dict[Version, Generation] = {"0.130": Generation.V0_130, "0.171": Generation.V0_171}
 MARKER_VAR = "EXECSRV_HARNESS_MARKER"
@@ -54,10 +55,13 @@ class Setup:
     harness: Version
     server: ServerKind
     transport: Transport = "env"
+    sandbox: SandboxMode = "danger-full-access"
+    """codex's ``sandbox_mode``: what the harness asks the executor to enforce."""
 
     @property
     def id(self) -> str:
-        return f"{self.harness}-harness/{self.server}/{self.transport}"
+        base = f"{self.harness}-harness/{self.server}/{self.transport}"
+        return base if self.sandbox == "danger-full-access" else f"{base}/{self.sandbox}"
 
     @property
     def server_version(self) -> Version | None:
@@ -111,10 +115,25 @@ def _stdio_server_argv(server: ServerKind) -> list[str]:
     return [binary(server.removeprefix("codex-")), "exec-server", "--listen", "stdio"]  # type: ignore[arg-type]
 
 
+def _hide_harness_homes() -> list[str]:
+    """A wrapper that runs the server in a mount namespace of its own where HOMES is an
+    empty tmpfs: there the executor cannot see the harness's CODEX_HOME, so it lacks
+    the ``codex-linux-sandbox`` link the 0.130 harness wraps sandboxed commands in, as
+    a truly remote executor would (same machine otherwise: paths still agree)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux unshare is needed to hide the harness's files from execsrv")
+    user_namespace = [] if os.geteuid() == 0 else ["--map-root-user"]
+    mount_then_exec = 'mount -t tmpfs -o size=1m harness-homes "$0" && exec "$@"'
+    return ["unshare", *user_namespace, "--mount", "--", "sh", "-c", mount_then_exec, str(HOMES)]
+
+
 @asynccontextmanager
-async def _open_ws_server(server: ServerKind) -> AsyncIterator[RunningServer]:
+async def _open_ws_server(setup: Setup) -> AsyncIterator[RunningServer]:
+    server = setup.server
     if server == "execsrv":
-        async with open_execsrv(env={MARKER_VAR: MARKER}) as running:
+        sandboxed = setup.sandbox != "danger-full-access"
+        wrapper = _hide_harness_homes() if sandboxed else []
+        async with open_execsrv(env={MARKER_VAR: MARKER}, wrapper=wrapper) as running:
             yield running
         return
     version: Version = "0.130" if server == "codex-0.130" else "0.171"
@@ -122,12 +141,12 @@ async def _open_ws_server(server: ServerKind) -> AsyncIterator[RunningServer]:
         yield running
 
 
-def _config_toml(mock: ResponsesMock) -> str:
+def _config_toml(mock: ResponsesMock, sandbox: SandboxMode) -> str:
     return f"""\
 model = "gpt-5.5"
 model_provider = "mock"
 approval_policy = "never"
-sandbox_mode = "danger-full-access"
+sandbox_mode = "{sandbox}"
 
 [model_providers.mock]
 name = "mock"
@@ -184,7 +203,7 @@ async def run_codex_exec(
     try:
         async with AsyncExitStack() as stack:
             mock = await stack.enter_async_context(open_responses_mock(script))
-            (home / "config.toml").write_text(_config_toml(mock))
+            (home / "config.toml").write_text(_config_toml(mock, setup.sandbox))
             env = {k: v for k, v in os.environ.items() if k != MARKER_VAR}
             env["CODEX_HOME"] = str(home)
             env.pop("CODEX_EXEC_SERVER_URL", None)
@@ -199,7 +218,7 @@ async def run_codex_exec(
                 program += _stdio_server_argv(setup.server)
                 (home / "environments.toml").write_text(_environments_toml(program=program))
             else:
-                server = await stack.enter_async_context(_open_ws_server(setup.server))
+                server = await stack.enter_async_context(_open_ws_server(setup))
                 upstream_port = int(server.url.rsplit(":", 1)[1])
                 proxy = await stack.enter_async_context(open_proxy(upstream_port, frames.tap))
                 if setup.transport == "env":

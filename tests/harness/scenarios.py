@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shlex
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,3 +212,160 @@ def _carries_cut_marker(frame: Frame) -> bool:
     if frame.sender != "server" or frame.message.get("method") != "process/output":
         return False
     return b"cut-here" in base64.b64decode(frame.message["params"]["chunk"])
+
+
+# Sandboxed turns (issue 11, point 5): one turn per harness generation and mode.
+
+
+@dataclass(frozen=True)
+class SandboxedWorkspace:
+    """A repository whose root is the cwd (so its ``.git`` lies under the writable
+    root), and a directory outside every root the harness makes writable: not under
+    the workspace, /tmp or $TMPDIR."""
+
+    cwd: Path
+    outside: Path
+
+    @property
+    def readable_file(self) -> Path:
+        return self.cwd / "readable.txt"
+
+    @property
+    def edited_file(self) -> Path:
+        return self.cwd / "edited.txt"
+
+    @property
+    def written_file(self) -> Path:
+        return self.cwd / "written by shell.txt"
+
+    @property
+    def added_file(self) -> Path:
+        return self.cwd / "added by patch.txt"
+
+    @property
+    def git_file(self) -> Path:
+        return self.cwd / ".git" / "planted"
+
+    @property
+    def outside_file(self) -> Path:
+        return self.outside / "escaped.txt"
+
+    @property
+    def tty_outside_file(self) -> Path:
+        return self.outside / "escaped from a tty.txt"
+
+
+READABLE_TEXT = "readable-5c1e"
+EDITED_BEFORE = "first line\nold middle\nlast line\n"
+EDITED_AFTER = "first line\nnew middle\nlast line\n"
+ADDED_TEXT = "added by apply_patch\n"
+
+
+OUTSIDE_PARENTS = (Path("/var/tmp"), Path.home())
+"""Where the outside directory may go: the first of these not under /tmp or $TMPDIR."""
+
+
+def make_outside_dir() -> Path:
+    """A fresh directory no root of ``workspace-write`` covers (the caller removes it)."""
+    writable = [Path("/tmp").resolve(), Path(tempfile.gettempdir()).resolve()]
+    for parent in OUTSIDE_PARENTS:
+        resolved = parent.resolve()
+        if resolved.is_dir() and not any(resolved.is_relative_to(root) for root in writable):
+            return Path(tempfile.mkdtemp(prefix="execsrv-harness-outside-", dir=resolved))
+    raise RuntimeError(f"none of {OUTSIDE_PARENTS} lies outside /tmp and $TMPDIR")
+
+
+def make_sandboxed_workspace(base: Path, outside: Path) -> SandboxedWorkspace:
+    workspace = SandboxedWorkspace(base / "sandboxed repo", outside)
+    (workspace.cwd / ".git").mkdir(parents=True)
+    (workspace.cwd / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    workspace.readable_file.write_text(f"{READABLE_TEXT}\n")
+    workspace.edited_file.write_text(EDITED_BEFORE)
+    return workspace
+
+
+SHELL_WRITE = "call_shell_write"
+SHELL_READ = "call_shell_read"
+SANDBOXED_PATCH = "call_sandboxed_patch"
+OUTSIDE_WRITE = "call_outside_write"
+GIT_WRITE = "call_git_write"
+TTY_OUTSIDE_WRITE = "call_tty_outside_write"
+SHELL_WRITE_TEXT = "written-by-shell-0d4a"
+
+
+def _write_cmd(target: Path, text: str) -> str:
+    return f"echo {text} > {shlex.quote(str(target))} && cat {shlex.quote(str(target))}"
+
+
+def _sandboxed_patch(workspace: SandboxedWorkspace) -> str:
+    return (
+        "*** Begin Patch\n"
+        f"*** Add File: {workspace.added_file.name}\n"
+        f"+{ADDED_TEXT}"
+        f"*** Update File: {workspace.edited_file.name}\n"
+        "@@\n"
+        " first line\n"
+        "-old middle\n"
+        "+new middle\n"
+        " last line\n"
+        "*** End Patch"
+    )
+
+
+def workspace_write_script(workspace: SandboxedWorkspace) -> ModelScript:
+    """Under ``workspace-write``: two writes that must land, two that must be refused."""
+    return ModelScript(
+        [
+            Step(
+                SHELL_WRITE,
+                lambda _: exec_command(
+                    SHELL_WRITE, _write_cmd(workspace.written_file, SHELL_WRITE_TEXT)
+                ),
+            ),
+            Step(
+                SANDBOXED_PATCH, lambda _: apply_patch(SANDBOXED_PATCH, _sandboxed_patch(workspace))
+            ),
+            Step(
+                OUTSIDE_WRITE,
+                lambda _: exec_command(
+                    OUTSIDE_WRITE, _write_cmd(workspace.outside_file, "escaped")
+                ),
+            ),
+            Step(
+                GIT_WRITE,
+                lambda _: exec_command(GIT_WRITE, _write_cmd(workspace.git_file, "planted")),
+            ),
+            Step(
+                TTY_OUTSIDE_WRITE,
+                lambda _: exec_command(
+                    TTY_OUTSIDE_WRITE,
+                    _write_cmd(workspace.tty_outside_file, "escaped"),
+                    tty=True,
+                    yield_time_ms=10_000,
+                ),
+            ),
+        ]
+    )
+
+
+def read_only_script(workspace: SandboxedWorkspace) -> ModelScript:
+    """Under ``read-only``: a read that works, a write and a patch that must not."""
+    return ModelScript(
+        [
+            Step(
+                SHELL_READ,
+                lambda _: exec_command(
+                    SHELL_READ, f"cat {shlex.quote(str(workspace.readable_file))}"
+                ),
+            ),
+            Step(
+                SHELL_WRITE,
+                lambda _: exec_command(
+                    SHELL_WRITE, _write_cmd(workspace.written_file, SHELL_WRITE_TEXT)
+                ),
+            ),
+            Step(
+                SANDBOXED_PATCH, lambda _: apply_patch(SANDBOXED_PATCH, _sandboxed_patch(workspace))
+            ),
+        ]
+    )

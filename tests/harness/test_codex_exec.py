@@ -14,14 +14,23 @@ proxy, stdio lines through a tee). The marker variable exists only in the
 executor's environment, so a command that prints it ran on the executor; the
 files and docs are touched on the same machine, so the frames are what prove they
 went through ``fs/*``.
+
+Issue 11, point 5: besides ``danger-full-access``, one turn per harness generation,
+sandbox mode (``workspace-write``, ``read-only``) and server plays the sandboxed
+scenarios (writes that must land, writes the kernel must refuse, ``apply_patch``),
+asserted on disk, in what the model was told and in the frames.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -314,3 +323,206 @@ def test_the_0171_harness_uses_what_the_server_advertises(main_run: Played) -> N
         if frame.sender == "server" and "error" in frame.message
     ]
     assert all(error["code"] == -32004 for error in errors), errors
+
+
+# Sandboxed turns (issue 11, point 5): `workspace-write` and `read-only`, each
+# harness generation against execsrv and against its own generation's codex server
+# (which enforces them: the reference). execsrv runs in a mount namespace where the
+# harness's CODEX_HOME is hidden, as on a remote host: the 0.130 harness's
+# `codex-linux-sandbox` link is not there, so execsrv must unwrap it itself.
+
+SANDBOXED_SETUPS = [
+    Setup(harness, server, sandbox=mode)
+    for harness, server in [
+        ("0.130", "execsrv"),
+        ("0.130", "codex-0.130"),
+        ("0.171", "execsrv"),
+        ("0.171", "codex-0.171"),
+    ]
+    for mode in ("workspace-write", "read-only")
+]
+WORKSPACE_WRITE = [setup for setup in SANDBOXED_SETUPS if setup.sandbox == "workspace-write"]
+READ_ONLY = [setup for setup in SANDBOXED_SETUPS if setup.sandbox == "read-only"]
+WRAPPER_ARG0 = "codex-linux-sandbox"
+DENIALS = ("Read-only file system", "Permission denied")
+"""What a shell prints for a write the sandbox refused: bubblewrap's read-only mounts
+give EROFS, Landlock gives EACCES."""
+
+
+@dataclass(frozen=True)
+class PlayedSandboxed:
+    """One setup's sandboxed turn and the workspace it played in."""
+
+    run: HarnessRun
+    workspace: sc.SandboxedWorkspace
+
+
+@pytest.fixture(scope="module")
+def sandboxed_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PlayedSandboxed]:
+    setup: Setup = request.param
+    outside = sc.make_outside_dir()
+    try:
+        workspace = sc.make_sandboxed_workspace(tmp_path_factory.mktemp("sandboxed"), outside)
+        if setup.sandbox == "workspace-write":
+            script = sc.workspace_write_script(workspace)
+        else:
+            script = sc.read_only_script(workspace)
+
+        async def play() -> HarnessRun:
+            return await run_codex_exec(setup, script, workspace.cwd)
+
+        yield PlayedSandboxed(trio.run(play), workspace)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def _restricted(profile: Any) -> bool:
+    """A permission profile (0.130 and 0.171 shapes alike) that restricts the file system."""
+    return isinstance(profile, dict) and profile.get("file_system", {}).get("type") == "restricted"
+
+
+def _confined_start(run: HarnessRun, needle: str) -> str:
+    """The process id of the start whose command holds ``needle``, checked to be one the
+    harness asked to confine, and (0.171) that the server said it confined."""
+    process_id = _process_id(run, needle)
+    (start,) = [
+        s for s in run.frames.requests("process/start") if s["params"]["processId"] == process_id
+    ]
+    params = start["params"]
+    if run.setup.harness == "0.171":  # the profile travels, the server enforces it
+        assert params["argv"][:2] == ["/bin/bash", "-lc"], params["argv"]
+        assert _restricted(params["sandbox"]["permissions"]), params["sandbox"]
+        answer = run.frames.response_to(start)
+        assert answer is not None
+        assert answer.get("result", {}).get("sandboxType") == "linuxSeccomp", answer
+    else:  # the harness wraps the command in its own sandbox helper
+        argv = params["argv"]
+        assert PurePosixPath(params["arg0"]).name == WRAPPER_ARG0, params
+        assert argv[0] == params["arg0"], params
+        profile = json.loads(argv[argv.index("--permission-profile") + 1])
+        assert _restricted(profile), profile
+        assert argv[argv.index("--") + 1 : argv.index("--") + 3] == ["/bin/bash", "-lc"], argv
+    return process_id
+
+
+def _sandbox_denied(run: HarnessRun, process_id: str) -> bool | None:
+    """``sandboxDenied`` of the process's exit (0.171; None for 0.130, which lacks it)."""
+    if run.setup.harness == "0.130":
+        return None
+    (exited,) = [
+        n["params"]
+        for n in run.frames.notifications("process/exited")
+        if n["params"]["processId"] == process_id
+    ]
+    return exited.get("sandboxDenied")
+
+
+def _assert_refused_write(played: PlayedSandboxed, call_id: str, target: Path) -> None:
+    """The command ran, confined, and the kernel refused its write; the model saw it."""
+    run = played.run
+    output = _output(run, call_id)
+    assert not target.exists(), f"{target} was written\n{output}"
+    exit_code = re.search(r"Process exited with code (-?\d+)", output)
+    assert exit_code is not None, output
+    assert exit_code.group(1) != "0", output
+    assert any(denial in output for denial in DENIALS), output
+    process_id = _confined_start(run, target.name)
+    assert _sandbox_denied(run, process_id) in (None, True)
+
+
+@scenario("sandboxed_shell_write", run="sandboxed_run", setups=WORKSPACE_WRITE)
+def test_workspace_write_lets_a_command_write_in_the_workspace(
+    sandboxed_run: PlayedSandboxed,
+) -> None:
+    run = sandboxed_run.run
+    workspace = sandboxed_run.workspace
+    output = _output(run, sc.SHELL_WRITE)
+    assert "Process exited with code 0" in output, output
+    assert sc.SHELL_WRITE_TEXT in output, output
+    assert workspace.written_file.read_text() == f"{sc.SHELL_WRITE_TEXT}\n"
+    process_id = _confined_start(run, workspace.written_file.name)
+    assert _sandbox_denied(run, process_id) in (None, False)
+
+
+@scenario("sandboxed_patch", run="sandboxed_run", setups=WORKSPACE_WRITE)
+def test_workspace_write_lets_apply_patch_add_and_update_files(
+    sandboxed_run: PlayedSandboxed,
+) -> None:
+    run = sandboxed_run.run
+    workspace = sandboxed_run.workspace
+    output = _output(run, sc.SANDBOXED_PATCH)
+    assert "Success." in output, output
+    assert workspace.added_file.read_text() == sc.ADDED_TEXT
+    assert workspace.edited_file.read_text() == sc.EDITED_AFTER
+    # The writes went through fs/* under the restricted profile (0.130: every call of
+    # the patch; 0.171: the writes), and the executor carried them out.
+    patched = {str(workspace.added_file), str(workspace.edited_file)}
+    method = "fs/writeFile" if run.setup.harness == "0.171" else "fs/"
+    calls = [
+        frame.message
+        for frame in run.frames.frames
+        if frame.sender == "client"
+        and str(frame.message.get("method", "")).startswith(method)
+        and _local_path(str(frame.message["params"].get("path"))) in patched
+    ]
+    written = {_local_path(c["params"]["path"]) for c in calls if c["method"] == "fs/writeFile"}
+    assert written == patched, run.describe()
+    for call in calls:
+        assert _restricted(call["params"]["sandbox"]["permissions"]), call
+        if call["method"] == "fs/writeFile":  # (probes of the file to add find nothing)
+            answer = run.frames.response_to(call)
+            assert answer is not None, call
+            assert "result" in answer, (call, answer)
+
+
+@scenario("sandboxed_outside_write", run="sandboxed_run", setups=WORKSPACE_WRITE)
+def test_workspace_write_refuses_a_write_outside_the_roots(
+    sandboxed_run: PlayedSandboxed,
+) -> None:
+    _assert_refused_write(sandboxed_run, sc.OUTSIDE_WRITE, sandboxed_run.workspace.outside_file)
+
+
+@scenario("sandboxed_git_write", run="sandboxed_run", setups=WORKSPACE_WRITE)
+def test_workspace_write_refuses_a_write_into_git(sandboxed_run: PlayedSandboxed) -> None:
+    _assert_refused_write(sandboxed_run, sc.GIT_WRITE, sandboxed_run.workspace.git_file)
+
+
+@scenario("sandboxed_tty_outside_write", run="sandboxed_run", setups=WORKSPACE_WRITE)
+def test_workspace_write_refuses_a_write_outside_the_roots_from_a_tty(
+    sandboxed_run: PlayedSandboxed,
+) -> None:
+    target = sandboxed_run.workspace.tty_outside_file
+    _assert_refused_write(sandboxed_run, sc.TTY_OUTSIDE_WRITE, target)
+    process_id = _process_id(sandboxed_run.run, target.name)
+    starts = sandboxed_run.run.frames.requests("process/start")
+    assert [s["params"]["tty"] for s in starts if s["params"]["processId"] == process_id] == [True]
+
+
+@scenario("sandboxed_shell_read", run="sandboxed_run", setups=READ_ONLY)
+def test_read_only_lets_a_command_read(sandboxed_run: PlayedSandboxed) -> None:
+    run = sandboxed_run.run
+    output = _output(run, sc.SHELL_READ)
+    assert "Process exited with code 0" in output, output
+    assert sc.READABLE_TEXT in output, output
+    process_id = _confined_start(run, sandboxed_run.workspace.readable_file.name)
+    assert _sandbox_denied(run, process_id) in (None, False)
+
+
+@scenario("sandboxed_refused_write", run="sandboxed_run", setups=READ_ONLY)
+def test_read_only_refuses_a_write_in_the_workspace(sandboxed_run: PlayedSandboxed) -> None:
+    _assert_refused_write(sandboxed_run, sc.SHELL_WRITE, sandboxed_run.workspace.written_file)
+
+
+@scenario("sandboxed_refused_patch", run="sandboxed_run", setups=READ_ONLY)
+def test_read_only_apply_patch_is_refused_by_the_harness(sandboxed_run: PlayedSandboxed) -> None:
+    """Both generations refuse the patch themselves under ``read-only`` with approvals
+    off: the executor is never asked to write."""
+    run = sandboxed_run.run
+    workspace = sandboxed_run.workspace
+    output = _output(run, sc.SANDBOXED_PATCH)
+    assert "patch rejected: writing is blocked by read-only sandbox" in output, output
+    assert not workspace.added_file.exists()
+    assert workspace.edited_file.read_text() == sc.EDITED_BEFORE
+    assert run.frames.requests("fs/writeFile") == [], run.describe()
