@@ -13,9 +13,7 @@ mean "the sandbox stopped it".
 
 The servers are execsrv (the default suite) and codex 0.171 (``interop``):
 codex enforces the same profiles itself (bubblewrap, Landlock, seccomp), so its
-results are the reference; where the two differ the expectation says why. The
-escapes execsrv does not stop yet (``EXECSRV_GAPS``) are tested on their own,
-as strict xfails for execsrv with the reason, so they mask nothing else.
+results are the reference; where the two differ the expectation says why.
 
 "Outside" must not be under ``/tmp``, which ``workspace-write`` makes writable:
 the workspace and the outside directory are siblings in a fresh directory under
@@ -418,25 +416,6 @@ def attempted() -> list[str]:
     return [name for name in ACTIONS if IPV6 or name not in {"tcp6", "udp6"}]
 
 
-EXECSRV_GAPS: Final = {
-    "chmod outside": (
-        "execsrv hole: Landlock does not govern metadata changes (chmod, utimes, user "
-        "xattrs), and execsrv binds only the protected paths read-only, so a confined "
-        "command running as root (capabilities dropped, still the owner of root's "
-        "files) can chmod any root-owned file, e.g. u+s on /usr/bin/python3; codex's "
-        "bubblewrap binds / read-only (EROFS)"
-    ),
-    "abstract unix": (
-        "execsrv hole: an abstract AF_UNIX socket outside the sandbox is reachable "
-        "(e.g. a local proxy or D-Bus listening on one); Landlock ABI 6's "
-        "LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET would scope them, as codex 0.171 refuses "
-        "them (EPERM)"
-    ),
-}
-"""Escapes execsrv does not stop yet, by action: tested on their own (below), so the
-strict xfail they carry hides nothing else."""
-
-
 def hostile_run(
     url: str,
     scene: Scene,
@@ -474,8 +453,7 @@ def tty(request: pytest.FixtureRequest) -> bool:
 def test_every_escape_fails_and_leaves_no_trace(
     url: str, scene: Scene, launch: str, profile: str, tty: bool
 ) -> None:
-    actions = [name for name in attempted() if name not in EXECSRV_GAPS]
-    done, found = hostile_run(url, scene, launch, PROFILES[profile], tty, actions)
+    done, found = hostile_run(url, scene, launch, PROFILES[profile], tty, attempted())
     assert done.start["result"]["sandboxType"] == "linuxSeccomp"
     escaped = {name for name, ok in done.outcomes().items() if ok}
     assert not escaped, {name: done.results[name] for name in escaped}
@@ -515,8 +493,6 @@ def allowed(server_kind: ServerKind, profile: str, tty: bool) -> dict[str, bool]
     ``workspace-write``, only reads (and ``/dev/null``, the terminal, AF_UNIX) under
     ``read-only``. The terminal is only there with a PTY."""
     expected = {name: profile == "workspace-write" or name in ALLOWED_READS for name in ALLOWED}
-    if profile == "read-only":
-        del expected["chmod workspace"]  # an execsrv gap: test_known_gaps_are_closed
     expected["terminal"] = tty
     # codex runs the command in a new session (bubblewrap's --new-session, against
     # TIOCSTI injection): the PTY is its stdio, but not its controlling terminal.
@@ -548,40 +524,7 @@ def test_what_the_profile_allows_works(
         "chmod workspace": (ws / "chmod-me").stat().st_mode & 0o777 == 0o755,
         "write tmp": (scene.allowed_tmp / "written").exists(),
     }
-    assert {name: seen for name, seen in on_disk.items() if name in expected} == {
-        name: expected[name] for name in on_disk if name in expected
-    }
-
-
-GAP_CASES: Final = [
-    *[(profile, action) for profile in PROFILES for action in EXECSRV_GAPS],
-    ("read-only", "chmod workspace"),
-]
-
-
-@pytest.mark.parametrize(("profile", "action"), GAP_CASES)
-def test_known_gaps_are_closed(
-    request: pytest.FixtureRequest,
-    url: str,
-    server_kind: ServerKind,
-    scene: Scene,
-    profile: str,
-    action: str,
-) -> None:
-    """The escapes execsrv still lets through, each on its own: codex 0.171 stops
-    them, and so must execsrv (a strict xfail until it does). Their success under
-    danger-full-access is part of the control above."""
-    if server_kind == "execsrv":
-        reason = EXECSRV_GAPS.get(action, EXECSRV_GAPS["chmod outside"])
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-    argv = [sys.executable, HOSTILE, "direct", json.dumps(scene.context([action]))]
-    box = sandbox(PROFILES[profile], scene.workspace)
-    done = trio.run(partial(run, url, argv, cwd=scene.workspace, box=box, tty=False))
-    assert done.outcomes() == {action: False}, done.output
-    if action == "chmod workspace":
-        assert (scene.workspace / "chmod-me").stat().st_mode & 0o7777 == 0o644
-    else:
-        assert traces(scene, done.outcomes())[action] is False
+    assert on_disk == {name: expected[name] for name in on_disk}
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
