@@ -169,7 +169,7 @@ def rename_out_of_git(ctx: Context) -> None:
 
 def hard_link_in(ctx: Context) -> None:
     """Link an outside file into the workspace and write through the link."""
-    link = Path(ctx["workspace"]) / "hard-link-in"
+    link = Path(ctx["workspace"]) / "src" / "hard-link-in"
     os.link(victim(ctx, "hardlink"), link)
     _overwrite(link)
 
@@ -180,7 +180,7 @@ def hard_link_out(ctx: Context) -> None:
 
 def hard_link_git(ctx: Context) -> None:
     workspace = Path(ctx["workspace"])
-    link = workspace / "hard-link-git"
+    link = workspace / "src" / "hard-link-git"
     os.link(workspace / ".git" / "link-me", link)
     _overwrite(link)
 
