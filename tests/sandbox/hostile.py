@@ -114,6 +114,18 @@ def protected_creator(name: str) -> Action:
     return create
 
 
+def protected_planter(name: str) -> Action:
+    """Where the workspace has no ``name``, make one: a ``.git`` with a hook or a
+    ``core.fsmonitor`` runs code the next time anyone uses git there, outside the
+    sandbox; a ``.codex`` brings its own config."""
+
+    def plant(ctx: Context) -> None:
+        os.mkdir(Path(ctx["workspace"]) / name)
+        _write_new(Path(ctx["workspace"]) / name / "config")
+
+    return plant
+
+
 def remove_git_file(ctx: Context) -> None:
     os.unlink(Path(ctx["workspace"]) / ".git" / "remove-me")
 
@@ -511,6 +523,9 @@ ACTIONS: dict[str, Action] = {
 }
 """Every escape, by the name the test expects it under."""
 
+PLANTS: dict[str, Action] = {f"plant {name}": protected_planter(name) for name in PROTECTED}
+"""Making a protected path where the workspace has none (a workspace of its own)."""
+
 
 # --- what a confined command may still do ----------------------------------------
 
@@ -610,7 +625,7 @@ terminal): by the name the test expects it under."""
 def run_all(ctx: Context, out: Callable[[str], None]) -> None:
     for name in ctx["actions"]:
         try:
-            (ACTIONS.get(name) or ALLOWED[name])(ctx)
+            (ACTIONS.get(name) or ALLOWED.get(name) or PLANTS[name])(ctx)
             record = {"action": name, "ok": True}
         except OSError as error:
             record = {"action": name, "ok": False, "error": f"{error.strerror} ({error.errno})"}

@@ -53,7 +53,7 @@ from ..conftest import CHILD_ENV
 from ..fs.support import uri
 from ..servers import ServerKind, open_execsrv
 from ..wire import Message, open_wire
-from .hostile import ACTIONS, ALLOWED, PROTECTED
+from .hostile import ACTIONS, ALLOWED, PLANTS, PROTECTED
 
 pytestmark = pytest.mark.skipif(landlock_abi() < 1, reason="the kernel has no Landlock")
 
@@ -548,6 +548,35 @@ def test_what_the_profile_allows_works(
     assert {name: seen for name, seen in on_disk.items() if name in expected} == {
         name: expected[name] for name in on_disk if name in expected
     }
+
+
+PLANT_HOLE: Final = (
+    "execsrv hole: a protected path the workspace does not have yet (.git, .codex, "
+    ".agents, .aws) can be created and filled, e.g. a .git whose config sets "
+    "core.fsmonitor, which runs outside the sandbox at the next git command there, "
+    "or a .codex with its own config; execsrv protects only paths that exist at the "
+    "start, while under codex 0.171 they exist (read-only, EEXIST) in the sandbox "
+    "and nothing is left on the host"
+)
+
+
+@pytest.mark.parametrize("profile", [None, *PROFILES], ids=["full-access", *PROFILES])
+def test_protected_paths_cannot_be_planted(
+    request: pytest.FixtureRequest, url: str, server_kind: str, scene: Scene, profile: str | None
+) -> None:
+    """In a workspace with none of the protected paths, a command cannot make one
+    under either profile (it can under danger-full-access)."""
+    if (server_kind, profile) == ("execsrv", "workspace-write"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=PLANT_HOLE))
+    bare = scene.workspace.parent / "bare"
+    bare.mkdir()
+    context = {**scene.context(list(PLANTS)), "workspace": str(bare)}
+    argv = [sys.executable, HOSTILE, "direct", json.dumps(context)]
+    box = sandbox(None if profile is None else PROFILES[profile], bare)
+    done = trio.run(partial(run, url, argv, cwd=bare, box=box, tty=False))
+    planted = profile is None
+    assert done.outcomes() == dict.fromkeys(PLANTS, planted), done.output
+    assert sorted(os.listdir(bare)) == (sorted(PROTECTED) if planted else [])
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
