@@ -360,9 +360,14 @@ class ExecParams(Params):
             description="Without `tty`: stdin is a pipe for `process/write`; false: /dev/null."
         ),
     ] = False
-    arg0: Annotated[str | None, msgspec.Meta(description="What the child sees as `argv[0]`.")] = (
-        None
-    )
+    arg0: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="What the child sees as `argv[0]`. One whose file name is "
+            "`codex-linux-sandbox` (without `arg0`: such an `argv[0]`) makes a codex 0.130 "
+            "wrapped command, run under execsrv's own sandbox (see `process/start`)."
+        ),
+    ] = None
     env_policy: Annotated[
         EnvPolicy | None,
         msgspec.Meta(
@@ -397,7 +402,8 @@ class ExecParams(Params):
         Any,
         msgspec.Meta(
             description="FileSystemSandboxContext or null (codex 0.171). One that restricts "
-            "the file system or the network is refused (`-32600`); others run directly."
+            "the file system or the network runs the child confined (see Sandboxing); "
+            "others run directly."
         ),
     ] = None
     shell_snapshot: Annotated[
@@ -475,8 +481,8 @@ class ExecResponse(Payload):
     sandbox_type: Annotated[
         SandboxType | UnsetType,
         msgspec.Meta(
-            description="`none` (execsrv sandboxes no process); only in the answer to a "
-            "codex 0.171 request."
+            description="`linuxSeccomp` for a confined child, else `none`; only in the "
+            "answer to a codex 0.171 request."
         ),
     ] = msgspec.UNSET
 
@@ -540,8 +546,8 @@ class ReadResponse(Payload):
     sandbox_denied: Annotated[
         bool | UnsetType,
         msgspec.Meta(
-            description="False (no process is sandboxed); only for a process started by a "
-            "codex 0.171 request."
+            description="A confined child failed on a denial (see Sandboxing); only for a "
+            "process started by a codex 0.171 request."
         ),
     ] = msgspec.UNSET
     truncated: Annotated[
@@ -698,8 +704,8 @@ class ExecExitedNotification(Payload):
     sandbox_denied: Annotated[
         bool | UnsetType,
         msgspec.Meta(
-            description="False (no process is sandboxed); only for a process started by a "
-            "codex 0.171 request."
+            description="A confined child failed on a denial (see Sandboxing); only for a "
+            "process started by a codex 0.171 request."
         ),
     ] = msgspec.UNSET
 

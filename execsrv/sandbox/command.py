@@ -61,6 +61,9 @@ _WRITE: Final = ALL & ~(kernel.MAKE_CHAR | kernel.MAKE_BLOCK)
 _DEVICE: Final = kernel.READ_FILE | kernel.WRITE_FILE | kernel.TRUNCATE | kernel.IOCTL_DEV
 _DEVICES: Final = ("/dev/null", "/dev/zero", "/dev/full", "/dev/tty")
 """Writable for every confined command (plus its own PTY)."""
+_PRIVATE_DIRS: Final = ("/dev/shm",)
+"""Writable for every confined command, as an empty tmpfs of its own (where the
+kernel allows the mount; read-only otherwise): POSIX shared memory and semaphores."""
 
 
 class SandboxUnavailable(Exception):
@@ -149,11 +152,15 @@ class Launch:
             "rules": None,
             "fallback_rules": None,
             "read_only": [],
+            "write_roots": [],
+            "private_dirs": [],
         }
         if policy is not None:
             whole, fallback = _rules(policy, tty_path)
             spec["rules"], spec["fallback_rules"] = whole, fallback
             spec["read_only"] = [p for p in policy.read_only if os.path.lexists(p)]
+            spec["write_roots"] = [p for p in policy.write_roots if os.path.isdir(p)]
+            spec["private_dirs"] = [(p, _WRITE) for p in _PRIVATE_DIRS if os.path.isdir(p)]
         self._spec_fd = os.memfd_create("execsrv-launch", 0)
         os.write(self._spec_fd, json.dumps(spec).encode("utf-8", "surrogatepass"))
         os.lseek(self._spec_fd, 0, os.SEEK_SET)

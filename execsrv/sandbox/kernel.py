@@ -18,12 +18,15 @@ from typing import Final
 
 __all__ = [
     "KernelRefused",
+    "bind",
     "deny_network",
     "landlock_abi",
     "landlock_restrict",
+    "mount_points",
     "no_new_privs",
     "private_mounts",
-    "read_only_bind",
+    "private_tmpfs",
+    "remount_read_only",
 ]
 
 # Landlock file system rights (uapi/linux/landlock.h).
@@ -303,19 +306,87 @@ def private_mounts() -> None:
     _mount(None, b"/", None, _MS_REC | _MS_PRIVATE, "make / private")
 
 
-def read_only_bind(path: str) -> None:
-    """Bind ``path`` onto itself read-only (in the namespace of :func:`private_mounts`).
+def bind(path: str, *, read_only: bool) -> None:
+    """Bind ``path`` onto itself, read-only or not (in the namespace of
+    :func:`private_mounts`): a mount of its own, which later remounts of the
+    mounts around it leave as it is.
 
     Raises:
         KernelRefused: the kernel refused a mount.
     """
     target = os.fsencode(path)
     _mount(target, target, None, _MS_BIND | _MS_REC, f"bind {path}")
-    flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY
-    try:
-        _mount(None, target, None, flags | _MS_NOSUID | _MS_NODEV, f"read-only {path}")
-    except KernelRefused:  # a mount locked nosuid/nodev-less in a user namespace
-        _mount(None, target, None, flags, f"read-only {path}")
+    if read_only:
+        remount_read_only(path, _locked_flags(path))
+
+
+def private_tmpfs(path: str) -> None:
+    """Mount an empty tmpfs of this namespace's own on ``path`` (``nosuid``, ``nodev``).
+
+    Raises:
+        KernelRefused: the kernel refused the mount.
+    """
+    target = os.fsencode(path)
+    _mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, f"tmpfs on {path}")
+
+
+def remount_read_only(path: str, flags: int = 0) -> None:
+    """Make the mount at ``path`` read-only, keeping ``flags`` (those a user
+    namespace may not clear: ``nosuid``, ``nodev``, ``noexec``, atime).
+
+    Raises:
+        KernelRefused: the kernel refused.
+    """
+    target = os.fsencode(path)
+    _mount(None, target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | flags, f"read-only {path}")
+
+
+_MOUNT_FLAGS: Final = {
+    "nosuid": _MS_NOSUID,
+    "nodev": _MS_NODEV,
+    "noexec": 8,
+    "noatime": 1024,
+    "nodiratime": 2048,
+    "relatime": 1 << 21,
+    "strictatime": 1 << 24,
+}
+
+
+def mount_points() -> list[tuple[str, int]]:
+    """Every mount point of this mount namespace, with its per-mount flags."""
+    with open("/proc/self/mountinfo", "rb") as file:
+        lines = file.read().splitlines()
+    points = []
+    for line in lines:
+        fields = line.split(b" ")
+        path = os.fsdecode(_unescape(fields[4]))
+        options = fields[5].decode("ascii", "replace").split(",")
+        points.append((path, sum(_MOUNT_FLAGS.get(option, 0) for option in options)))
+    return points
+
+
+def _locked_flags(path: str) -> int:
+    """The flags of the mount ``path`` is on: the deepest, and of those the last."""
+    best, flags = "", 0
+    for point, point_flags in mount_points():
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, flags = point, point_flags
+    return flags
+
+
+def _unescape(field: bytes) -> bytes:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    out = bytearray()
+    i = 0
+    while i < len(field):
+        if field[i : i + 1] == b"\\" and field[i + 1 : i + 4].isdigit():
+            out.append(int(field[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return bytes(out)
 
 
 def _mount(

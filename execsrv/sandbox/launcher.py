@@ -6,8 +6,9 @@ single-threaded and runs nothing of the server's, so it may enter namespaces
 the server's threads cannot. It reads the launch spec (JSON) from
 ``SPEC_FD``, then:
 
-1. enters a private mount namespace and binds the protected paths read-only
-   (if the kernel refuses, it falls back to Landlock rules that leave them
+1. enters a private mount namespace where every mount outside the writable
+   roots, and the protected paths inside them, are read-only (if the kernel
+   refuses, it falls back to Landlock rules that leave the protected paths
    out, which the spec also carries);
 2. as root, drops every capability, as codex's sandbox does;
 3. restricts itself with Landlock (``no_new_privs`` included);
@@ -67,15 +68,46 @@ def _drop_capabilities() -> None:
         raise kernel.KernelRefused(f"capset: {os.strerror(ctypes.get_errno())}")
 
 
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _read_only_view(spec: dict[str, Any]) -> None:
+    """In a private mount namespace: every mount outside the writable roots
+    read-only, so a denied write reads ``Read-only file system`` as under codex's
+    mounts (best effort: Landlock denies it regardless), and the protected paths
+    inside them read-only (required: the rules then grant the whole roots). Each of
+    ``private_dirs`` (``/dev/shm``) gets an empty, writable tmpfs of its own."""
+    writable = spec["write_roots"]
+    try:
+        for root in writable:
+            kernel.bind(root, read_only=False)
+        for point, flags in kernel.mount_points():
+            if not any(_within(point, root) for root in writable):
+                try:
+                    kernel.remount_read_only(point, flags)
+                except kernel.KernelRefused:
+                    pass
+        for path in spec["read_only"]:
+            kernel.bind(path, read_only=True)
+    finally:
+        os.chdir(os.getcwd())  # onto the new mounts: the old cwd is on the one below
+    for path, rights in spec["private_dirs"]:
+        try:
+            kernel.private_tmpfs(path)
+        except kernel.KernelRefused:
+            continue  # read-only, like the rest
+        spec["rules"].append((path, rights))
+
+
 def _confine(spec: dict[str, Any]) -> None:
     rules = spec["rules"]
-    if spec["read_only"]:
+    if rules is not None:
         try:
             kernel.private_mounts()
-            for path in spec["read_only"]:
-                kernel.read_only_bind(path)
+            _read_only_view(spec)
         except kernel.KernelRefused:
-            rules = spec["fallback_rules"]
+            rules = spec["fallback_rules"]  # the protected paths left out instead
     if os.geteuid() == 0:
         _drop_capabilities()
     if rules is not None:

@@ -26,9 +26,8 @@ CAPABILITIES: Final = e.EnvironmentCapabilities(
     environment_config_read=True,  # environmentConfig/read: tests/server/test_environment.py
     fs_watch_missing=True,  # fs/watchMissing: tests/fs/test_watch_missing.py
     file_write_streaming=True,  # fs/open replace, fs/writeBlock: tests/fs/test_handles.py
-    # Streaming under a restricting sandbox: refused like every restricted fs call
-    # until the sandbox issue (11) lands.
-    sandboxed_file_streaming=False,
+    # fs/open under a restricting sandbox opens confined: tests/sandbox/test_fs_profiles.py
+    sandboxed_file_streaming=True,
     http_header_env_vars=True,  # http/request header valueEnvVar: tests/http/test_generations.py
     # capabilities/discoverV2: tests/conformance/test_discovery_0171.py (against 0.171 too)
     capability_discovery_v2=True,

@@ -25,12 +25,19 @@ from ..http import (
 )
 from ..process import EmptyArgv, ProcessError, SpawnFailed
 from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, NOT_FOUND, RpcError
+from ..sandbox.codex_wrapper import WrapperArgumentsInvalid
 
 __all__ = ["DOMAIN_ERRORS", "DomainError", "rpc_error"]
 
-DomainError = ProcessError | fs.FsError | HttpError | ConfigLoadError
+DomainError = ProcessError | fs.FsError | HttpError | ConfigLoadError | WrapperArgumentsInvalid
 
-DOMAIN_ERRORS: Final = (ProcessError, fs.FsError, HttpError, ConfigLoadError)
+DOMAIN_ERRORS: Final = (
+    ProcessError,
+    fs.FsError,
+    HttpError,
+    ConfigLoadError,
+    WrapperArgumentsInvalid,
+)
 """The exception types :func:`rpc_error` translates (for ``except``)."""
 
 _FS_CODES: Final = {
@@ -49,7 +56,8 @@ def rpc_error(error: DomainError) -> RpcError:
     found ``-32004``, invalid input ``-32600``, else ``-32603``. HTTP: an
     invalid request is ``-32602``, a failed exchange ``-32603``, each with the
     reference's ``http/request`` wording around the runner's message. Config: a file
-    that cannot be loaded is ``-32603`` (codex 0.171's wording).
+    that cannot be loaded is ``-32603`` (codex 0.171's wording). A wrapped command
+    whose helper arguments cannot be honoured is ``-32600``.
     """
     match error:
         case SpawnFailed(kind=None):
@@ -84,3 +92,5 @@ def rpc_error(error: DomainError) -> RpcError:
             return RpcError.internal(f"http/request failed: {error}")
         case ConfigLoadError():
             return RpcError.internal(f"failed to load executor-local config: {error}")
+        case WrapperArgumentsInvalid():
+            return RpcError.invalid_request(error.message)

@@ -15,6 +15,8 @@ import os
 from collections.abc import Mapping
 from functools import partial
 
+import msgspec
+
 from ..process import (
     EmptyArgv,
     ExitedOutputBudget,
@@ -34,6 +36,12 @@ from ..protocol.errors import RpcError
 from ..protocol.generation import Generation
 from ..protocol.paths import parse_wire_path
 from ..sandbox import PolicyUnsupported
+from ..sandbox.codex_wrapper import (
+    HELPER_NAME,
+    WrappedCommand,
+    WrapperArgumentsInvalid,
+    unwrap_codex_sandbox,
+)
 from ..sandbox.command import CommandSandbox, command_sandbox, sandbox_problems
 from .call import Call
 from .session import STARTING, Session, short_id
@@ -75,12 +83,17 @@ class ProcessApi:
         session, params, took_effect = call.session, call.params, call.took_effect
         if not params.argv:
             raise EmptyArgv()
+        wrapped = unwrap_codex_sandbox(params.argv, params.arg0)  # the 0.130 harness's helper
         process_id = params.process_id
         if process_id in session.processes:
             raise ProcessIdTaken(process_id)
         self._check_process_limit(session)
         cwd = parse_wire_path(params.cwd, relative=True)  # cwd.form: which generation sent it
         options = params.codex_0171(strict=call.generation is Generation.V0_171)
+        argv, child_cwd, arg0 = params.argv, cwd.path, params.arg0
+        if wrapped is not None:
+            options = _run_unwrapped(options, wrapped)
+            argv, child_cwd, arg0 = list(wrapped.argv), wrapped.cwd, None
         sandbox = _confinement(options, params.env)
         metadata = options.metadata
         session.processes[process_id] = STARTING
@@ -93,13 +106,13 @@ class ProcessApi:
 
         spec = ProcessSpec(
             process_id,
-            params.argv,
-            cwd.path,
+            argv,
+            child_cwd,
             params.env,
             env_policy=params.env_policy,
             tty=params.tty,
             pipe_stdin=params.pipe_stdin,
-            arg0=params.arg0,
+            arg0=arg0,
             pty_size=(size.rows, size.cols) if size else None,
             timeout_ms=params.timeout_ms,
             generation=call.generation,
@@ -228,6 +241,17 @@ class ProcessApi:
         entries = call.session.processes.values()
         processes = [e.info() for e in entries if isinstance(e, ManagedProcess)]
         return p.ListResponse(processes=processes)
+
+
+def _run_unwrapped(options: p.StartOptions, wrapped: WrappedCommand) -> p.StartOptions:
+    """A wrapped start's options: its helper's sandbox, as a 0.171 ``sandbox`` would ask.
+    A start that also carries a ``sandbox`` of its own is refused: which one to honour
+    would be a guess."""
+    if options.sandbox is not None:
+        raise WrapperArgumentsInvalid(
+            f"{HELPER_NAME}: a wrapped command cannot also carry a `sandbox`"
+        )
+    return msgspec.structs.replace(options, sandbox=wrapped.sandbox)
 
 
 def _confinement(options: p.StartOptions, env: Mapping[str, str]) -> CommandSandbox | None:

@@ -47,6 +47,7 @@ def test_only_implemented_capabilities_are_advertised() -> None:
         "capability_discovery_v2",
         "fs_watch_missing",
         "file_write_streaming",
+        "sandboxed_file_streaming",
         "http_header_env_vars",
     }
 
