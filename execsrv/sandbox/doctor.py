@@ -228,13 +228,13 @@ def _seccomp(status: dict[str, str]) -> Finding:
 def _mount_namespace(refused: str | None, uid: int) -> Finding:
     if refused is None:
         how = "as root" if uid == 0 else "in an unprivileged user namespace"
-        return Finding("mount namespace", f"yes ({how}): .git/.agents/.codex bound read-only")
+        return Finding("mount namespace", f"yes ({how}): denied writes read Read-only file system")
     return Finding(
         "mount namespace",
         f"no ({refused})",
         notes=[
-            "Landlock-only fallback: no new entry directly in a writable root, and "
-            "writes to .git/.agents/.codex read Permission denied, not Read-only file system"
+            "Landlock-only fallback: denied writes read Permission denied, not Read-only "
+            "file system, and no new entry can be made directly in a writable root"
         ],
     )
 
