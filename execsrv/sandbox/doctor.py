@@ -174,12 +174,23 @@ def seccomp_status() -> dict[str, str]:
 def private_mount_namespace() -> str | None:
     """Why a launcher cannot enter a private mount namespace here; None: it can.
     Tried in a fresh single-threaded interpreter, as the launcher does."""
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _NAMESPACE_SCRIPT, str(Path(kernel.__file__).parent)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                _NAMESPACE_SCRIPT,
+                str(Path(kernel.__file__).parent),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=PROOF_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"no answer in {PROOF_TIMEOUT:g} s"
     if result.returncode == 0:
         return None
     return result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "refused"
