@@ -53,7 +53,8 @@ FILE_RIGHTS: Final = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
 _NET_BIND_TCP: Final = 1 << 0  # ABI 4
 _NET_CONNECT_TCP: Final = 1 << 1
-_SCOPE_SIGNAL: Final = 1 << 1  # ABI 6
+_SCOPE_ABSTRACT_UNIX: Final = 1 << 0  # ABI 6
+_SCOPE_SIGNAL: Final = 1 << 1
 
 _SYS_CREATE_RULESET: Final = 444
 _SYS_ADD_RULE: Final = 445
@@ -126,37 +127,43 @@ class _PathBeneath(ctypes.Structure):
 
 
 def landlock_restrict(
-    rules: Iterable[tuple[str, int]], *, deny_tcp: bool = False, scope_signals: bool = False
+    rules: Iterable[tuple[str, int]] | None, *, network: bool = False, signals: bool = False
 ) -> None:
-    """Confine the calling thread to ``rules`` (path, rights), for good.
+    """Confine the calling thread with Landlock, for good.
 
-    Every right the kernel knows is denied except where a rule grants it
-    beneath its path (a file gets its file rights only; a missing path grants
-    nothing). ``deny_tcp`` also denies TCP bind and connect where the ABI has
-    them (4+); ``scope_signals`` keeps signals inside the domain (6+). Sets
-    ``no_new_privs``, which Landlock requires.
+    ``rules`` (path, rights): every file system right the kernel knows is
+    denied except where a rule grants it beneath its path (a file gets its file
+    rights only; a missing path grants nothing); None leaves files alone.
+    ``network`` denies TCP bind and connect (ABI 4+) and connecting to abstract
+    ``AF_UNIX`` sockets made outside the sandbox (ABI 6+); ``signals`` keeps
+    signals inside the sandbox (ABI 6+). Sets ``no_new_privs``, which Landlock
+    requires. What the ABI lacks is not enforced by this call.
 
     Raises:
-        KernelRefused: no Landlock, or a call failed.
+        KernelRefused: no Landlock while ``rules`` restrict files, or a call failed.
     """
     abi = landlock_abi()
     if abi < 1:
+        if rules is None:
+            return
         raise KernelRefused("the kernel has no Landlock")
-    handled = handled_rights(abi)
+    handled = 0 if rules is None else handled_rights(abi)
     fields = [handled]
     if abi >= 4:
-        fields.append(_NET_BIND_TCP | _NET_CONNECT_TCP if deny_tcp else 0)
+        fields.append(_NET_BIND_TCP | _NET_CONNECT_TCP if network else 0)
     if abi >= 6:
-        fields.append(_SCOPE_SIGNAL if scope_signals else 0)
-    while len(fields) > 1 and fields[-1] == 0:
+        fields.append((_SCOPE_ABSTRACT_UNIX if network else 0) | (_SCOPE_SIGNAL if signals else 0))
+    while fields and fields[-1] == 0:
         fields.pop()
+    if not fields:
+        return
     attr = ctypes.create_string_buffer(struct.pack(f"={len(fields)}Q", *fields))
     ruleset = _check(
         _libc.syscall(_SYS_CREATE_RULESET, attr, ctypes.c_size_t(len(attr.raw)), 0),
         "landlock_create_ruleset",
     )
     try:
-        for path, rights in rules:
+        for path, rights in rules or ():
             _add_rule(ruleset, path, rights & handled)
         no_new_privs()
         _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")

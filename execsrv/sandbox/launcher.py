@@ -11,7 +11,9 @@ the server's threads cannot. It reads the launch spec (JSON) from
    refuses, it falls back to Landlock rules that leave the protected paths
    out, which the spec also carries);
 2. as root, drops every capability, as codex's sandbox does;
-3. restricts itself with Landlock (``no_new_privs`` included);
+3. restricts itself with Landlock: files, and with a restricted network TCP
+   and abstract ``AF_UNIX`` sockets outside the sandbox, signals to processes
+   outside it (as the ABI allows; ``no_new_privs`` included);
 4. installs the seccomp network filter if the network is restricted;
 5. ``execvpe``\\ s the command with the spec's environment.
 
@@ -110,12 +112,11 @@ def _confine(spec: dict[str, Any]) -> None:
             rules = spec["fallback_rules"]  # the protected paths left out instead
     if os.geteuid() == 0:
         _drop_capabilities()
-    if rules is not None:
-        kernel.landlock_restrict(
-            [(path, rights) for path, rights in rules],
-            deny_tcp=spec["deny_network"],
-            scope_signals=True,
-        )
+    kernel.landlock_restrict(
+        None if rules is None else [(path, rights) for path, rights in rules],
+        network=spec["deny_network"],
+        signals=True,
+    )
     if spec["deny_network"]:
         kernel.deny_network()
     kernel.no_new_privs()

@@ -115,6 +115,19 @@ def _with_entry(policy: FsPolicy | None, path: str) -> tuple[FsPolicy | None, bo
     return policy.with_entry_in(root), True
 
 
+def _new_root_entry(policy: FsPolicy | None, path: str) -> str | None:
+    """The ancestor of ``path`` (or ``path``) that is a direct child of a writable root
+    and does not exist yet, if there is one."""
+    if policy is None:
+        return None
+    ancestor = path
+    while (parent := os.path.dirname(ancestor)) != ancestor:
+        if policy.writable_root_of(ancestor) is not None:
+            return None if os.path.lexists(ancestor) else ancestor
+        ancestor = parent
+    return None
+
+
 def _check_visible(policy: FsPolicy | None, path: str, *, follow: bool) -> None:
     """``ENOENT`` for a path outside ``policy``'s readable area, as codex's sandbox,
     which does not mount it, answers. Landlock does not govern ``stat`` or path
@@ -308,10 +321,22 @@ class FsApi:
         return f.EmptyResponse()
 
     async def create_directory(self, call: Call[f.FsCreateDirectoryParams]) -> f.EmptyResponse:
+        """A recursive one under a restricted profile whose first new directory is a
+        direct child of a writable root makes that one first, on its own (see
+        :func:`_with_entry`), then the rest inside it."""
         params = call.params
         path = parse_wire_path(params.path).path
-        policy, _ = _with_entry(_confinement(params.sandbox), path)  # mkdir follows no link
+        confinement = _confinement(params.sandbox)
         recursive, follow = params.recursive is not False, params.follow_symlinks is not False
+        top = _new_root_entry(confinement, path) if recursive else None
+        if top is not None and top != path:
+            top_policy, _ = _with_entry(confinement, top)
+            await self._run(
+                lambda: fs.create_directory(top, recursive=False, follow_symlinks=False),
+                changes=True,
+                policy=top_policy,
+            )
+        policy, _ = _with_entry(confinement, path)  # mkdir follows no link
         await self._run(
             lambda: fs.create_directory(path, recursive=recursive, follow_symlinks=follow),
             changes=True,

@@ -144,6 +144,21 @@ async def test_other_changes_follow_the_profile(client: execsrv.Client, project:
         ),
         (
             FS_CREATE_DIRECTORY,
+            f.FsCreateDirectoryParams(path=str(project / "new2" / "a" / "b"), sandbox=box),
+            "ok",
+        ),
+        (
+            FS_CREATE_DIRECTORY,
+            f.FsCreateDirectoryParams(path=str(outside / "d" / "e"), sandbox=box),
+            EROFS,
+        ),
+        (
+            FS_CREATE_DIRECTORY,
+            f.FsCreateDirectoryParams(path=str(project / ".git" / "n" / "m"), sandbox=box),
+            EROFS,
+        ),
+        (
+            FS_CREATE_DIRECTORY,
             f.FsCreateDirectoryParams(path=str(project / ".git" / "d"), sandbox=box),
             EROFS,
         ),
@@ -182,6 +197,8 @@ async def test_other_changes_follow_the_profile(client: execsrv.Client, project:
         assert outcome == expected, (method, params)
     assert (project / ".git" / "config").exists()
     assert (outside / "secret").exists()
+    assert (project / "new2" / "a" / "b").is_dir()
+    assert not (project / ".git" / "n").exists()
 
 
 async def test_reads_follow_the_profile(client: execsrv.Client, project: Path) -> None:
