@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,7 @@ LANDLOCK_FEATURES: Final = (
     (3, "truncate"),
     (4, "TCP"),
     (5, "device ioctl"),
-    (6, "signal scoping"),
+    (6, "signal and abstract socket scoping"),
 )
 """What each Landlock ABI adds that execsrv uses."""
 
@@ -54,7 +55,11 @@ LANDLOCK_GAPS: Final = (
     (3, "truncate(2) is not restricted: a file outside the roots can be emptied"),
     (4, "TCP is refused by seccomp only (sockets other than AF_UNIX cannot be opened)"),
     (5, "ioctl on device files is not restricted"),
-    (6, "signals are not scoped: a confined command can signal this user's other processes"),
+    (
+        6,
+        "signals and abstract AF_UNIX sockets are not scoped: a confined command can "
+        "signal this user's other processes and reach abstract sockets outside",
+    ),
 )
 """What a confined command can still do below each Landlock ABI."""
 
@@ -82,8 +87,8 @@ WORKSPACE_WRITE: Final = {
 so that a scratch directory next to the workspace is "outside"."""
 
 _CONFINED_SCRIPT: Final = """
-import json, socket, sys
-workspace, outside = sys.argv[1:3]
+import json, os, socket, sys
+workspace, outside, abstract, pid = sys.argv[1:5]
 def attempt(action):
     try:
         action()
@@ -97,6 +102,11 @@ def write(path):
     return create
 def connect(family):
     return lambda: socket.socket(family, socket.SOCK_STREAM).close()
+def reach(name):
+    def go():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(name)
+    return go
 print(json.dumps({
     "inside": attempt(write(workspace + "/src/doctor")),
     "root entry": attempt(write(workspace + "/doctor")),
@@ -105,6 +115,8 @@ print(json.dumps({
     "AF_INET": attempt(connect(socket.AF_INET)),
     "AF_INET6": attempt(connect(socket.AF_INET6)),
     "AF_UNIX": attempt(connect(socket.AF_UNIX)),
+    "abstract": attempt(reach("\\0" + abstract)),
+    "signal": attempt(lambda: os.kill(int(pid), 0)),
 }))
 """
 """Run confined: tries each action and reports ``ok`` or the error's text."""
@@ -269,16 +281,24 @@ _CHECKS: Final = (
     ("AF_INET socket", "AF_INET", False),
     ("AF_INET6 socket", "AF_INET6", False),
     ("AF_UNIX socket", "AF_UNIX", True),
+    ("abstract socket outside", "abstract", 6),
+    ("signal outside", "signal", 6),
 )
 """What the confined command reports: label, its key, whether it must succeed (None:
 either; a new entry directly in the workspace root is refused by the Landlock-only
-fallback that runs where the kernel refuses a private mount namespace)."""
+fallback that runs where the kernel refuses a private mount namespace), or from which
+Landlock ABI on it must be refused."""
 
 
-async def _prove() -> list[Finding]:
-    """Start a command confined to a scratch workspace and check what it could do."""
+async def _prove(abi: int) -> list[Finding]:
+    """Start a command confined to a scratch workspace and check what it could do,
+    with an abstract socket listening and this process to signal outside it."""
     scratch = Path(tempfile.mkdtemp(prefix="execsrv-doctor-"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
+        abstract = f"execsrv-doctor-{os.getpid()}-{scratch.name}"
+        listener.bind("\0" + abstract)
+        listener.listen(1)
         workspace, outside = scratch / "workspace", scratch / "outside"
         (workspace / "src").mkdir(parents=True)
         (workspace / ".git").mkdir()
@@ -288,7 +308,8 @@ async def _prove() -> list[Finding]:
         assert sandbox is not None
         if problems := sandbox_problems(sandbox):
             return [Finding("confined start", "not run", f"{UNAVAILABLE}: {'; '.join(problems)}")]
-        argv = [sys.executable, "-I", "-S", "-c", _CONFINED_SCRIPT, str(workspace), str(outside)]
+        script = [_CONFINED_SCRIPT, str(workspace), str(outside), abstract, str(os.getpid())]
+        argv = [sys.executable, "-I", "-S", "-c", *script]
         try:
             with trio.fail_after(PROOF_TIMEOUT):
                 output, errors = await _run_confined(argv, str(workspace), sandbox)
@@ -296,8 +317,9 @@ async def _prove() -> list[Finding]:
             return [Finding("confined start", "failed", f"{UNAVAILABLE}: {error}")]
         except trio.TooSlowError:
             return [Finding("confined start", "timed out", f"no report in {PROOF_TIMEOUT:g} s")]
-        return _judge(output, errors, workspace, outside)
+        return _judge(output, errors, workspace, outside, abi)
     finally:
+        listener.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -335,7 +357,7 @@ async def _run_confined(argv: list[str], cwd: str, sandbox: CommandSandbox) -> t
                     await stream.aclose()
 
 
-def _judge(output: bytes, errors: bytes, workspace: Path, outside: Path) -> list[Finding]:
+def _judge(output: bytes, errors: bytes, workspace: Path, outside: Path, abi: int) -> list[Finding]:
     """What the confined command reported, checked against what it left behind."""
     try:
         seen: dict[str, str] = json.loads(output)
@@ -343,7 +365,10 @@ def _judge(output: bytes, errors: bytes, workspace: Path, outside: Path) -> list
         text = (output + errors).decode(errors="replace").strip()[-300:]
         return [Finding("confined start", "no report", f"the confined command failed: {text}")]
     findings = [Finding("confined start", "ok: workspace-write, as a process/start runs it")]
-    for label, key, must_work in _CHECKS:
+    for label, key, expected in _CHECKS:
+        must_work = expected
+        if not isinstance(expected, bool | None):  # an ABI: refused from it on
+            must_work = False if abi >= expected else None
         result = seen.get(key, "not tried")
         value = "allowed" if result == "ok" else f"refused ({result})"
         wrong = must_work is not None and (result == "ok") != must_work
@@ -367,7 +392,7 @@ async def diagnose(
     findings = [
         Finding("kernel", os.uname().release),
         _architecture(),
-        _landlock(landlock_abi()),
+        _landlock(abi := landlock_abi()),
         _seccomp(seccomp()),
         _mount_namespace(await trio.to_thread.run_sync(mount_namespace), uid),
         _identity(_proc_status()),
@@ -375,5 +400,5 @@ async def diagnose(
     if any(finding.problem for finding in findings):
         findings.append(Finding("confined start", "not run: the problems below stop it"))
     else:
-        findings += await _prove()
+        findings += await _prove(abi)
     return Report(findings)
