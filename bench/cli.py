@@ -66,6 +66,7 @@ WORKLOADS: dict[str, list[Latency | Repeated | Fresh]] = {
         Latency("spawn_ordinary", workloads.SpawnOrdinary, "spawn_ordinary"),
         Latency("spawn_hidden", workloads.SpawnHidden, "spawn_hidden"),
         Latency("spawn_hidden_uri", workloads.SpawnHiddenUri, "spawn_hidden"),
+        Latency("spawn_sandboxed_uri", workloads.SpawnSandboxedUri, "spawn_hidden"),
     ],
     "pty": [
         Latency("pty_ordinary", workloads.PtyOrdinary, "pty_ordinary"),
@@ -94,7 +95,7 @@ def _error(error: Exception) -> dict[str, object]:
 def _log(key: str, kind: str, seconds: float, data: dict[str, object]) -> None:
     shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in data.items()}
     text = json.dumps(shown, default=str)
-    print(f"  {key:<16} {kind:<11} {seconds:6.1f} s  {text[:150]}", file=sys.stderr, flush=True)
+    print(f"  {key:<19} {kind:<11} {seconds:6.1f} s  {text[:150]}", file=sys.stderr, flush=True)
 
 
 Binaries = dict[str, str]
@@ -205,6 +206,22 @@ def rows_for(sizes: Sizes) -> list[Row]:
         Row("2 spawn->closed hidden p99", "spawn_hidden", "p99_us", "ms", 1e-3),
         Row("2b spawn->closed hidden, URI cwd p50", "spawn_hidden_uri", "p50_us", "ms", 1e-3),
         Row("2b spawn->closed hidden, URI cwd p99", "spawn_hidden_uri", "p99_us", "ms", 1e-3),
+        Row(
+            "2c spawn->closed hidden, workspace-write p50",
+            "spawn_sandboxed_uri",
+            "p50_us",
+            "ms",
+            1e-3,
+            "<=",
+            1.5,
+        ),
+        Row(
+            "2c spawn->closed hidden, workspace-write p99",
+            "spawn_sandboxed_uri",
+            "p99_us",
+            "ms",
+            1e-3,
+        ),
         Row("3 pty echo ordinary p50", "pty_ordinary", "p50_us", "us", 1, "<=", 0.1),
         Row("3 pty echo hidden p50", "pty_hidden", "p50_us", "us", 1, "<=", 2.0),
         Row("3 pty echo hidden p99", "pty_hidden", "p99_us", "us"),

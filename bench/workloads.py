@@ -12,9 +12,12 @@ server into an error, never a hang.
 from __future__ import annotations
 
 import base64
+import shutil
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 
@@ -100,20 +103,59 @@ def _start_params(
     tty: bool = False,
     stdin: bool = False,
     uri: bool = False,
+    cwd: str = CWD,
+    sandbox: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    """``process/start`` params; ``uri``: 0.171's form (a ``file://`` cwd, no sandbox)."""
+    """``process/start`` params; ``uri``: 0.171's form (a ``file://`` cwd and a
+    ``sandbox``, null unless given)."""
     params: dict[str, object] = {
         "processId": process_id,
         "argv": argv,
-        "cwd": wire_path(CWD, uri=uri),
+        "cwd": wire_path(cwd, uri=uri),
         "env": ENV,
         "tty": tty,
         "pipeStdin": stdin,
         "arg0": None,
     }
     if uri:
-        params["sandbox"] = None
+        params["sandbox"] = sandbox
     return params
+
+
+def _special(kind: str, **extra: str) -> dict[str, object]:
+    return {"type": "special", "value": {"kind": kind, **extra}}
+
+
+WORKSPACE_WRITE: dict[str, object] = {
+    "type": "managed",
+    "network": "restricted",
+    "file_system": {
+        "type": "restricted",
+        "entries": [
+            {"path": _special("root"), "access": "read"},
+            {"path": _special("project_roots"), "access": "write"},
+            {"path": _special("slash_tmp"), "access": "write"},
+            {"path": _special("tmpdir"), "access": "write"},
+            *(
+                {"path": _special("project_roots", subpath=name), "access": "read"}
+                for name in (".git", ".agents", ".codex")
+            ),
+        ],
+    },
+}
+"""The permission profile codex 0.171's harness sends under ``workspace-write``."""
+
+
+def workspace_write_sandbox(project: str) -> dict[str, object]:
+    """``process/start``'s ``sandbox`` as codex 0.171 sends it for a project root."""
+    root = wire_path(project, uri=True)
+    return {
+        "permissions": WORKSPACE_WRITE,
+        "cwd": root,
+        "workspaceRoots": [root],
+        "windowsSandboxLevel": "disabled",
+        "useLegacyLandlock": False,
+    }
 
 
 # -- latency probes: one per server, run in interleaved rounds ----------------------
@@ -168,16 +210,20 @@ class RoundTrip(Probe):
 class SpawnToClosed(Probe):
     """2. ``process/start`` of ``true`` (pipes) until its ``process/closed``."""
 
+    sandbox_type: str | None = None
+    """The ``sandboxType`` every start must answer (None: not checked)."""
+
     def setup(self) -> None:
         self.count = 0
+
+    def start_params(self, process_id: str) -> dict[str, object]:
+        return _start_params(process_id, ["true"], uri=self.uri)
 
     def once(self) -> float:
         client = self.client
         self.count += 1
         process_id = f"spawn-{self.count}"
-        request_id, payload = client.request_bytes(
-            "process/start", _start_params(process_id, ["true"], uri=self.uri)
-        )
+        request_id, payload = client.request_bytes("process/start", self.start_params(process_id))
         t0 = time.perf_counter()
         client.send_raw(payload)
         closed_at = None
@@ -187,10 +233,18 @@ class SpawnToClosed(Probe):
                 if m.id == request_id and m.method is None:
                     if m.error:
                         raise RuntimeError(f"process/start failed: {bytes(m.error)!r}")
+                    self.check_reply(bytes(m.result))
                     replied = True
                 elif m.method == "process/closed" and m.params.processId == process_id:
                     closed_at = time.perf_counter()
         return closed_at - t0
+
+    def check_reply(self, result: bytes) -> None:
+        if self.sandbox_type is None:
+            return
+        answered = msgspec.json.decode(result).get("sandboxType")
+        if answered != self.sandbox_type:
+            raise RuntimeError(f"sandboxType {answered!r}, expected {self.sandbox_type!r}")
 
 
 class SpawnOrdinary(SpawnToClosed):
@@ -207,6 +261,30 @@ class SpawnHiddenUri(SpawnHidden):
 
     always_uri = True
     runs_on = ("execsrv", "codex-0.171")
+
+
+class SpawnSandboxedUri(SpawnHiddenUri):
+    """2c. The same 0.171 start under ``workspace-write``: the profile, ``cwd`` and
+    ``workspaceRoots`` codex 0.171's harness sends, for a fresh project root with a
+    ``.git`` directory (which both servers keep read-only); every start must answer
+    ``sandboxType: "linuxSeccomp"``, so an unconfined start cannot pass for a fast one."""
+
+    sandbox_type = "linuxSeccomp"
+
+    def setup(self) -> None:
+        super().setup()
+        self.project = tempfile.mkdtemp(prefix="bench-project-")
+        (Path(self.project) / ".git").mkdir()
+        self.sandbox = workspace_write_sandbox(self.project)
+
+    def start_params(self, process_id: str) -> dict[str, object]:
+        return _start_params(process_id, ["true"], uri=True, cwd=self.project, sandbox=self.sandbox)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            shutil.rmtree(self.project, ignore_errors=True)
 
 
 class PtyEcho(Probe):

@@ -2,7 +2,8 @@
 
 ``serve`` runs the server; in websocket mode the first stdout line is the
 bound URL and nothing else goes to stdout. Logs go to stderr. ``exec`` and
-``shell`` are clients (see :mod:`.remote_cli`).
+``shell`` are clients (see :mod:`.remote_cli`). ``doctor`` checks that this
+host can enforce sandboxed starts (see :mod:`.sandbox.doctor`).
 """
 
 from __future__ import annotations
@@ -306,7 +307,25 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULTS.max_processes_per_session})",
     )
     add_remote_commands(commands)
+    doctor_parser = commands.add_parser(
+        "doctor",
+        help="check that this host can run sandboxed commands",
+        description=(
+            "Report the kernel's Landlock ABI, seccomp, mount namespaces and identity, "
+            "then start a command confined to a workspace-write profile as the server "
+            "does. Exits 0 only if that works; otherwise 1, with a line per problem."
+        ),
+    )
+    doctor_parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     return parser
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .sandbox.doctor import diagnose
+
+    report = trio.run(diagnose)
+    print(report.as_json() if args.json else report.as_text())
+    return 0 if report.ok else 1
 
 
 async def _serve_until_signalled(config: ServerConfig) -> None:
@@ -345,6 +364,8 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command != "serve":
         return run_remote_command(args)
     configure_logging(args.log_level)
