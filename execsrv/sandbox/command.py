@@ -107,7 +107,7 @@ def sandbox_problems(sandbox: CommandSandbox) -> list[str]:
         problems.append("the kernel has no Landlock (Linux 5.13+ with landlock in the lsm= list)")
     if sandbox.deny_network:
         try:
-            kernel.network_filter()
+            kernel.seccomp_filter()
         except kernel.KernelRefused as error:
             problems.append(str(error))
         if not Path("/proc/self/status").read_text().count("Seccomp:"):

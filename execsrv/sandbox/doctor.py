@@ -214,7 +214,7 @@ def private_mount_namespace() -> str | None:
 def _architecture() -> Finding:
     machine = os.uname().machine
     try:
-        kernel.network_filter(machine)
+        kernel.seccomp_filter(machine)
     except kernel.KernelRefused as error:
         return Finding(
             "architecture", machine, f"{UNAVAILABLE} when the network is restricted: {error}"
@@ -257,7 +257,8 @@ def _mount_namespace(refused: str | None, uid: int) -> Finding:
         f"no ({refused})",
         notes=[
             "Landlock-only fallback: denied writes read Permission denied, not Read-only "
-            "file system, and no new entry can be made directly in a writable root"
+            "file system; no entry can be added, removed or renamed directly in a "
+            "writable root holding .git; chmod is refused everywhere"
         ],
     )
 

@@ -19,7 +19,7 @@ from typing import Final
 __all__ = [
     "KernelRefused",
     "bind",
-    "deny_network",
+    "install_seccomp",
     "landlock_abi",
     "landlock_restrict",
     "mount_points",
@@ -27,6 +27,7 @@ __all__ = [
     "private_mounts",
     "private_tmpfs",
     "remount_read_only",
+    "seccomp_filter",
 ]
 
 # Landlock file system rights (uapi/linux/landlock.h).
@@ -92,11 +93,16 @@ class KernelRefused(Exception):
     """A confinement call failed: the kernel lacks it or refused it. The caller
     may be partly confined and must not run what it was confining."""
 
+    def __init__(self, message: str, errno: int = 0) -> None:
+        super().__init__(message)
+        self.errno = errno
+        """The call's errno, 0 if it did not get as far as a call."""
+
 
 def _check(result: int, what: str) -> int:
     if result < 0:
         code = ctypes.get_errno()
-        raise KernelRefused(f"{what}: {os.strerror(code)} (errno {code})")
+        raise KernelRefused(f"{what}: {os.strerror(code)} (errno {code})", code)
     return result
 
 
@@ -203,11 +209,12 @@ _SECCOMP_RET_ALLOW: Final = 0x7FFF0000
 _SECCOMP_RET_ERRNO: Final = 0x00050000
 _EPERM: Final = 1
 
-# socket, socketpair, then the denied ones: ptrace, io_uring_setup/enter/register.
-_SYSCALLS: Final = {
-    "x86_64": (41, 53, 101, 425, 426, 427),
-    "aarch64": (198, 199, 117, 425, 426, 427),
-}
+_SOCKET_CALLS: Final = {"x86_64": (41, 53), "aarch64": (198, 199)}
+"""``socket`` and ``socketpair``, whose family the filter checks."""
+_NETWORK_DENIED: Final = {"x86_64": (101, 425, 426, 427), "aarch64": (117, 425, 426, 427)}
+"""``ptrace``, ``io_uring_setup``, ``io_uring_enter``, ``io_uring_register``."""
+_MODE_CHANGES: Final = {"x86_64": (90, 91, 268, 452), "aarch64": (52, 53, 452)}
+"""``chmod`` (x86_64 only), ``fchmod``, ``fchmodat``, ``fchmodat2``."""
 
 _BPF_LD_W_ABS: Final = 0x20
 _BPF_JEQ_K: Final = 0x15
@@ -228,28 +235,34 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def network_filter(machine: str | None = None) -> list[tuple[int, int, int, int]]:
-    """The seccomp program (``code, jt, jf, k``) :func:`deny_network` installs.
+def seccomp_filter(
+    machine: str | None = None, *, network: bool = True, mode_changes: bool = False
+) -> list[tuple[int, int, int, int]]:
+    """The seccomp program (``code, jt, jf, k``) :func:`install_seccomp` installs.
 
-    ``socket``/``socketpair`` of any family but ``AF_UNIX`` fail with ``EPERM``,
-    as do ``ptrace`` and ``io_uring`` (which can open sockets itself); a system
-    call of another ABI (32-bit ``socketcall``, x32) fails whatever it is.
+    ``network``: ``socket``/``socketpair`` of any family but ``AF_UNIX`` fail
+    with ``EPERM``, as do ``ptrace`` and ``io_uring`` (which can open sockets
+    itself). ``mode_changes``: every ``chmod`` fails with ``EPERM`` (for the
+    Landlock-only fallback: Landlock does not govern file modes). A system call
+    of another ABI (32-bit ``socketcall``, x32) fails whatever it is.
 
     Raises:
         KernelRefused: an architecture this filter does not know.
     """
     machine = machine or os.uname().machine
-    if machine not in _SYSCALLS:
+    if machine not in _SOCKET_CALLS:
         raise KernelRefused(f"no seccomp filter for the {machine} architecture")
-    socket, socketpair, *denied = _SYSCALLS[machine]
+    families = _SOCKET_CALLS[machine] if network else ()
+    denied = (_NETWORK_DENIED[machine] if network else ()) + (
+        _MODE_CHANGES[machine] if mode_changes else ()
+    )
     # Jumps name their targets; they are resolved to BPF's relative offsets below.
     program: list[tuple[int, str | int, str | int, int]] = [
         (_BPF_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
         (_BPF_JEQ_K, 0, "deny", _AUDIT_ARCH[machine]),
         (_BPF_LD_W_ABS, 0, 0, 0),  # seccomp_data.nr
         (_BPF_JGE_K, "deny", 0, _X32_SYSCALL_BIT),
-        (_BPF_JEQ_K, "family", 0, socket),
-        (_BPF_JEQ_K, "family", 0, socketpair),
+        *((_BPF_JEQ_K, "family", 0, number) for number in families),
         *((_BPF_JEQ_K, "deny", 0, number) for number in denied),
         (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
         (_BPF_LD_W_ABS, 0, 0, 16),  # "family": the low half of seccomp_data.args[0]
@@ -265,13 +278,13 @@ def network_filter(machine: str | None = None) -> list[tuple[int, int, int, int]
     return [(code, offset(i, jt), offset(i, jf), k) for i, (code, jt, jf, k) in enumerate(program)]
 
 
-def deny_network() -> None:
-    """Install :func:`network_filter` on the calling thread (and ``no_new_privs``).
+def install_seccomp(*, network: bool, mode_changes: bool) -> None:
+    """Install :func:`seccomp_filter` on the calling thread (and ``no_new_privs``).
 
     Raises:
         KernelRefused: no seccomp, or an unknown architecture.
     """
-    program = network_filter()
+    program = seccomp_filter(network=network, mode_changes=mode_changes)
     filters = (_SockFilter * len(program))(*(_SockFilter(*ins) for ins in program))
     fprog = _SockFprog(len(program), filters)
     no_new_privs()

@@ -14,7 +14,9 @@ the server's threads cannot. It reads the launch spec (JSON) from
 3. restricts itself with Landlock: files, and with a restricted network TCP
    and abstract ``AF_UNIX`` sockets outside the sandbox, signals to processes
    outside it (as the ABI allows; ``no_new_privs`` included);
-4. installs the seccomp network filter if the network is restricted;
+4. installs a seccomp filter: ``AF_UNIX`` sockets only if the network is
+   restricted, and no ``chmod`` in the Landlock-only fallback (Landlock does
+   not govern file modes; the read-only mounts do);
 5. ``execvpe``\\ s the command with the spec's environment.
 
 ``STATUS_FD`` is close-on-exec from step 5: the server reads end-of-file
@@ -26,6 +28,7 @@ refused (nothing was run). Only the standard library and :mod:`.kernel`
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -91,7 +94,12 @@ def _read_only_view(spec: dict[str, Any]) -> None:
                 except kernel.KernelRefused:
                     pass
         for path in spec["read_only"]:
-            kernel.bind(path, read_only=True)
+            try:
+                kernel.bind(path, read_only=True)
+            except kernel.KernelRefused as error:
+                if error.errno != errno.ENOENT:
+                    raise
+                # gone since the server looked: nothing there to keep read-only
     finally:
         os.chdir(os.getcwd())  # onto the new mounts: the old cwd is on the one below
     for path, rights in spec["private_dirs"]:
@@ -117,8 +125,9 @@ def _confine(spec: dict[str, Any]) -> None:
         network=spec["deny_network"],
         signals=True,
     )
-    if spec["deny_network"]:
-        kernel.deny_network()
+    fallback = rules is not None and rules is spec["fallback_rules"]
+    if spec["deny_network"] or fallback:
+        kernel.install_seccomp(network=spec["deny_network"], mode_changes=fallback)
     kernel.no_new_privs()
 
 

@@ -223,8 +223,9 @@ async def test_without_landlock_the_start_fails_with_sandbox_unavailable(
 
 
 def test_without_a_mount_namespace_the_protected_paths_are_left_out(workspace: Path) -> None:
-    """The launcher's fallback, forced by a bind the kernel refuses (a missing path):
-    Landlock alone keeps ``.git`` read-only, so no new entry directly in the root."""
+    """The launcher's fallback, forced by a bind the kernel refuses (a writable root
+    that is missing): Landlock alone keeps ``.git`` read-only, so no new entry
+    directly in the root, and seccomp refuses every ``chmod``."""
     policy = FsPolicy(
         read_roots=("/",),
         write_roots=(str(workspace),),
@@ -232,7 +233,7 @@ def test_without_a_mount_namespace_the_protected_paths_are_left_out(workspace: P
     )
     (workspace / "src").mkdir()
     rules, fallback = _rules(policy, None)
-    script = "echo x > .git/config; echo y > src/f; echo z > top.txt"
+    script = "echo x > .git/config; echo y > src/f; echo z > top.txt; chmod 600 src/f"
     spec = {
         "file": "/bin/sh",
         "argv": ["sh", "-c", script],
@@ -240,8 +241,8 @@ def test_without_a_mount_namespace_the_protected_paths_are_left_out(workspace: P
         "deny_network": True,
         "rules": rules,
         "fallback_rules": fallback,
-        "read_only": [str(workspace / "missing")],
-        "write_roots": [str(workspace)],
+        "read_only": [str(workspace / ".git")],
+        "write_roots": [str(workspace / "missing"), str(workspace)],
     }
     spec_fd = os.memfd_create("spec", 0)
     os.write(spec_fd, json.dumps(spec).encode())
@@ -264,9 +265,10 @@ def test_without_a_mount_namespace_the_protected_paths_are_left_out(workspace: P
     assert (workspace / "src" / "f").read_bytes() == b"y\n"
     assert not (workspace / "top.txt").exists()
     assert done.stderr.count(b"Permission denied") == 2, done.stderr
+    assert b"Operation not permitted" in done.stderr
 
 
 def test_the_network_filter_knows_its_architectures() -> None:
-    assert kernel.network_filter("aarch64") != kernel.network_filter("x86_64")
+    assert kernel.seccomp_filter("aarch64") != kernel.seccomp_filter("x86_64")
     with pytest.raises(kernel.KernelRefused, match="no seccomp filter for the sparc"):
-        kernel.network_filter("sparc")
+        kernel.seccomp_filter("sparc")
