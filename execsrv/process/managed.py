@@ -234,6 +234,14 @@ class ManagedProcess:
         Cancellation: nothing to undo."""
         await self._recorded.wait_until(lambda: not self.running)
 
+    async def wait_closed(self) -> bool:
+        """Return once the process is ``closed``: whether something it started is still
+        running then (e.g. a daemon that let go of its output).
+
+        Cancellation: nothing to undo."""
+        await self._recorded.wait_until(lambda: self.closed)
+        return bool(self._child.containment.members())
+
     def info(self) -> ProcessInfo:
         return ProcessInfo(
             process_id=self.process_id,

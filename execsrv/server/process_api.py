@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from functools import partial
 
 import msgspec
+import trio
 
 from ..process import (
     EmptyArgv,
@@ -43,6 +44,7 @@ from ..sandbox.codex_wrapper import (
     unwrap_codex_sandbox,
 )
 from ..sandbox.command import CommandSandbox, command_sandbox, sandbox_problems
+from ..sandbox.placeholders import Placeholders, missing_protected
 from .call import Call
 from .session import STARTING, Session, short_id
 
@@ -66,6 +68,8 @@ class ProcessApi:
         """Per session: running processes, i.e. starting or not yet ``closed``."""
         self._exited_output = ExitedOutputBudget(exited_output_bytes)
         """Output of closed processes, server-wide (every session's)."""
+        self._placeholders = Placeholders()
+        """Protected names a writable root lacks, held while confined commands run."""
         self._leftovers: dict[str, Leftovers] = {}
         """Per session id: what its exited processes left running, killed when it ends."""
 
@@ -95,6 +99,9 @@ class ProcessApi:
             options = _run_unwrapped(options, wrapped)
             argv, child_cwd, arg0 = list(wrapped.argv), wrapped.cwd, None
         sandbox = _confinement(options, params.env)
+        placeholders = self._placeholders.hold(
+            missing_protected(sandbox.policy) if sandbox and sandbox.policy else ()
+        )
         metadata = options.metadata
         session.processes[process_id] = STARTING
         size = params.pty_size
@@ -132,7 +139,10 @@ class ProcessApi:
             managed: ManagedProcess = await session.nursery.start(run)
         except BaseException:
             del session.processes[process_id]
+            self._placeholders.release(placeholders)
             raise
+        if placeholders:
+            session.nursery.start_soon(self._release_placeholders, managed, placeholders)
         session.processes[process_id] = managed
         took_effect()
         if call.generation is Generation.V0_171:
@@ -140,6 +150,15 @@ class ProcessApi:
                 process_id=process_id, sandbox_type="none" if sandbox is None else "linuxSeccomp"
             )
         return p.ExecResponse(process_id=process_id)
+
+    async def _release_placeholders(self, managed: ManagedProcess, held: list[str]) -> None:
+        """Once ``managed`` is closed and nothing it started runs; a survivor keeps them
+        until the session ends (which kills it)."""
+        try:
+            if await managed.wait_closed():
+                await trio.sleep_forever()
+        finally:
+            self._placeholders.release(held)
 
     def _session_leftovers(self, session: Session) -> Leftovers:
         leftovers = self._leftovers.get(session.id)

@@ -550,24 +550,13 @@ def test_what_the_profile_allows_works(
     }
 
 
-PLANT_HOLE: Final = (
-    "execsrv hole: a protected path the workspace does not have yet (.git, .codex, "
-    ".agents, .aws) can be created and filled, e.g. a .git whose config sets "
-    "core.fsmonitor, which runs outside the sandbox at the next git command there, "
-    "or a .codex with its own config; execsrv protects only paths that exist at the "
-    "start, while under codex 0.171 they exist (read-only, EEXIST) in the sandbox "
-    "and nothing is left on the host"
-)
-
-
 @pytest.mark.parametrize("profile", [None, *PROFILES], ids=["full-access", *PROFILES])
 def test_protected_paths_cannot_be_planted(
     request: pytest.FixtureRequest, url: str, server_kind: str, scene: Scene, profile: str | None
 ) -> None:
     """In a workspace with none of the protected paths, a command cannot make one
-    under either profile (it can under danger-full-access)."""
-    if (server_kind, profile) == ("execsrv", "workspace-write"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=PLANT_HOLE))
+    under either profile (it can under danger-full-access): they exist, empty and
+    read-only, while it runs, and are gone again after it."""
     bare = scene.workspace.parent / "bare"
     bare.mkdir()
     context = {**scene.context(list(PLANTS)), "workspace": str(bare)}
