@@ -21,6 +21,8 @@ from pathlib import Path
 
 import msgspec
 
+from execsrv.sandbox.profiles import workspace_write
+
 from .servers import CpuWatch, Server, memory_kb, wire_path
 from .wsclient import SocketMode, WsClient
 
@@ -122,35 +124,11 @@ def _start_params(
     return params
 
 
-def _special(kind: str, **extra: str) -> dict[str, object]:
-    return {"type": "special", "value": {"kind": kind, **extra}}
-
-
-WORKSPACE_WRITE: dict[str, object] = {
-    "type": "managed",
-    "network": "restricted",
-    "file_system": {
-        "type": "restricted",
-        "entries": [
-            {"path": _special("root"), "access": "read"},
-            {"path": _special("project_roots"), "access": "write"},
-            {"path": _special("slash_tmp"), "access": "write"},
-            {"path": _special("tmpdir"), "access": "write"},
-            *(
-                {"path": _special("project_roots", subpath=name), "access": "read"}
-                for name in (".git", ".agents", ".codex")
-            ),
-        ],
-    },
-}
-"""The permission profile codex 0.171's harness sends under ``workspace-write``."""
-
-
 def workspace_write_sandbox(project: str) -> dict[str, object]:
     """``process/start``'s ``sandbox`` as codex 0.171 sends it for a project root."""
     root = wire_path(project, uri=True)
     return {
-        "permissions": WORKSPACE_WRITE,
+        "permissions": workspace_write(),
         "cwd": root,
         "workspaceRoots": [root],
         "windowsSandboxLevel": "disabled",

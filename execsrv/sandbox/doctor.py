@@ -34,6 +34,7 @@ from ..protocol import fs as f
 from ..protocol.generation import Generation
 from . import kernel
 from .command import CommandSandbox, command_sandbox, sandbox_problems
+from .profiles import workspace_write
 
 __all__ = ["Finding", "Report", "diagnose"]
 
@@ -63,28 +64,6 @@ LANDLOCK_GAPS: Final = (
 )
 """What a confined command can still do below each Landlock ABI."""
 
-
-def _special(kind: str, **extra: str) -> dict[str, object]:
-    return {"type": "special", "value": {"kind": kind, **extra}}
-
-
-WORKSPACE_WRITE: Final = {
-    "type": "managed",
-    "network": "restricted",
-    "file_system": {
-        "type": "restricted",
-        "entries": [
-            {"path": _special("root"), "access": "read"},
-            {"path": _special("project_roots"), "access": "write"},
-            *(
-                {"path": _special("project_roots", subpath=name), "access": "read"}
-                for name in (".git", ".agents", ".codex")
-            ),
-        ],
-    },
-}
-"""codex's ``workspace-write`` profile without its ``/tmp`` and ``$TMPDIR`` entries,
-so that a scratch directory next to the workspace is "outside"."""
 
 _CONFINED_SCRIPT: Final = """
 import json, os, socket, sys
@@ -304,7 +283,7 @@ async def _prove(abi: int) -> list[Finding]:
         (workspace / "src").mkdir(parents=True)
         (workspace / ".git").mkdir()
         outside.mkdir()
-        profile = f.parse_permissions(WORKSPACE_WRITE, Generation.V0_171)
+        profile = f.parse_permissions(workspace_write(temporary=False), Generation.V0_171)
         sandbox = command_sandbox(profile, cwd=str(workspace), project_roots=[], env={})
         assert sandbox is not None
         if problems := sandbox_problems(sandbox):

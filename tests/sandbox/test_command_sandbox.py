@@ -26,6 +26,7 @@ from execsrv.protocol.generation import Generation
 from execsrv.sandbox import kernel
 from execsrv.sandbox.command import LAUNCHER, _rules
 from execsrv.sandbox.policy import FsPolicy
+from execsrv.sandbox.profiles import workspace_write
 
 from ..conformance.support import error, events_until_closed, output_of, start_params, wire_path
 from ..wire import WireClient, open_wire
@@ -34,29 +35,6 @@ pytestmark = pytest.mark.skipif(kernel.landlock_abi() < 1, reason="the kernel ha
 
 WAIT = 30
 V0171 = Generation.V0_171
-
-
-def special(kind: str, **extra: str) -> dict[str, Any]:
-    return {"path": {"type": "special", "value": {"kind": kind, **extra}}}
-
-
-WORKSPACE_WRITE = {
-    "type": "managed",
-    "network": "restricted",
-    "file_system": {
-        "type": "restricted",
-        "entries": [
-            {**special("root"), "access": "read"},
-            {**special("project_roots"), "access": "write"},
-            {**special("slash_tmp"), "access": "write"},
-            {**special("tmpdir"), "access": "write"},
-            *(
-                {**special("project_roots", subpath=name), "access": "read"}
-                for name in (".git", ".agents", ".codex")
-            ),
-        ],
-    },
-}
 
 
 @pytest.fixture
@@ -83,7 +61,7 @@ def confined(
 ) -> dict[str, Any]:
     """A 0.171 start of ``sh -c script`` in ``workspace`` under ``permissions``."""
     sandbox = {
-        "permissions": WORKSPACE_WRITE if permissions is None else permissions,
+        "permissions": workspace_write() if permissions is None else permissions,
         "cwd": wire_path(V0171, workspace),
         "workspaceRoots": [wire_path(V0171, workspace)],
         "windowsSandboxLevel": "disabled",

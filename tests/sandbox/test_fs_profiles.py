@@ -1,7 +1,7 @@
 """``fs/*`` under a restricted profile run confined by Landlock (issue 11, point 3).
 
 The profile is the one the harness sends under ``workspace-write`` (root
-``read``; project roots ``write``; ``.git``, ``.agents``, ``.codex`` ``read``)
+``read``; project roots ``write``; ``.git``, ``.agents``, ``.codex``, ``.aws`` ``read``)
 without its ``/tmp`` and ``$TMPDIR`` entries, since pytest's files live in
 ``/tmp``: "outside" is then a sibling of the project root.
 """
@@ -29,6 +29,7 @@ from execsrv.protocol.methods import (
 )
 from execsrv.sandbox import PolicyUnsupported, fs_policy, landlock_abi, run_restricted
 from execsrv.sandbox.policy import FsPolicy
+from execsrv.sandbox.profiles import special, workspace_write
 
 from ..conformance.support import b64, error, rpc
 from ..wire import open_wire
@@ -39,25 +40,7 @@ WAIT = 30
 EROFS = (-32603, "Read-only file system (os error 30)")
 
 
-def special(kind: str, **extra: str) -> dict[str, Any]:
-    return {"type": "special", "value": {"kind": kind, **extra}}
-
-
-WORKSPACE_WRITE = {
-    "type": "managed",
-    "network": "restricted",
-    "file_system": {
-        "type": "restricted",
-        "entries": [
-            {"path": special("root"), "access": "read"},
-            {"path": special("project_roots"), "access": "write"},
-            *(
-                {"path": special("project_roots", subpath=name), "access": "read"}
-                for name in (".git", ".agents", ".codex")
-            ),
-        ],
-    },
-}
+WORKSPACE_WRITE = workspace_write(temporary=False)
 FULL_ACCESS = {"type": "disabled"}
 
 
@@ -285,18 +268,7 @@ async def test_handles_are_opened_inside_the_profile(
 
 def test_the_harness_profile_as_a_policy(tmp_path: Path) -> None:
     """The profile the harness sends under ``workspace-write``, resolved (sans-IO)."""
-    entries = WORKSPACE_WRITE["file_system"]["entries"]  # type: ignore[index]
-    harness = {
-        **WORKSPACE_WRITE,
-        "file_system": {
-            "type": "restricted",
-            "entries": [
-                *entries,
-                {"path": special("slash_tmp"), "access": "write"},
-                {"path": special("tmpdir"), "access": "write"},
-            ],
-        },
-    }
+    harness = workspace_write()
     profile = f.parse_permissions(harness, Generation.V0_171)
     policy = fs_policy(profile, cwd="/srv/p", env={"TMPDIR": "/var/tmp/x"})
     assert policy is not None

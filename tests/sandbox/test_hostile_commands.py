@@ -47,6 +47,7 @@ import pytest
 import trio
 
 from execsrv.sandbox import landlock_abi
+from execsrv.sandbox.profiles import read_only, workspace_write
 
 from ..conformance.conftest import _ServerPool, _ServerThread
 from ..conftest import CHILD_ENV
@@ -62,42 +63,10 @@ WAIT: Final = 60
 HOSTILE: Final = str(Path(__file__).with_name("hostile.py"))
 
 
-def special(kind: str, **extra: str) -> dict[str, Any]:
-    return {"type": "special", "value": {"kind": kind, **extra}}
+PROFILES: Final = {"read-only": read_only(), "workspace-write": workspace_write()}
+"""``permissions`` of codex 0.171 ``--sandbox read-only`` / ``workspace-write``
+(captured; workspace-write protects ``.aws`` too)."""
 
-
-READ_ONLY: Final = {
-    "type": "managed",
-    "file_system": {"type": "restricted", "entries": [{"path": special("root"), "access": "read"}]},
-    "network": "restricted",
-}
-"""``permissions`` of codex 0.171 ``--sandbox read-only`` (captured)."""
-
-WORKSPACE_WRITE: Final = {
-    "type": "managed",
-    "file_system": {
-        "type": "restricted",
-        "entries": [
-            {"path": special("root"), "access": "read"},
-            {"path": special("project_roots"), "access": "write"},
-            {"path": special("slash_tmp"), "access": "write"},
-            {"path": special("tmpdir"), "access": "write"},
-            *(
-                {
-                    "path": special("project_roots", subpath=name),
-                    "access": "read",
-                    "missing_path_behavior": "skip",
-                }
-                for name in PROTECTED
-            ),
-        ],
-    },
-    "network": "restricted",
-}
-"""``permissions`` of codex 0.171 ``--sandbox workspace-write`` (captured; it
-protects ``.aws`` too)."""
-
-PROFILES: Final = {"read-only": READ_ONLY, "workspace-write": WORKSPACE_WRITE}
 
 SERVERS: Final = [
     pytest.param("execsrv", id="execsrv"),
