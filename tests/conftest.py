@@ -6,20 +6,40 @@ Tests that need a server *subprocess* (CLI, signals, interop) use
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from typing import Final
 
 import pytest
 import trio
 
 import execsrv
+from execsrv.sandbox.profiles import PROTECTED_SUBPATHS
 
 TEST_CONFIG = execsrv.ServerConfig(kill_grace=0.5)
 """Short kill grace so teardown of misbehaving children stays quick."""
 
 CHILD_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
 """A minimal exact environment for children (nothing is inherited)."""
+
+
+CODEX_TMP_PLACEHOLDERS: Final = tuple(f"/tmp/{name}" for name in PROTECTED_SUBPATHS)
+"""What codex 0.171's bubblewrap makes in /tmp (a writable root of ``workspace-write``)
+while a sandboxed command runs, and leaves behind when the command is killed."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_codex_placeholders_left_in_tmp() -> Iterator[None]:
+    """Remove the empty placeholders codex left in /tmp during this session (interop
+    runs codex sandboxed): they would make /tmp a repository root to later runs."""
+    before = {path for path in CODEX_TMP_PLACEHOLDERS if os.path.lexists(path)}
+    yield
+    for path in CODEX_TMP_PLACEHOLDERS:
+        if path not in before:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
 
 
 @pytest.fixture

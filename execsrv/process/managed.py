@@ -66,6 +66,7 @@ SIGNALS: Final[dict[SignalName, signal.Signals]] = {
 }
 
 DEFAULT_PTY_SIZE: Final = (24, 80)
+"""Rows and columns of a PTY started without ``ptySize`` (the reference's size)."""
 DENIAL_TEXTS: Final = (b"operation not permitted", b"permission denied", b"read-only file system")
 """A sandboxed child that exits non-zero with one of these (lower-cased) in the last
 :data:`DENIAL_TAIL_BYTES` of its output failed on a denial (``sandboxDenied``): the
@@ -74,7 +75,6 @@ DENIAL_TAIL_BYTES: Final = 4096
 DENIAL_OUTPUT_GRACE_SECONDS: Final = 0.25
 """How long after a sandboxed child's failure its output may take to reach end-of-file
 (a descendant may hold it open) before ``sandboxDenied`` is decided on what came."""
-"""Rows and columns of a PTY started without ``ptySize`` (the reference's size)."""
 
 _MAX_MS: Final = 2**64 - 1
 """Durations are u64 milliseconds on the wire; larger ints would overflow a float."""

@@ -7,6 +7,10 @@ code runs in it between fork and exec on pipes, so ``subprocess`` uses
 terminal first (``preexec_fn``, so a full ``fork``), so job control and
 ``SIGWINCH`` on resize work.
 
+A child confined to a permission profile is started through the sandbox's
+launcher, which confines itself and then executes the command
+(:mod:`execsrv.sandbox.command`); the spawn returns once it has.
+
 Every child is forked by one thread that lives as long as the process
 (:class:`ForkThread`): one fork at a time, as the cgroup step needs, and one
 place that knows which children the server forked (:mod:`.reaper`).
@@ -145,7 +149,7 @@ async def _open_process(
     """``trio.lowlevel.open_process``, forked on the fork thread; PIPE only for stdio.
 
     With a ``sandbox``, the launcher is forked in the command's place, and this
-    returns once the command runs (see :class:`~execsrv.sandbox.Launch`).
+    returns once the command runs (see :class:`~execsrv.sandbox.command.Launch`).
     """
     if sandbox is None:
         return await _fork(
@@ -180,7 +184,7 @@ async def _open_process(
         except BaseException:
             with trio.CancelScope(shield=True):
                 process.kill()
-                await process.wait()
+                await process.aclose()
             raise
         return process
     finally:
@@ -197,6 +201,7 @@ async def _fork(
     tty: bool,
     **options: Any,
 ) -> trio.Process:
+    """Fork ``args`` on the fork thread, inside ``containment``, as a trio Process."""
     ends: dict[str, trio.lowlevel.FdStream] = {}
     child_fds = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
     for name, target in list(child_fds.items()):
