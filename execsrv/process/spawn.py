@@ -184,7 +184,10 @@ async def _open_process(
         except BaseException:
             with trio.CancelScope(shield=True):
                 process.kill()
-                await process.aclose()
+                await process.wait()
+                for stream in (process.stdin, process.stdout, process.stderr):
+                    if stream is not None:
+                        await stream.aclose()
             raise
         return process
     finally:
