@@ -27,7 +27,7 @@ to ``closed``, against codex 0.171's 65 ms for the same start).
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -161,7 +161,7 @@ class Launch:
             spec["write_roots"] = [p for p in policy.write_roots if os.path.isdir(p)]
             spec["private_dirs"] = [(p, _WRITE) for p in _PRIVATE_DIRS if os.path.isdir(p)]
         self._spec_fd = os.memfd_create("execsrv-launch", 0)
-        os.write(self._spec_fd, json.dumps(spec).encode("utf-8", "surrogatepass"))
+        os.write(self._spec_fd, marshal.dumps(spec))
         os.lseek(self._spec_fd, 0, os.SEEK_SET)
         self._status_read, self._status_write = os.pipe2(os.O_CLOEXEC)
         os.set_inheritable(self._status_write, True)
@@ -189,7 +189,7 @@ class Launch:
             report += chunk
         if not report:
             return
-        status = json.loads(report)
+        status = marshal.loads(report)
         if "sandbox" in status:
             raise SandboxUnavailable(status["sandbox"])
         code = status["errno"]

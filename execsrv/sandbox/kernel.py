@@ -13,8 +13,11 @@ import ctypes
 import os
 import stat
 import struct
-from collections.abc import Iterable
-from typing import Final
+
+TYPE_CHECKING = False  # typing and collections.abc cost the launcher ~10 ms to import
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Final
 
 __all__ = [
     "KernelRefused",

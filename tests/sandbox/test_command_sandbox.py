@@ -9,7 +9,7 @@ The workspace lives under /var/tmp, since ``workspace-write`` makes /tmp
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -223,7 +223,7 @@ def test_without_a_mount_namespace_the_protected_paths_are_left_out(workspace: P
         "write_roots": [str(workspace / "missing"), str(workspace)],
     }
     spec_fd = os.memfd_create("spec", 0)
-    os.write(spec_fd, json.dumps(spec).encode())
+    os.write(spec_fd, marshal.dumps(spec))
     os.lseek(spec_fd, 0, os.SEEK_SET)
     status_read, status_write = os.pipe()
     try:
