@@ -35,7 +35,7 @@ import trio
 
 from ..protocol.errors import os_error_message
 from ..protocol.generation import Generation
-from ..sandbox.command import CommandSandbox, Launch, SandboxUnavailable
+from ..sandbox.command import CommandSandbox, Launch, SandboxUnavailable, sandbox_problems
 from .containment import Containment, death_watcher
 from .errors import SpawnFailed
 
@@ -163,6 +163,8 @@ async def _open_process(
             tty=tty,
             **options,
         )
+    if problems := sandbox_problems(sandbox):
+        raise SandboxUnavailable("; ".join(problems))
     tty_path = os.ttyname(stdin) if tty else None
     launch = Launch(sandbox, file=executable, args=args, env=env, tty_path=tty_path)
     try:

@@ -27,7 +27,6 @@ from ..process import (
     ProcessLimits,
     ProcessSpec,
     ProcessStarting,
-    SpawnFailed,
     UnknownProcess,
 )
 from ..process.containment import Leftovers
@@ -43,7 +42,7 @@ from ..sandbox.codex_wrapper import (
     WrapperArgumentsInvalid,
     unwrap_codex_sandbox,
 )
-from ..sandbox.command import CommandSandbox, command_sandbox, sandbox_problems
+from ..sandbox.command import CommandSandbox, command_sandbox
 from ..sandbox.placeholders import Placeholders, missing_protected
 from .call import Call
 from .session import STARTING, Session, short_id
@@ -276,9 +275,9 @@ def _run_unwrapped(options: p.StartOptions, wrapped: WrappedCommand) -> p.StartO
 def _confinement(options: p.StartOptions, env: Mapping[str, str]) -> CommandSandbox | None:
     """What a start's ``sandbox`` confines the child to (None: nothing).
 
-    A profile the kernel cannot enforce fails the start (``sandboxUnavailable``),
-    and one Landlock cannot express, or managed networking, is refused
-    (``-32600``): never run unconfined.
+    One Landlock cannot express, or managed networking, is refused (``-32600``);
+    one the kernel cannot enforce fails the spawn (``sandboxUnavailable``): never
+    run unconfined.
     """
     if options.enforce_managed_network or options.network_proxy:
         raise RpcError.invalid_request(p.MANAGED_NETWORK_UNSUPPORTED)
@@ -294,6 +293,4 @@ def _confinement(options: p.StartOptions, env: Mapping[str, str]) -> CommandSand
         )
     except PolicyUnsupported:
         raise RpcError.invalid_request(f.SANDBOX_UNSUPPORTED) from None
-    if confinement is not None and (problems := sandbox_problems(confinement)):
-        raise SpawnFailed(f"sandbox unavailable: {'; '.join(problems)}", kind="sandboxUnavailable")
     return confinement
