@@ -1,4 +1,4 @@
-"""Landlock through ctypes: confine the calling thread to an :class:`~.policy.FsPolicy`.
+"""Confine the calling thread to an :class:`~.policy.FsPolicy` with Landlock (:mod:`.kernel`).
 
 Landlock confines one thread (and what it later starts), for good. So
 :func:`run_restricted` runs each confined operation on a new thread of its
