@@ -334,5 +334,7 @@ def format_path(path: str | bytes, form: PathForm) -> str:
         return data.decode("utf-8", "replace")
     if not data.startswith(b"/"):
         raise ValueError(f"a file: URI needs an absolute path, not {path!r}")
-    names = [name for name in data.split(b"/") if name]
-    return "file://" + ("".join("/" + _encode(name, _SEGMENT_ENCODE) for name in names) or "/")
+    names = [_encode(name, _SEGMENT_ENCODE) for name in data.split(b"/") if name]
+    if names and _DRIVE.fullmatch(names[0]):  # `/A:` is a name here, not drive A:
+        names[0] = names[0][0] + f"%{ord(names[0][1]):02X}"
+    return "file://" + ("".join("/" + name for name in names) or "/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from execsrv.protocol.errors import RpcError
@@ -163,6 +163,8 @@ host_paths = st.lists(names | odd_names, max_size=5).map(lambda parts: b"/" + b"
 
 
 @given(host_paths)
+@example(b"/A|")  # a first name that reads as a Windows drive in a URI
+@example(b"/c:/x")
 def test_any_path_round_trips_as_a_uri(path: bytes) -> None:
     uri = format_path(path, URI)
     assert uri.isascii()
