@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import trio
 
 import execsrv
 import execsrv.aio
@@ -150,6 +151,30 @@ def test_a_cancelled_call_leaves_the_process_usable_and_terminable(server_url: s
     echoed, status = run(main)
     assert echoed == b"after\n"
     assert status.signal == "SIGKILL"
+
+
+def test_cancellation_reaches_the_trio_call_before_the_await_ends(server_url: str) -> None:
+    ended: list[str] = []
+
+    async def sleep_in_trio(client: execsrv.Client) -> None:
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            ended.append("cancelled in trio")
+            raise
+
+    async def main() -> list[str]:
+        async with execsrv.aio.connect(server_url) as client:
+            task = asyncio.create_task(client.run_trio(sleep_in_trio))
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await asyncio.shield(task)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return list(ended)  # as the CancelledError arrived
+
+    assert run(main) == ["cancelled in trio"]
 
 
 def test_errors_keep_their_execsrv_types(server_url: str, tmp_path: Path) -> None:
