@@ -13,8 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-import execsrv.pytest_plugin
+import trio
 
 from .conftest import PLUGIN, PLUGIN_INSTALLED
 from .servers import ROOT
@@ -163,4 +162,20 @@ def test_the_entry_point_loads_the_plugin(pytester: pytest.Pytester, tmp_path: P
     pytester._monkeypatch.setenv("PYTHONPATH", f"{ROOT}:{site}")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
-    assert sys.modules[PLUGIN] is execsrv.pytest_plugin  # the module the outer run uses
+    turned_off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:execsrv")
+    turned_off.assert_outcomes(failed=1, errors=1)
+    turned_off.stdout.fnmatch_lines(["*fixture 'execsrv_client' not found*"])
+
+
+async def test_loading_the_plugin_imports_no_more_of_execsrv_and_no_trio() -> None:
+    """pytest loads the plugin in every run where execsrv is installed, before coverage
+    starts measuring: execsrv's modules (and trio) wait for the first fixture."""
+    code = (
+        "import sys, execsrv.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m == 'trio' or m.startswith('execsrv')))"
+    )
+    with trio.fail_after(30):
+        result = await trio.run_process(
+            [sys.executable, "-c", code], cwd=ROOT, capture_stdout=True, check=True
+        )
+    assert result.stdout.decode().strip() == "['execsrv', 'execsrv.pytest_plugin']"
