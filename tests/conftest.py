@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
-from functools import partial
+from collections.abc import Iterator
+from importlib.metadata import entry_points
 from typing import Final
 
 import pytest
-import trio
 
 import execsrv
 from execsrv.sandbox.profiles import PROTECTED_SUBPATHS
+
+PLUGIN: Final = "execsrv.pytest_plugin"
+"""execsrv's pytest plugin: it loads through its ``pytest11`` entry point when execsrv is
+installed (as nox installs it); run from a checkout whose installed metadata predates the
+plugin, it is loaded here (pytest refuses one plugin registered under two names)."""
+
+PLUGIN_INSTALLED: Final = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+
+pytest_plugins = ["pytester"] + ([] if PLUGIN_INSTALLED else [PLUGIN])
 
 TEST_CONFIG = execsrv.ServerConfig(kill_grace=0.5)
 """Short kill grace so teardown of misbehaving children stays quick."""
@@ -43,13 +51,17 @@ def _no_codex_placeholders_left_in_tmp() -> Iterator[None]:
 
 
 @pytest.fixture
-async def server(nursery: trio.Nursery) -> execsrv.ExecServer:
-    """An execsrv listening on an ephemeral 127.0.0.1 port, stopped after the test."""
-    return await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=TEST_CONFIG))
+def execsrv_base_config() -> execsrv.ServerConfig:
+    """The plugin's fixtures (servers, backends) use the suite's config."""
+    return TEST_CONFIG
 
 
 @pytest.fixture
-async def client(server: execsrv.ExecServer) -> AsyncIterator[execsrv.Client]:
-    assert server.url is not None
-    async with execsrv.connect(server.url, client_name="pytest") as connected:
-        yield connected
+def server(execsrv_server: execsrv.ExecServer) -> execsrv.ExecServer:
+    """An execsrv listening on an ephemeral 127.0.0.1 port, stopped after the test."""
+    return execsrv_server
+
+
+@pytest.fixture
+def client(execsrv_client: execsrv.Client) -> execsrv.Client:
+    return execsrv_client

@@ -11,11 +11,9 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import pytest
-import trio
 import trustme
 
 import execsrv
@@ -64,17 +62,10 @@ async def https_server(server_ssl_context: ssl.SSLContext) -> AsyncIterator[Http
 
 
 @pytest.fixture
-async def server(nursery: trio.Nursery, ca_file: Path) -> execsrv.ExecServer:
-    """An in-process execsrv that also trusts the test CA (and buffers 1 MiB at most)."""
-    config = replace(TEST_CONFIG, http_ca_file=str(ca_file), max_http_body_bytes=1 << 20)
-    return await nursery.start(partial(execsrv.serve, "ws://127.0.0.1:0", config=config))
-
-
-@pytest.fixture
-async def client(server: execsrv.ExecServer) -> AsyncIterator[execsrv.Client]:
-    assert server.url is not None
-    async with execsrv.connect(server.url, client_name="http-tests") as connected:
-        yield connected
+def execsrv_base_config(ca_file: Path) -> execsrv.ServerConfig:
+    """Servers started here by the plugin (``server``, ``client``) trust the test CA and
+    buffer 1 MiB at most."""
+    return replace(TEST_CONFIG, http_ca_file=str(ca_file), max_http_body_bytes=1 << 20)
 
 
 def closed_port() -> int:
