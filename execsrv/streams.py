@@ -29,13 +29,23 @@ from .backend import ExecBackend, ProcessHandle, RemoteBackend
 from .client import Client, ClientError, Closed, Exited, Failed, Gap, Output
 from .protocol.process import EnvPolicy
 
-__all__ = ["DEFAULT_CLOSE_GRACE_SECONDS", "OutputLost", "ProcessStream", "open_process_stream"]
+__all__ = [
+    "DEFAULT_CLOSE_GRACE_SECONDS",
+    "WRITE_CHUNK_BYTES",
+    "OutputLost",
+    "ProcessStream",
+    "open_process_stream",
+]
 
 log = logging.getLogger("execsrv.process")
 
 DEFAULT_CLOSE_GRACE_SECONDS: Final = 2.0
 """How long closing waits after stdin EOF, then after SIGTERM, before the next step
 (the MCP stdio shutdown order, as codex's local launcher)."""
+
+WRITE_CHUNK_BYTES: Final = 1 << 20
+"""The most stdin one ``process/write`` carries: well within the server's message
+limit (16 MiB by default) once base64-encoded."""
 
 StderrCallback = Callable[[bytes], None]
 
@@ -78,25 +88,33 @@ class ProcessStream(trio.abc.HalfCloseableStream):
     # -- sending ---------------------------------------------------------------
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Write ``data`` to stdin, in writes of at most :data:`WRITE_CHUNK_BYTES`.
+
+        A write that fails or is cancelled breaks stdin for good (it may have
+        been applied, so it is never sent again): later sends raise
+        ``BrokenResourceError``.
+        """
         if self._send_conflict.locked():
             raise trio.BusyResourceError("another task is sending on this stream")
         async with self._send_conflict:
             self._check_stdin()
-            if not data:
-                await trio.lowlevel.checkpoint()
-                return
-            try:
-                status = await self.process.write(bytes(data))
-            except ClientError as error:
-                # Whether it was applied is unknown: never send it again.
-                self._stdin_broken = f"stdin write failed: {error}"
-                raise trio.BrokenResourceError(self._stdin_broken) from error
-            except BaseException:
-                self._stdin_broken = "a stdin write was cancelled: it may have been applied"
-                raise
-            if status != "accepted":
-                self._stdin_broken = f"stdin write refused: {status}"
-                raise trio.BrokenResourceError(self._stdin_broken)
+            await trio.lowlevel.checkpoint()
+            view = memoryview(data).cast("B")
+            for start in range(0, len(view), WRITE_CHUNK_BYTES):
+                await self._write(bytes(view[start : start + WRITE_CHUNK_BYTES]))
+
+    async def _write(self, chunk: bytes) -> None:
+        try:
+            status = await self.process.write(chunk)
+        except ClientError as error:
+            self._stdin_broken = f"stdin write failed: {error}"
+            raise trio.BrokenResourceError(self._stdin_broken) from error
+        except BaseException:
+            self._stdin_broken = "a stdin write was cancelled: it may have been applied"
+            raise
+        if status != "accepted":
+            self._stdin_broken = f"stdin write refused: {status}"
+            raise trio.BrokenResourceError(self._stdin_broken)
 
     async def wait_send_all_might_not_block(self) -> None:
         self._check_stdin()

@@ -16,6 +16,7 @@ import execsrv
 from execsrv import OutputLost, ProcessStream, open_process_stream
 from execsrv.backend import ExecBackend, ExitStatus, LocalBackend
 from execsrv.process import ProcessLimits
+from execsrv.streams import WRITE_CHUNK_BYTES
 
 from ..conftest import CHILD_ENV, TEST_CONFIG
 from ..proxy import open_proxy
@@ -54,8 +55,8 @@ async def test_one_mebibyte_of_binary_comes_back_exactly_through_cat(target: Tar
             assert isinstance(stream, trio.abc.HalfCloseableStream)
 
             async def send() -> None:
-                for start in range(0, len(payload), 100_000):
-                    await stream.send_all(payload[start : start + 100_000])
+                await stream.send_all(payload[:100_000])
+                await stream.send_all(memoryview(payload)[100_000:])  # any buffer
                 await stream.send_eof()
 
             async with trio.open_nursery() as nursery:
@@ -242,3 +243,34 @@ async def test_a_dropped_connection_is_resumed_without_losing_or_duplicating_byt
             received = head + await receive_all(stream)
             assert received == before
             assert client.resumes == 1
+
+
+async def test_a_connection_gone_for_good_raises_output_lost_without_a_gap(
+    server: execsrv.ExecServer,
+) -> None:
+    assert server.port is not None
+    with trio.fail_after(30):
+        async with (
+            open_proxy(server.port) as proxy,
+            execsrv.connect(proxy.url) as client,  # no auto_resume: the first loss is final
+            open_process_stream(client, ["cat"], env=CHILD_ENV, grace_seconds=0.5) as stream,
+        ):
+            await stream.send_all(b"before")
+            assert await stream.receive_some() == b"before"
+            assert proxy.sever() == 1
+            with pytest.raises(OutputLost) as lost:
+                await stream.receive_some()
+            assert lost.value.gap is None
+            assert "connection" in str(lost.value)
+
+
+async def test_a_send_larger_than_one_write_arrives_whole(target: Target) -> None:
+    payload = os.urandom(2 * WRITE_CHUNK_BYTES + 1)
+    with trio.fail_after(30):
+        async with open_process_stream(target, ["cat"], env=CHILD_ENV) as stream:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stream.send_all, payload)
+                received = bytearray()
+                while len(received) < len(payload):
+                    received += await stream.receive_some()
+            assert received == payload
