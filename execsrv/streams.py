@@ -208,6 +208,7 @@ class ProcessStream(trio.abc.HalfCloseableStream):
         self._closed = True
         with trio.CancelScope(shield=True):
             await self._shut_down()
+        await trio.lowlevel.checkpoint_if_cancelled()  # closed, then cancelled as trio does
 
     async def _shut_down(self) -> None:
         if not self._stdin_closed:

@@ -274,3 +274,17 @@ async def test_a_send_larger_than_one_write_arrives_whole(target: Target) -> Non
                 while len(received) < len(payload):
                     received += await stream.receive_some()
             assert received == payload
+
+
+async def test_closing_while_cancelled_still_ends_the_child(target: Target) -> None:
+    with trio.fail_after(10):
+        with trio.CancelScope() as scope:
+            async with open_process_stream(
+                target, [sys.executable, "-c", IGNORES_TERM], env=CHILD_ENV, grace_seconds=0.1
+            ) as stream:
+                assert await stream.receive_some() == b"ready\n"
+                scope.cancel()  # the close below runs with the cancellation pending
+        assert scope.cancelled_caught
+    status = stream.process.events.exit_status
+    assert status is not None
+    assert status.exit_code == 128 + 9
