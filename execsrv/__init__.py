@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         token_from_env,
     )
     from .server import ConfigError, ExecServer, ServerConfig, open_server, serve
+    from .streams import OutputLost, ProcessStream, open_process_stream
 
 __version__ = "0.1.0"
 
@@ -48,20 +49,24 @@ __all__ = [
     "Gap",
     "HandshakeRejected",
     "Output",
+    "OutputLost",
     "ProcessEvent",
     "ProcessResult",
+    "ProcessStream",
     "RemoteError",
     "RemoteProcess",
     "ServerConfig",
     "__version__",
     "connect",
     "connect_stdio",
+    "open_process_stream",
     "open_server",
     "serve",
     "token_from_env",
 ]
 
 _SERVER_NAMES = frozenset({"ConfigError", "ExecServer", "ServerConfig", "open_server", "serve"})
+_STREAM_NAMES = frozenset({"OutputLost", "ProcessStream", "open_process_stream"})
 
 
 def __getattr__(name: str) -> Any:
@@ -69,7 +74,13 @@ def __getattr__(name: str) -> Any:
     can be imported without pulling in trio."""
     if name not in __all__ or name == "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(".server" if name in _SERVER_NAMES else ".client", __name__)
+    if name in _SERVER_NAMES:
+        module_name = ".server"
+    elif name in _STREAM_NAMES:
+        module_name = ".streams"
+    else:
+        module_name = ".client"
+    module = importlib.import_module(module_name, __name__)
     value = getattr(module, name)
     globals()[name] = value
     return value
