@@ -32,9 +32,11 @@ chunk by chunk. What a caller may rely on:
 - **Request bodies are buffered** (``http/request`` carries one body), so a
   body must fit in the server's message limit after base64.
 - The transport owns the connection: ``verify``, ``cert`` and proxies of the
-  ``AsyncClient`` do not apply; TLS is the executor's. Closing a response
-  early stops listening to its body; the executor's download still runs to its
-  end (the protocol has no cancel for it yet).
+  ``AsyncClient`` do not apply; TLS is the executor's.
+- **Giving up stops the download.** Closing a response before its body is
+  read, a read timeout, or a cancelled request sends ``http/request/cancel``
+  (an execsrv extension), so the executor closes its connection to the origin.
+  Against a server without it (codex) the executor reads the body to its end.
 
 This module is named like the library it adapts; it imports it absolutely, so
 ``import httpx`` inside execsrv is always the real one.
@@ -50,6 +52,7 @@ import trio
 
 from .client.client import Client
 from .client.errors import Disconnected, RemoteError
+from .client.http import RemoteHttp
 from .client.http_body import HttpBodyStream, HttpStreamError
 
 __all__ = ["ExecsrvTransport", "transport"]
@@ -111,7 +114,7 @@ class ExecsrvTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status,
             headers=response.headers,
-            stream=_BodyStream(response.body, request, read),
+            stream=_BodyStream(response.body, self._client.http, request, read),
             extensions={"http_version": b"HTTP/1.1"},
             request=request,
         )
@@ -120,8 +123,11 @@ class ExecsrvTransport(httpx.AsyncBaseTransport):
 class _BodyStream(httpx.AsyncByteStream):
     """The executor's body frames as httpx's byte stream; ``read`` bounds each wait."""
 
-    def __init__(self, body: HttpBodyStream, request: httpx.Request, read: float | None) -> None:
+    def __init__(
+        self, body: HttpBodyStream, http: RemoteHttp, request: httpx.Request, read: float | None
+    ) -> None:
         self._body = body
+        self._http = http
         self._request = request
         self._read = math.inf if read is None else read
 
@@ -136,9 +142,13 @@ class _BodyStream(httpx.AsyncByteStream):
                 raise httpx.RemoteProtocolError(str(error), request=self._request) from error
             except Disconnected as error:
                 raise httpx.ReadError(str(error), request=self._request) from error
-        self._body.close()
+        await self.aclose()
         message = f"no body data from the executor within {self._read} s"
         raise httpx.ReadTimeout(message, request=self._request)
 
     async def aclose(self) -> None:
+        """Stop listening, and stop the executor's download unless the body is done."""
+        if self._body.finished:
+            return
         self._body.close()
+        await self._http.abandon(self._body.request_id)

@@ -104,15 +104,28 @@ async def test_gzip_body_arrives_decoded(http: httpx.AsyncClient, http_server: H
     assert response.content == pattern(5000)
 
 
-async def test_early_close_stops_listening(
-    http: httpx.AsyncClient, client: execsrv.Client, http_server: HttpServer
+async def test_early_close_stops_the_executor_download(
+    http: httpx.AsyncClient, http_server: HttpServer
 ) -> None:
+    # A body that would take 1000 s: only http/request/cancel ends it in time.
     with trio.fail_after(WAIT):
-        async with http.stream("GET", http_server.url("/drip?n=1000&every=0.01")) as response:
+        async with http.stream("GET", http_server.url("/drip?n=100000&every=0.01")) as response:
             assert response.status_code == 200
+        await http_server.wait_aborted()
         # The client carries on with other requests on the same connection.
         again = await http.get(http_server.url())
     assert again.status_code == 200
+
+
+async def test_read_body_is_not_cancelled(
+    http: httpx.AsyncClient, client: execsrv.Client, http_server: HttpServer
+) -> None:
+    with trio.fail_after(WAIT):
+        async with http.stream("GET", http_server.url("/bytes?n=1000")) as response:
+            await response.aread()
+        # The body was done before the close: nothing was left to cancel.
+        assert not await client.http.cancel("http-1")
+    assert http_server.aborted == 0
 
 
 async def test_follow_redirects_is_httpx_s(
@@ -162,11 +175,13 @@ async def test_no_head_in_time_is_read_timeout(
 async def test_slow_body_is_read_timeout(http: httpx.AsyncClient, http_server: HttpServer) -> None:
     with trio.fail_after(WAIT):
         async with http.stream(
-            "GET", http_server.url("/drip?n=3&every=5"), timeout=httpx.Timeout(0.3)
+            "GET", http_server.url("/drip?n=3&every=0.5"), timeout=httpx.Timeout(0.2)
         ) as response:
             assert response.status_code == 200
             with pytest.raises(httpx.ReadTimeout):
                 await response.aread()
+        # The timeout cancelled the download: the next drip finds the connection closed.
+        await http_server.wait_aborted()
 
 
 async def test_broken_body_is_remote_protocol_error(
