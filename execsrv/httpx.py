@@ -38,29 +38,19 @@ chunk by chunk. What a caller may rely on:
   (an execsrv extension), so the executor closes its connection to the origin.
   Against a server without it (codex) the executor reads the body to its end.
 
-This module is named like the library it adapts; it imports it absolutely, so
-``import httpx`` inside execsrv is always the real one.
+:mod:`execsrv.httpx2` is the same for ``httpx2`` (which the ``mcp`` 2.x SDK
+uses). These modules are named like the libraries they adapt; they import them
+absolutely, so ``import httpx`` inside execsrv is always the real one.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Final
-
 import httpx
-import trio
 
+from ._httpx_core import BodyReader, send
 from .client.client import Client
-from .client.errors import Disconnected, RemoteError
-from .client.http import RemoteHttp
-from .client.http_body import HttpBodyStream, HttpStreamError
 
 __all__ = ["ExecsrvTransport", "transport"]
-
-_NOT_FORWARDED: Final = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
-"""Hop-by-hop headers: the body goes as one buffer, framed by the executor."""
-
-_INVALID_PARAMS: Final = -32602
 
 
 def transport(client: Client) -> ExecsrvTransport:
@@ -78,77 +68,27 @@ class ExecsrvTransport(httpx.AsyncBaseTransport):
         self._client = client
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
-        connect, read = timeouts.get("connect"), timeouts.get("read")
-        body = await request.aread()
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers.raw
-            if name.lower().decode("latin-1") not in _NOT_FORWARDED
-        ]
-        head_timeout = math.inf if connect is None or read is None else connect + read
-        if read is None and connect is not None:
-            head_timeout = connect
-        with trio.move_on_after(head_timeout) as head_scope:
-            try:
-                response = await self._client.http.request(
-                    request.method,
-                    str(request.url),
-                    headers=headers,
-                    body=body or None,
-                    stream=True,
-                    redirect_policy="stop",
-                )
-            except RemoteError as error:
-                if error.code == _INVALID_PARAMS:
-                    raise httpx.UnsupportedProtocol(error.message, request=request) from error
-                raise httpx.ConnectError(error.message, request=request) from error
-            except Disconnected as error:
-                raise httpx.ConnectError(str(error), request=request) from error
-        if head_scope.cancelled_caught:
-            message = f"no response head from the executor within {head_timeout} s"
-            if read is None:
-                raise httpx.ConnectTimeout(message, request=request)
-            raise httpx.ReadTimeout(message, request=request)
-        assert isinstance(response.body, HttpBodyStream)
+        head = await send(httpx, self._client, request)
         return httpx.Response(
-            response.status,
-            headers=response.headers,
-            stream=_BodyStream(response.body, self._client.http, request, read),
+            head.status,
+            headers=head.headers,
+            stream=_BodyStream(head.body),
             extensions={"http_version": b"HTTP/1.1"},
             request=request,
         )
 
 
 class _BodyStream(httpx.AsyncByteStream):
-    """The executor's body frames as httpx's byte stream; ``read`` bounds each wait."""
+    """The executor's body as httpx's byte stream."""
 
-    def __init__(
-        self, body: HttpBodyStream, http: RemoteHttp, request: httpx.Request, read: float | None
-    ) -> None:
-        self._body = body
-        self._http = http
-        self._request = request
-        self._read = math.inf if read is None else read
+    def __init__(self, reader: BodyReader) -> None:
+        self._reader = reader
 
     def __aiter__(self) -> _BodyStream:
         return self  # not a generator: nothing left for the garbage collector to finalise
 
     async def __anext__(self) -> bytes:
-        with trio.move_on_after(self._read):
-            try:
-                return await self._body.__anext__()
-            except HttpStreamError as error:
-                raise httpx.RemoteProtocolError(str(error), request=self._request) from error
-            except Disconnected as error:
-                raise httpx.ReadError(str(error), request=self._request) from error
-        await self.aclose()
-        message = f"no body data from the executor within {self._read} s"
-        raise httpx.ReadTimeout(message, request=self._request)
+        return await self._reader.next()
 
     async def aclose(self) -> None:
-        """Stop listening, and stop the executor's download unless the body is done."""
-        if self._body.finished:
-            return
-        self._body.close()
-        await self._http.abandon(self._body.request_id)
+        await self._reader.close()
