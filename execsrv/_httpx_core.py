@@ -19,13 +19,12 @@ from .client.client import Client
 from .client.errors import Disconnected, RemoteError
 from .client.http import RemoteHttp
 from .client.http_body import HttpBodyStream, HttpStreamError
+from .protocol.errors import INVALID_PARAMS
 
 __all__ = ["BodyReader", "Head", "send"]
 
 _NOT_FORWARDED: Final = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
 """Hop-by-hop headers: the body goes as one buffer, framed by the executor."""
-
-_INVALID_PARAMS: Final = -32602
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ async def send(lib: ModuleType, client: Client, request: Any) -> Head:
                 redirect_policy="stop",
             )
         except RemoteError as error:
-            if error.code == _INVALID_PARAMS:
+            if error.code == INVALID_PARAMS:
                 raise lib.UnsupportedProtocol(error.message, request=request) from error
             raise lib.ConnectError(error.message, request=request) from error
         except Disconnected as error:
