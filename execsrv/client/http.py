@@ -24,17 +24,29 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import msgspec
+import trio
 
-from ..protocol.http import HttpHeader, HttpRequestParams, HttpRequestResponse, RedirectPolicy
-from ..protocol.methods import HTTP_REQUEST
+from ..protocol.http import (
+    HttpHeader,
+    HttpRequestCancelParams,
+    HttpRequestParams,
+    HttpRequestResponse,
+    RedirectPolicy,
+)
+from ..protocol.methods import HTTP_REQUEST, HTTP_REQUEST_CANCEL
+from .errors import Disconnected, RemoteError
 from .http_body import HttpBodyStream
 from .peer import Caller
 from .router import NotificationRouter
 
 # The body stream lives in .http_body (the router feeds it); named here too.
-__all__ = ["HeaderLine", "HttpResponse", "RemoteHttp"]
+__all__ = ["CANCEL_GRACE", "HeaderLine", "HttpResponse", "RemoteHttp"]
+
+CANCEL_GRACE: Final = 5.0
+"""Seconds a cancelled task still waits for its ``http/request/cancel`` to be answered."""
 
 HeaderLine = tuple[str, str] | tuple[str, str, str]
 """``(name, value)``, or ``(name, value, variable)``: the server sends ``value``
@@ -124,10 +136,39 @@ class RemoteHttp:
         body_stream = self._router.open_body(request_id)
         try:
             result = await self._client.call(HTTP_REQUEST, params)
+        except trio.Cancelled:
+            body_stream.close()
+            await self.abandon(request_id)
+            raise
         except BaseException:
             body_stream.close()
             raise
         return _response(result, body_stream, request_id)
+
+    async def cancel(self, request_id: str) -> bool:
+        """Stop a streamed request on the server (execsrv's ``http/request/cancel``):
+        its download ends, and a body stream still read ends with
+        :class:`HttpStreamError` (reason ``cancelled``). False: the server had no
+        such request running (unknown, or already done).
+
+        Raises:
+            RemoteError: ``-32601`` from a server without the extension (codex).
+            Disconnected: the connection is gone.
+        """
+        result = await self._client.call(HTTP_REQUEST_CANCEL, HttpRequestCancelParams(request_id))
+        return result.cancelled
+
+    async def abandon(self, request_id: str) -> None:
+        """:meth:`cancel` as best effort, never raising, also from a cancelled task
+        (shielded, for at most :data:`CANCEL_GRACE`): a streamed request given up on
+        stops on the server too, unless the server cannot (codex) or the connection
+        is gone. A streamed request cancelled before its head calls this itself."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CANCEL_GRACE
+            try:
+                await self.cancel(request_id)
+            except (RemoteError, Disconnected):
+                pass
 
 
 def _header(name: str, value: str, variable: str | None = None) -> HttpHeader:

@@ -81,6 +81,11 @@ class HttpBodyStream:
                 raise self._error from None
             raise StopAsyncIteration from None
 
+    @property
+    def finished(self) -> bool:
+        """No more frames are taken: the body ended, failed, or was closed."""
+        return not self._open
+
     async def read(self) -> bytes:
         """The rest of the body, joined."""
         return b"".join([chunk async for chunk in self])

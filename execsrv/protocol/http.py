@@ -17,6 +17,8 @@ from .wire import U16, U64, Params, Payload
 __all__ = [
     "HttpHeader",
     "HttpRequestBodyDeltaNotification",
+    "HttpRequestCancelParams",
+    "HttpRequestCancelResponse",
     "HttpRequestParams",
     "HttpRequestResponse",
     "RedirectPolicy",
@@ -146,4 +148,28 @@ class HttpRequestBodyDeltaNotification(Payload):
     error: Annotated[
         str | None,
         msgspec.Meta(description="Why the body ended early (only on the last frame); else null."),
+    ]
+
+
+class HttpRequestCancelParams(Params):
+    """``http/request/cancel`` (extension): stop a streamed ``http/request``.
+
+    codex has no way to stop a streamed body short of closing the connection (the
+    executor keeps downloading what nobody reads); this closes the request's
+    connection to the origin. Before the head is in, the ``http/request`` fails
+    (``error sending request``); after it, the body ends with a last frame whose
+    ``error`` is ``cancelled``. Buffered requests cannot be cancelled.
+    """
+
+    request_id: Annotated[
+        str, msgspec.Meta(description="The `requestId` of a streamed request on this connection.")
+    ]
+
+
+class HttpRequestCancelResponse(Payload):
+    cancelled: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The request was still running (false: unknown, or already done)."
+        ),
     ]

@@ -41,6 +41,7 @@ __all__ = [
     "FS_WRITE_FILE",
     "HTTP_BODY_DELTA",
     "HTTP_REQUEST",
+    "HTTP_REQUEST_CANCEL",
     "INITIALIZE",
     "INITIALIZED",
     "METHODS",
@@ -212,6 +213,15 @@ HTTP_REQUEST: Final = Method(
     http_types.HttpRequestResponse,
     "Make an HTTP(S) request from the server; optionally stream the body.",
     family="http",
+)
+
+HTTP_REQUEST_CANCEL: Final = Method(
+    "http/request/cancel",
+    http_types.HttpRequestCancelParams,
+    http_types.HttpRequestCancelResponse,
+    "Stop a streamed `http/request`: its download and its body frames.",
+    family="http",
+    extension=True,
 )
 
 FS_READ_FILE: Final = Method(
@@ -419,6 +429,7 @@ METHODS: Final[dict[str, Method[Any, Any]]] = {
         PROCESS_CLOSE_STDIN,
         PROCESS_LIST,
         HTTP_REQUEST,
+        HTTP_REQUEST_CANCEL,
         FS_READ_FILE,
         FS_WRITE_FILE,
         FS_CREATE_DIRECTORY,

@@ -14,6 +14,12 @@ out of it fails the request (``error sending request``); afterwards it fails
 the body (``error decoding response body``). A zero deadline in a 0.171
 request fails with 0.171's own text, ``route-aware request timed out``.
 
+``http/request/cancel`` (an extension) cancels a streamed request's scope:
+before its head the request fails as if the deadline ran out, after it the
+last frame's ``error`` is ``cancelled``; either way the connection to the
+origin is closed. A client that stops reading a body sends it, so the
+download does not run on for nobody.
+
 The generation of the request (``call.generation``) decides two more things:
 a 0.171 request offers and decodes gzip bodies, a 0.130 one gets the body as
 sent (see :class:`~execsrv.protocol.http.HttpRequestParams`). ``redirectPolicy``
@@ -32,6 +38,8 @@ import math
 import os
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
 
 import trio
 
@@ -50,6 +58,8 @@ from ..protocol.generation import Generation
 from ..protocol.http import (
     HttpHeader,
     HttpRequestBodyDeltaNotification,
+    HttpRequestCancelParams,
+    HttpRequestCancelResponse,
     HttpRequestParams,
     HttpRequestResponse,
 )
@@ -59,6 +69,17 @@ from .call import Call, Peer
 from .config import ServerConfig
 
 __all__ = ["HttpApi"]
+
+_CANCELLED: Final = "cancelled"
+"""The ``error`` of the last frame of a body stopped by ``http/request/cancel``."""
+
+
+@dataclass
+class _Running:
+    """A streamed request: its scope (deadline and cancel), and whether it was cancelled."""
+
+    scope: trio.CancelScope
+    cancelled: bool = False
 
 
 class HttpApi:
@@ -82,10 +103,11 @@ class HttpApi:
         self.budget = budget or ByteBudget(DEFAULT_REPLY_BUDGET_BYTES)
         self.ssl_context = ssl_context
         self.environ = os.environ if environ is None else environ
-        self._streaming: dict[Peer, set[str]] = {}
-        """Per connection, the request ids of its streamed bodies still being sent (an
-        id may not be reused on its connection until its ``done`` frame is on its way).
-        A connection leaves with its last stream, and its streams end with it."""
+        self._streaming: dict[Peer, dict[str, _Running]] = {}
+        """Per connection, its streamed requests still running, by request id (an id
+        may not be reused on its connection until its ``done`` frame is on its way),
+        for ``http/request/cancel``. A connection leaves with its last stream, and its
+        streams end with it."""
 
     @classmethod
     def from_config(cls, config: ServerConfig, budget: ByteBudget | None = None) -> HttpApi:
@@ -116,15 +138,25 @@ class HttpApi:
             raise ZeroTimeout
         if not params.stream_response:
             return await self._buffered(request, deadline, call)
-        self._streaming.setdefault(peer, set()).add(request_id)
+        running = _Running(trio.CancelScope(deadline=deadline))
+        self._streaming.setdefault(peer, {})[request_id] = running
         try:
             head: ResponseHead = await peer.nursery.start(
-                self._stream, request, request_id, deadline, call
+                self._stream, request, request_id, running, call
             )
         except BaseException:
             self._stream_ended(peer, request_id)
             raise
         return _result(head, b"")
+
+    async def cancel(self, call: Call[HttpRequestCancelParams]) -> HttpRequestCancelResponse:
+        """``http/request/cancel``: cancel the streamed request's scope (it words the end)."""
+        running = self._streaming.get(call.peer, {}).get(call.params.request_id)
+        if running is None or running.cancelled:
+            return HttpRequestCancelResponse(cancelled=False)
+        running.cancelled = True
+        running.scope.cancel()
+        return HttpRequestCancelResponse(cancelled=True)
 
     def _build(self, params: HttpRequestParams, generation: Generation) -> HttpRequest:
         """Validate the request; :class:`~execsrv.http.InvalidRequest` for the first
@@ -144,7 +176,7 @@ class HttpApi:
     def _stream_ended(self, peer: Peer, request_id: str) -> None:
         active = self._streaming.get(peer)
         if active is not None:
-            active.discard(request_id)
+            active.pop(request_id, None)
             if not active:
                 del self._streaming[peer]
 
@@ -185,18 +217,19 @@ class HttpApi:
         self,
         request: HttpRequest,
         request_id: str,
-        deadline: float,
+        running: _Running,
         call: Call[HttpRequestParams],
         *,
         task_status: trio.TaskStatus[ResponseHead],
     ) -> None:
-        """Fetch the head (then ``started``), and send the body as frames."""
+        """Fetch the head (then ``started``), and send the body as frames; all within
+        ``running.scope`` (the deadline, and ``http/request/cancel``)."""
         seq = 0
         error: str | None = None
         started = False
         exchange = HttpExchange(request, ssl_context=self.ssl_context)
         try:
-            with trio.CancelScope(deadline=deadline) as scope:
+            with running.scope as scope:
                 async with exchange:
                     head = await exchange.send()
                     task_status.started(head)
@@ -211,7 +244,7 @@ class HttpApi:
             if scope.cancelled_caught:
                 if not started:
                     raise RequestFailed.sending(str(exchange.url))
-                error = str(BodyFailed())
+                error = _CANCELLED if running.cancelled else str(BodyFailed())
             await call.replied.wait()  # the deadline may have cut the wait short
         finally:
             self._stream_ended(call.peer, request_id)  # free before `done` is seen: reusable

@@ -164,6 +164,7 @@ def build_routes(
         Route(m.PROCESS_CLOSE_STDIN, processes.close_stdin, inline=always, lane=process_lane),
         Route(m.PROCESS_LIST, processes.list, inline=always),
         Route(m.HTTP_REQUEST, http.request, awaits_reply=True),
+        Route(m.HTTP_REQUEST_CANCEL, http.cancel, inline=always),
         Route(m.FS_READ_FILE, files.read_file, awaits_reply=True),
         Route(m.FS_WRITE_FILE, files.write_file),
         Route(m.FS_CREATE_DIRECTORY, files.create_directory),

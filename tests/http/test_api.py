@@ -279,3 +279,33 @@ async def test_a_final_frame_may_carry_data_and_an_error() -> None:
     closed.close()
     closed.feed(_delta(1))
     assert await closed.read() == b""
+
+
+async def test_cancel_stops_a_streamed_download(
+    client: execsrv.Client, http_server: HttpServer
+) -> None:
+    """``http/request/cancel`` (extension): the origin connection closes, the body ends
+    with ``cancelled``, and a second cancel finds nothing running."""
+    with trio.fail_after(WAIT):
+        response = await client.http.request(
+            "GET", http_server.url("/drip?n=100000&every=0.01"), stream=True
+        )
+        assert isinstance(response.body, HttpBodyStream)
+        assert await client.http.cancel(response.request_id)
+        with pytest.raises(HttpStreamError) as raised:
+            await response.body.read()
+        await http_server.wait_aborted()
+        assert not await client.http.cancel(response.request_id)
+    assert raised.value.reason == "cancelled"
+
+
+async def test_cancelled_before_the_head_stops_on_the_server(
+    client: execsrv.Client, http_server: HttpServer
+) -> None:
+    """A streamed request cancelled while waiting for its head is cancelled on the
+    server too: the id is free again at once (a running one would be refused)."""
+    with trio.fail_after(WAIT):
+        with trio.move_on_after(0.5):
+            await client.http.request("GET", http_server.url("/hang"), stream=True)
+        assert [request.target for request in http_server.received] == ["/hang"]
+        assert not await client.http.cancel("http-1")
