@@ -26,7 +26,9 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite against execsrv alone (no codex binary needed)."""
-    session.install(".[test]")
+    # Editable: pytest loads the execsrv plugin (its pytest11 entry point) before the
+    # tests, and the servers the tests start run from this checkout: one copy for both.
+    session.install("-e", ".[test]")
     session.run("pytest", "-m", "not interop", *session.posargs)
 
 
@@ -62,7 +64,7 @@ def interop(session: nox.Session) -> None:
     env: dict[str, str] = {}
     for version, (env_var, layout) in CODEX_BINARIES.items():
         env[env_var] = str(_install_codex(session, version, layout))
-    session.install(".[test]")
+    session.install("-e", ".[test]")  # one copy of execsrv: see tests()
     try:
         session.run("pytest", "-m", "interop", *session.posargs, env=env)
     except CommandFailed as failure:
