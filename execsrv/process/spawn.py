@@ -151,35 +151,29 @@ async def _open_process(
     With a ``sandbox``, the launcher is forked in the command's place, and this
     returns once the command runs (see :class:`~execsrv.sandbox.command.Launch`).
     """
-    if sandbox is None:
-        return await _fork(
-            args,
-            executable=executable,
-            env=env,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            containment=containment,
-            tty=tty,
-            **options,
-        )
-    if problems := sandbox_problems(sandbox):
-        raise SandboxUnavailable("; ".join(problems))
-    tty_path = os.ttyname(stdin) if tty else None
-    launch = Launch(sandbox, file=executable, args=args, env=env, tty_path=tty_path)
+    launch: Launch | None = None
+    fork_args: list[str] = args
+    if sandbox is not None:
+        if problems := sandbox_problems(sandbox):
+            raise SandboxUnavailable("; ".join(problems))
+        tty_path = os.ttyname(stdin) if tty else None
+        launch = Launch(sandbox, file=executable, args=args, env=env, tty_path=tty_path)
+        fork_args = launch.argv
+        options.update(executable=None, env={}, pass_fds=launch.pass_fds)
+    else:
+        options.update(executable=executable, env=env)
     try:
         process = await _fork(
-            launch.argv,
-            executable=None,
-            env={},
+            fork_args,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             containment=containment,
             tty=tty,
-            pass_fds=launch.pass_fds,
             **options,
         )
+        if launch is None:
+            return process
         launch.started()
         try:
             await launch.confirm()
@@ -193,7 +187,8 @@ async def _open_process(
             raise
         return process
     finally:
-        launch.close()
+        if launch is not None:
+            launch.close()
 
 
 async def _fork(

@@ -29,6 +29,7 @@ from execsrv.sandbox.codex_wrapper import (
     WrapperArgumentsInvalid,
     unwrap_codex_sandbox,
 )
+from execsrv.sandbox.profiles import special
 
 from ..conformance.support import events_until_closed, exit_code_of, output_of, start_params
 from ..conftest import CHILD_ENV
@@ -38,10 +39,6 @@ HELPER = "/root/.codex/tmp/arg0/codex-arg0AecvGc/codex-linux-sandbox"
 """argv[0] and arg0 as the harness sends them: its helper link, not the bare name."""
 WORKSPACE = "/tmp/wrapcap/ws"
 MEMORIES = "/root/.codex/memories"
-
-
-def special(kind: str, **extra: str) -> dict[str, Any]:
-    return {"type": "special", "value": {"kind": kind, **extra}}
 
 
 WORKSPACE_WRITE: dict[str, Any] = {
