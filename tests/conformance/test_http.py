@@ -424,7 +424,12 @@ async def test_deadline_before_the_headers(
     start = trio.current_time()
     response = await call(wire, {**get(url), "timeoutMs": 300})
     assert 0.25 < trio.current_time() - start < 5
-    assert response["error"] == sending_failed
+    route_timed_out = error(-32603, "http/request failed: route-aware request timed out")
+    if kind == "codex-0.171":
+        # codex 0.171 races its own deadline with reqwest's: CI has seen either text.
+        assert response["error"] in (sending_failed, route_timed_out)
+    else:
+        assert response["error"] == sending_failed
     # 0 fails at once. Against a server that answers, the reference races its zero timer
     # with a loopback reply (it once returned 200 in CI), so ask one that never answers.
     start = trio.current_time()
@@ -433,9 +438,7 @@ async def test_deadline_before_the_headers(
     if generation is V0_130:
         assert response["error"] == sending_failed
     else:  # codex-exec-server-0.171.md §2.5: 0.171 words a zero timeout its own way.
-        assert response["error"] == error(
-            -32603, "http/request failed: route-aware request timed out"
-        )
+        assert response["error"] == route_timed_out
 
 
 async def test_deadline_in_a_buffered_body(wire: WireClient, http_server: HttpServer) -> None:
