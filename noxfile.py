@@ -19,7 +19,7 @@ CODEX_BINARIES = {
 PYTEST_NO_TESTS_COLLECTED = 5
 LINT_PATHS = ["execsrv", "tests", "bench", "noxfile.py", "tools"]
 
-nox.options.sessions = ["tests", "lint", "typecheck", "protocol", "interop"]
+nox.options.sessions = ["tests", "mcp1", "lint", "typecheck", "protocol", "interop"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -30,6 +30,13 @@ def tests(session: nox.Session) -> None:
     # tests, and the servers the tests start run from this checkout: one copy for both.
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "not interop", *session.posargs)
+
+
+@nox.session
+def mcp1(session: nox.Session) -> None:
+    """Run the MCP tests with the mcp 1.x SDK (``tests`` runs them with 2.x, the newest)."""
+    session.install("-e", ".[test]", "mcp>=1.24,<2")
+    session.run("pytest", "-m", "not interop", "tests/mcp", *session.posargs)
 
 
 @nox.session

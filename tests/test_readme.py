@@ -12,6 +12,7 @@ from .servers import ROOT, open_execsrv
 
 SECTION = "## Embedding the server"
 ASYNCIO_SECTION = "### From asyncio: `execsrv.aio`"
+MCP_SECTION = "### MCP servers on the executor: `execsrv.mcp`"
 PLACEHOLDER_URL = "ws://127.0.0.1:PORT"
 
 
@@ -66,3 +67,20 @@ async def test_the_asyncio_example_runs_against_a_real_server() -> None:
         "b'data'",
         "gone: -32004",
     ]
+
+
+async def test_the_mcp_example_runs_against_a_real_server() -> None:
+    pytest.importorskip("mcp")
+    [code, _streamable_http_fragment] = _section_examples(MCP_SECTION)
+    assert PLACEHOLDER_URL in code
+    async with open_execsrv() as server:
+        with trio.fail_after(60):
+            result = await trio.run_process(
+                [sys.executable, "-c", code.replace(PLACEHOLDER_URL, server.url)],
+                cwd=ROOT,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert result.stdout.decode().splitlines() == ["['add']", "42"]
