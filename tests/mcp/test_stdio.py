@@ -273,3 +273,56 @@ async def test_output_evicted_before_it_was_read_ends_the_stream_with_an_error(
     assert methods == {"notifications/message"}  # 1.x wraps the message in a RootModel
     assert isinstance(error, ConnectionError)
     assert "evicted by the server's retention" in str(error)
+
+
+async def test_a_server_that_cannot_start_raises_remote_error(target: Target) -> None:
+    with trio.fail_after(10), pytest.raises(execsrv.RemoteError, match="No such file or directory"):
+        async with execsrv.mcp.stdio_client(target, "/nonexistent/no-such-mcp-server"):
+            pytest.fail("the block must not run")
+
+
+async def test_a_connection_lost_for_good_fails_pending_calls_at_once(
+    tmp_path: Path,
+) -> None:
+    """Without auto_resume a reset is final: the call waiting on the executor fails
+    with the SDK's "Connection closed" instead of hanging, and the session is told why."""
+    gate = tmp_path / "gate"
+    waiting = trio.Event()
+    stream_errors: list[Exception] = []
+
+    async def on_log(params: Any) -> None:
+        if params.data == "waiting":
+            waiting.set()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, Exception):
+            stream_errors.append(message)
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                partial(execsrv.serve, "ws://127.0.0.1:0", config=TEST_CONFIG)
+            )
+            assert server.port is not None
+            async with (
+                open_proxy(server.port) as proxy,
+                execsrv.connect(proxy.url) as client,
+                execsrv.mcp.stdio_client(client, sys.executable, [SERVER]) as (read, write),
+                ClientSession(
+                    read, write, logging_callback=on_log, message_handler=on_message
+                ) as session,
+            ):
+                await session.initialize()
+                async with trio.open_nursery() as calls:
+
+                    async def call_gated() -> None:
+                        with pytest.raises(MCP_ERROR, match="Connection closed"):
+                            await session.call_tool("gated", {"path": str(gate)})
+
+                    calls.start_soon(call_gated)
+                    await waiting.wait()
+                    assert proxy.sever() == 1
+            nursery.cancel_scope.cancel()
+    [error] = stream_errors
+    assert isinstance(error, ConnectionError)
+    assert str(error).startswith("MCP server output lost: ")
