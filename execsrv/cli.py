@@ -306,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"answers -32600 `process limit reached (N)` (default "
         f"{DEFAULTS.max_processes_per_session})",
     )
+    serve_parser.add_argument(
+        "--metrics",
+        action="store_true",
+        default=DEFAULTS.metrics,
+        help="serve Prometheus metrics at GET /metrics on the websocket port, behind "
+        "--auth-token-file's token when one is set (needs `pip install 'execsrv[metrics]'`)",
+    )
     add_remote_commands(commands)
     doctor_parser = commands.add_parser(
         "doctor",

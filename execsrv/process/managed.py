@@ -161,6 +161,8 @@ class ManagedProcess:
         self._recorded = Changed()  # the log recorded an event
         self._timeout_scope = trio.CancelScope()
         self._terminated = False  # process/terminate killed it while running
+        self.timed_out = False
+        """Its ``timeoutMs`` ran out while it ran (the group was then terminated)."""
         self._stdin: StdinQueue | None = None
         self._write_ids = WriteIds()
         self.sandboxed = spec.sandbox is not None
@@ -227,6 +229,12 @@ class ManagedProcess:
     @property
     def closed(self) -> bool:
         return self._log.closed
+
+    @property
+    def terminated(self) -> bool:
+        """Killed while running by :meth:`kill` (``process/terminate``, or its session
+        ending with a kill)."""
+        return self._terminated
 
     async def wait_exited(self) -> None:
         """Return once the child has exited and been reaped (its ``exited`` is recorded).
@@ -552,6 +560,7 @@ class ManagedProcess:
     async def _enforce_timeout(self, timeout_ms: int) -> None:
         with self._timeout_scope:
             await trio.sleep(_seconds(timeout_ms))
+            self.timed_out = True
             await self._terminate_group()
 
     async def _terminate_group(self) -> None:

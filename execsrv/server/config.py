@@ -76,3 +76,7 @@ class ServerConfig:
     """``--max-sessions``: live sessions (attached or detached within their TTL)."""
     max_processes_per_session: int = 1024
     """``--max-processes-per-session``: running (not yet closed) processes per session."""
+
+    metrics: bool = False
+    """``--metrics``: serve Prometheus metrics at ``GET /metrics`` on the websocket port
+    (behind the token when one is configured); needs the ``metrics`` extra."""

@@ -14,6 +14,7 @@ never grows memory without bound.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
@@ -22,7 +23,13 @@ import trio
 
 from ..logs import clip
 from ..protocol import jsonrpc
-from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError
+from ..protocol.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    MalformedParams,
+    RpcError,
+)
 from ..protocol.framing import MessageTooLarge
 from ..protocol.generation import Generation
 from ..protocol.methods import INITIALIZE, INITIALIZED, Method, NotificationMethod
@@ -33,6 +40,7 @@ from .call import Call, no_effect
 from .environment_api import environment_info
 from .errors import DOMAIN_ERRORS, rpc_error
 from .lanes import Ticket
+from .metrics import Metrics
 from .routes import Route, RouteTable
 from .session import Session, SessionRegistry, short_id
 
@@ -85,8 +93,10 @@ class Connection:
         routes: RouteTable,
         *,
         answer_after_input_ends: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self._transport = transport
+        self._metrics = metrics if metrics is not None else Metrics()
         self._answer_after_input_ends = answer_after_input_ends
         self._registry = registry
         self._routes = routes
@@ -306,21 +316,25 @@ class Connection:
         )
 
     async def _dispatch(self, request: jsonrpc.IncomingRequest, nursery: trio.Nursery) -> None:
+        read_at = time.perf_counter()
         if request.method == INITIALIZE.name:
-            await self._handshake(request)
+            await self._handshake(request, read_at)
             return
         route = self._routes.get(request.method)
         if route is None:
             await self._reply_error(request.id, RpcError.method_not_found(request.method))
+            self._answered_rpc(request.method, METHOD_NOT_FOUND, read_at)
             return
         try:
             params = route.method.decoder.decode(request.params, self._speaks(route.method))
             session = self._require_session(route.method)
         except RpcError as error:
             await self._reply_error(request.id, error)
+            self._answered_rpc(request.method, error.code, read_at)
             return
         except MalformedParams as error:  # the reference could not parse the message at all
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
+            self._answered_rpc(request.method, INVALID_REQUEST, read_at)
             return
         held = 0
         if route.held_bytes is not None:
@@ -340,21 +354,29 @@ class Connection:
         await self._in_flight.acquire()
         if route.inline(call) and barrier is None and (ticket is None or ticket.ready):
             # never waits: answer inline, saving a task switch
-            await self._run_request(request.id, route, call, ticket, barrier, held)
+            await self._run_request(request.id, route, call, ticket, barrier, held, read_at)
         else:
-            nursery.start_soon(self._run_request, request.id, route, call, ticket, barrier, held)
+            nursery.start_soon(
+                self._run_request, request.id, route, call, ticket, barrier, held, read_at
+            )
 
-    async def _handshake(self, request: jsonrpc.IncomingRequest) -> None:
+    def _answered_rpc(self, method: str, code: int | None, read_at: float) -> None:
+        self._metrics.rpc_answered(method, code, time.perf_counter() - read_at)
+
+    async def _handshake(self, request: jsonrpc.IncomingRequest, read_at: float) -> None:
         try:
             params = INITIALIZE.decoder.decode(request.params, self._speaks(INITIALIZE))
             result = await self._initialize(params)
         except RpcError as error:
             await self._reply_error(request.id, error)
+            self._answered_rpc(request.method, error.code, read_at)
             return
         except MalformedParams as error:
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
+            self._answered_rpc(request.method, INVALID_REQUEST, read_at)
             return
         await self._send(jsonrpc.Response(id=request.id, result=result))
+        self._answered_rpc(request.method, None, read_at)
 
     async def _admit(self, size: int) -> None:
         """Count a request's input bytes as unanswered, first waiting (the reader, so
@@ -401,7 +423,9 @@ class Connection:
         ticket: Ticket | None,
         barrier: trio.Event | None,
         held: int,
+        read_at: float,
     ) -> None:
+        code: int | None = None
         try:
             if barrier is not None:
                 await barrier.wait()
@@ -419,11 +443,15 @@ class Connection:
             else:
                 result = await route.handler(call)
         except RpcError as error:
+            code = error.code
             await self._reply_error(request_id, error)
         except DOMAIN_ERRORS as error:  # the one place they become wire errors
-            await self._reply_error(request_id, rpc_error(error))
+            wire_error = rpc_error(error)
+            code = wire_error.code
+            await self._reply_error(request_id, wire_error)
         except Exception as error:
             log.exception("internal error in %s", route.method.name)
+            code = INTERNAL_ERROR
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))
         else:
             response = jsonrpc.Response(id=request_id, result=result)
@@ -435,6 +463,7 @@ class Connection:
             if held:
                 self._answered(held)
             self._in_flight.release()
+        self._answered_rpc(route.method.name, code, read_at)  # not when cancelled unanswered
 
     async def _initialize(self, params: InitializeParams) -> InitializeResponse:
         if self._initialize_started:
@@ -468,6 +497,7 @@ class Connection:
             log.info("session taken over", extra={"session": short_id(session_id)})
         else:
             log.info("session resumed", extra={"session": short_id(session_id)})
+        self._metrics.session_resumed(taken_over=isinstance(previous, Connection))
         return session
 
     def drain(self) -> None:

@@ -45,6 +45,7 @@ from ..sandbox.codex_wrapper import (
 from ..sandbox.command import CommandSandbox, command_sandbox
 from ..sandbox.placeholders import Placeholders, missing_protected
 from .call import Call
+from .metrics import Metrics
 from .session import STARTING, Session, short_id
 
 __all__ = ["ProcessApi"]
@@ -61,8 +62,10 @@ class ProcessApi:
         *,
         max_processes: int | None = None,
         exited_output_bytes: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self._limits = limits
+        self._metrics = metrics if metrics is not None else Metrics()
         self._max_processes = max_processes
         """Per session: running processes, i.e. starting or not yet ``closed``."""
         self._exited_output = ExitedOutputBudget(exited_output_bytes)
@@ -104,9 +107,11 @@ class ProcessApi:
         metadata = options.metadata
         session.processes[process_id] = STARTING
         size = params.pty_size
+        watch = self._metrics.process_watch()
 
         def forget(managed: ManagedProcess) -> None:
             self._exited_output.discard(managed)
+            watch.forgotten()
             if session.processes.get(process_id) is managed:
                 del session.processes[process_id]
 
@@ -128,7 +133,7 @@ class ProcessApi:
         run = partial(
             ManagedProcess.run,
             spec,
-            sink=partial(session.notify, process_id),
+            sink=watch.wrap(partial(session.notify, process_id)),
             limits=self._limits,
             exited_output=self._exited_output,
             forget=forget,
@@ -136,10 +141,13 @@ class ProcessApi:
         )
         try:
             managed: ManagedProcess = await session.nursery.start(run)
-        except BaseException:
+        except BaseException as error:
             del session.processes[process_id]
             self._placeholders.release(placeholders)
+            if isinstance(error, Exception):
+                watch.failed_to_start()
             raise
+        watch.started(managed)
         if placeholders:
             session.nursery.start_soon(self._release_placeholders, managed, placeholders)
         session.processes[process_id] = managed
@@ -195,7 +203,10 @@ class ProcessApi:
     async def read(self, call: Call[p.ReadParams]) -> p.ReadResponse:
         params = call.params
         managed = self._lookup(call.session, params.process_id)
-        return await managed.read(params.after_seq or 0, params.max_bytes, params.wait_ms or 0)
+        response = await managed.read(params.after_seq or 0, params.max_bytes, params.wait_ms or 0)
+        if response.truncated:
+            self._metrics.retention_gap()
+        return response
 
     @staticmethod
     def _stdin_target(session: Session, process_id: str) -> ManagedProcess | p.WriteResponse:

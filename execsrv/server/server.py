@@ -37,8 +37,10 @@ from ..transport import LineTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import (
     BadUpgradeRequest,
     ConnectionClosed,
+    PlainRequest,
     WebSocketConnection,
     accept_websocket,
+    answer_plain_request,
     receive_upgrade_request,
     refuse_upgrade,
 )
@@ -47,6 +49,7 @@ from .config import ServerConfig
 from .connection import Connection
 from .fs_api import FsApi
 from .http_api import HttpApi
+from .metrics import METRICS_PATH, Metrics, open_metrics
 from .process_api import ProcessApi
 from .routes import RouteTable, build_routes
 from .security import (
@@ -119,6 +122,7 @@ class ExecServer:
         connections: trio.Nursery,
         *,
         policy: HandshakePolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -143,6 +147,8 @@ class ExecServer:
         self._shutdown_deadline: float | None = None
         self._terminated: set[ManagedProcess] = set()
         """Children sent SIGTERM by the shutdown."""
+        self.metrics = metrics if metrics is not None else Metrics()
+        """What ``GET /metrics`` reports (``--metrics``); records nothing without it."""
         processes = ProcessApi(
             ProcessLimits(
                 retained_output_bytes=config.retention_bytes,
@@ -152,6 +158,7 @@ class ExecServer:
             ),
             max_processes=config.max_processes_per_session,
             exited_output_bytes=config.exited_retention_bytes,
+            metrics=self.metrics,
         )
         self.reply_budget = ByteBudget(config.max_reply_bytes_in_flight)
         """Bytes of large replies in flight (``--max-reply-bytes-in-flight``)."""
@@ -159,9 +166,10 @@ class ExecServer:
         files = FsApi(budget=self.reply_budget)
         self.routes: RouteTable = build_routes(processes, files, self.http)
         """Every method's handler and scheduling facts; raises at startup if incomplete."""
+        self.metrics.observe(self)
 
     def _connection(self, transport: Any, **options: bool) -> Connection:
-        return Connection(transport, self.registry, self.routes, **options)
+        return Connection(transport, self.registry, self.routes, metrics=self.metrics, **options)
 
     async def _run_connection(self, connection: Connection) -> None:
         """Serve ``connection``, drained by :meth:`shutdown` (even one accepted just before)."""
@@ -324,6 +332,8 @@ class ExecServer:
             try:
                 request = await receive_upgrade_request(stream)
             except BadUpgradeRequest as error:
+                if error.plain is not None and await self._serve_plain(stream, error.plain, peer):
+                    return None
                 malformed = Rejection(
                     error.status,
                     f"bad websocket upgrade request: {error.message}",
@@ -349,6 +359,25 @@ class ExecServer:
         except TransportClosed as closed:
             log.debug("peer left during the handshake: %s", closed.reason, extra={"peer": peer})
             return None
+
+    async def _serve_plain(
+        self, stream: trio.SocketStream, request: PlainRequest, peer: str
+    ) -> bool:
+        """Answer a plain HTTP request this server serves (``GET /metrics`` with
+        ``--metrics``: behind the token, as an upgrade); False for any other, which is
+        refused as a bad upgrade request."""
+        if not (self.metrics.enabled and request.path == METRICS_PATH.encode()):
+            return False
+        if request.method != b"GET":
+            return False
+        rejection = self.policy.check(request.headers)
+        if rejection is not None:
+            await self._refuse(stream, rejection, peer, request.headers)
+            return True
+        accept = b", ".join(value for name, value in request.headers if name == b"accept")
+        body, content_type = self.metrics.render(accept.decode("latin-1"))
+        await answer_plain_request(stream, 200, body, [(b"Content-Type", content_type.encode())])
+        return True
 
     async def _run_websocket(self, websocket: WebSocketConnection) -> None:
         transport = WebSocketTransport(websocket, role="websocket")
@@ -379,6 +408,7 @@ class ExecServer:
             origins = [value for name, value in headers if name.lower() == b"origin"]
             extra["origin"] = clip(b", ".join(origins))
         log.warning("handshake refused: %s", clip(rejection.message), extra=extra)
+        self.metrics.handshake_refused(rejection.status)
         await refuse_upgrade(stream, rejection.status, rejection.body, rejection.headers)
 
     async def _keep_alive(
@@ -523,12 +553,13 @@ async def open_server(config: ServerConfig | None = None) -> AsyncIterator[ExecS
     """
     config = config or ServerConfig()
     policy = HandshakePolicy.from_config(config)  # ConfigError before anything starts
+    metrics = open_metrics(config)  # ConfigError too, without the metrics extra
     async with trio.open_nursery() as holding:
         registry = SessionRegistry(
             holding, ttl=config.session_ttl, max_sessions=config.max_sessions
         )
         async with trio.open_nursery() as connections:
-            server = ExecServer(config, registry, connections, policy=policy)
+            server = ExecServer(config, registry, connections, policy=policy, metrics=metrics)
             yield server
             server.shutdown()
         await server._end_sessions()
@@ -563,7 +594,8 @@ async def serve(
 
     Raises :class:`~.security.ConfigError` before binding when the config is
     refused (a non-loopback listen without a token, an unreadable or empty
-    token file, a malformed ``allow_origin``).
+    token file, a malformed ``allow_origin``, ``metrics`` without the ``metrics``
+    extra).
     """
     config = config or ServerConfig()
     if listen is not None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
 
+import h11
 import trio
 import trio_websocket
 import wsproto
@@ -50,10 +51,12 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionRejected",
     "HandshakeError",
+    "PlainRequest",
     "UpgradeRequest",
     "WebSocketConnection",
     "WebSocketTransport",
     "accept_websocket",
+    "answer_plain_request",
     "client_websocket",
     "receive_upgrade_request",
     "refuse_upgrade",
@@ -81,16 +84,39 @@ UPGRADE_READ_BYTES: Final = 16 * 1024
 after 16 KiB)."""
 
 
+@dataclass(frozen=True)
+class PlainRequest:
+    """A well-formed HTTP request that is no websocket upgrade (a scrape, a probe)."""
+
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+    """Names lowercased."""
+
+    @property
+    def path(self) -> bytes:
+        """The target without its query."""
+        return self.target.partition(b"?")[0]
+
+
 class BadUpgradeRequest(Exception):
-    """The bytes are not a websocket upgrade request; answer ``status`` and close."""
+    """The bytes are not a websocket upgrade request; answer ``status`` and close.
+
+    ``plain`` is the request if it is well-formed HTTP all the same (served by path
+    before this refusal, e.g. ``GET /metrics``)."""
 
     def __init__(
-        self, message: str, status: int = 400, headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        message: str,
+        status: int = 400,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        plain: PlainRequest | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.headers = headers or []
+        self.plain = plain
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,7 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
     is the handshake deadline. Cancellation leaves the stream half-read.
     """
     protocol = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    head = bytearray()  # what wsproto read, for a request that is no upgrade
     while True:
         try:
             data = await stream.receive_some(UPGRADE_READ_BYTES)
@@ -121,14 +148,18 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
             raise TransportClosed("connection reset during the upgrade request") from None
         if not data:
             raise TransportClosed("connection closed during the upgrade request")
+        head += data
         try:
             protocol.receive_data(data)
             events = list(protocol.events())
         except wsproto.utilities.RemoteProtocolError as error:
             hint = error.event_hint
+            plain = _plain_request(bytes(head))
             if isinstance(hint, wsproto.events.RejectConnection):
-                raise BadUpgradeRequest(str(error), hint.status_code, list(hint.headers)) from None
-            raise BadUpgradeRequest(str(error)) from None
+                raise BadUpgradeRequest(
+                    str(error), hint.status_code, list(hint.headers), plain
+                ) from None
+            raise BadUpgradeRequest(str(error), plain=plain) from None
         except UnicodeError:
             # wsproto decodes the target and some header values (Host as IDNA) unchecked.
             raise BadUpgradeRequest(
@@ -137,6 +168,20 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
         for event in events:
             if isinstance(event, wsproto.events.Request):
                 return UpgradeRequest(stream, event.extra_headers, protocol, event)
+
+
+def _plain_request(head: bytes) -> PlainRequest | None:
+    """The request in ``head`` if it is well-formed HTTP/1.1 (wsproto refused it as an
+    upgrade, and keeps the parsed request to itself)."""
+    parser = h11.Connection(h11.SERVER)
+    try:
+        parser.receive_data(head)
+        event = parser.next_event()
+    except h11.RemoteProtocolError:
+        return None
+    if not isinstance(event, h11.Request):
+        return None
+    return PlainRequest(event.method, event.target, list(event.headers))
 
 
 async def refuse_upgrade(
@@ -160,6 +205,14 @@ async def refuse_upgrade(
         await stream.send_all(b"\r\n".join(head) + b"\r\n\r\n" + body)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         raise TransportClosed("connection lost before the handshake answer") from None
+
+
+async def answer_plain_request(
+    stream: trio.abc.SendStream, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Answer a :class:`PlainRequest` (``Connection: close``), as
+    :func:`refuse_upgrade` answers an upgrade request."""
+    await refuse_upgrade(stream, status, body, headers)
 
 
 async def accept_websocket(
