@@ -12,7 +12,15 @@ from packaging.requirements import Requirement
 
 PYPROJECT = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
-OPTIONAL_LIBRARIES = {"mcp", "httpx", "httpx2", "anyio", "pydantic"}
+OPTIONAL_LIBRARIES = {
+    "mcp",
+    "httpx",
+    "httpx2",
+    "anyio",
+    "pydantic",
+    "prometheus_client",
+    "opentelemetry",
+}
 """What the extras bring (anyio and pydantic through mcp) and the core must not."""
 
 
@@ -35,6 +43,7 @@ def test_each_integration_comes_with_its_extra() -> None:
     assert "httpx" in extras["httpx"]
     assert "httpx2" in extras["httpx2"]
     assert {"mcp", "trio"} <= extras["mcp"]
+    assert "prometheus-client" in extras["metrics"]
 
 
 def test_the_mcp_extra_raises_the_trio_floor_for_anyio() -> None:
