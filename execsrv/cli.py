@@ -232,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         "security",
         "The server listens on loopback by default. A non-loopback --listen needs "
         "--auth-token-file (or --insecure-no-auth). Refused websocket handshakes get "
-        "HTTP 400 (malformed), 401 (token), 403 (Origin) or 503 (connection limit) before "
-        "any JSON-RPC.",
+        "HTTP 400 (malformed), 401 (token), 403 (Origin), 404 (a path other than /) or "
+        "503 (connection limit) before any JSON-RPC.",
     )
     security.add_argument(
         "--auth-token-file",
