@@ -367,9 +367,9 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
     """
     cut = 0
 
-    async def drain(server: ExecServer) -> None:
+    async def drain(server: ExecServer, *, task_status: trio.TaskStatus[None]) -> None:
         nonlocal cut
-        cut = await server.drain()
+        cut = await server.drain(task_status=task_status)
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with adopting_orphans(), trio.open_nursery() as nursery:
@@ -383,18 +383,19 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
                 print(server.url, flush=True)
             async for signum in signals:
                 if server.shutting_down or server.draining:
-                    if server.draining and not cut:
-                        cut = server.running_processes()
+                    running = server.running_processes()
+                    if server.draining:
+                        cut = cut or running  # a drain's deadline may have cut some already
                     log.warning(
                         "%s again: shutting down now",
                         signal.Signals(signum).name,
-                        extra={"cut": server.running_processes()},
+                        extra={"cut": running},
                     )
                     nursery.cancel_scope.cancel()
                     break
                 log.info("%s received", signal.Signals(signum).name)
                 if config.drain_timeout > 0:
-                    nursery.start_soon(drain, server)
+                    await nursery.start(drain, server)  # draining before the next signal
                 else:
                     server.shutdown()
     if cut:
