@@ -10,9 +10,11 @@ import trio
 import trio.testing
 
 import execsrv
+from execsrv.protocol.generation import Generation
 
 from ..conftest import CHILD_ENV
 from ..security.support import TOKEN, running, token_file
+from ..servers import open_codex, open_execsrv
 from .support import get, request, until_status, upgrade_headers
 
 
@@ -121,3 +123,26 @@ async def test_drain_turns_readyz_503_and_refuses_new_work_at_once() -> None:
         assert server.shutting_down
         with pytest.raises(OSError, match="all attempts to connect"):
             await get(server.url, "/readyz")  # the listener closed after the drain
+
+
+CODEX_0171_ROUTES = [
+    ("/readyz", False, 200),
+    ("/readyz", True, 200),
+    ("/?x=1", True, 101),
+    ("/exec", True, 404),
+    ("/whatever?x=1", False, 404),
+    ("/", False, 400),
+]
+"""Requests whose status execsrv shares with codex 0.171 (codex has no ``/healthz``)."""
+
+
+@pytest.mark.interop
+async def test_paths_answer_as_codex_0171_does() -> None:
+    async with open_codex(generation=Generation.V0_171) as codex, open_execsrv() as ours:
+        for server in (codex, ours):
+            for target, upgrade, status in CODEX_0171_ROUTES:
+                headers = upgrade_headers() if upgrade else []
+                answer = await request(server.url, target, headers=headers)
+                assert answer.status == status, (server.kind, target, upgrade, answer)
+                if target == "/readyz":
+                    assert answer.body == b"", server.kind
