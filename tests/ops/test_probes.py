@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import trio
-import trio.testing
 
 import execsrv
 from execsrv.protocol.generation import Generation
@@ -93,12 +92,11 @@ async def test_drain_turns_readyz_503_and_refuses_new_work_at_once() -> None:
             drained = trio.Event()
             cut: list[int] = []
 
-            async def drain() -> None:
-                cut.append(await server.drain(30))
+            async def drain(*, task_status: trio.TaskStatus[None]) -> None:
+                cut.append(await server.drain(30, task_status=task_status))
                 drained.set()
 
-            nursery.start_soon(drain)
-            await trio.testing.wait_all_tasks_blocked()
+            await nursery.start(drain)
             assert server.draining
             assert not drained.is_set()
             answer = await get(server.url, "/readyz")
