@@ -22,6 +22,7 @@ from .logs import configure_logging
 from .process.reaper import adopting_orphans
 from .remote_cli import add_remote_commands, run_remote_command
 from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
+from .server.drain import EXIT_PROCESSES_CUT
 from .server.security import normalize_origin
 
 __all__ = ["main"]
@@ -231,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         "security",
         "The server listens on loopback by default. A non-loopback --listen needs "
         "--auth-token-file (or --insecure-no-auth). Refused websocket handshakes get "
-        "HTTP 400 (malformed), 401 (token), 403 (Origin) or 503 (connection limit) before "
-        "any JSON-RPC.",
+        "HTTP 400 (malformed), 401 (token), 403 (Origin), 404 (a path other than /) or "
+        "503 (connection limit) before any JSON-RPC.",
     )
     security.add_argument(
         "--auth-token-file",
@@ -313,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve Prometheus metrics at GET /metrics on the websocket port, behind "
         "--auth-token-file's token when one is set (needs `pip install 'execsrv[metrics]'`)",
     )
+    _add_drain_flags(serve_parser)
     add_remote_commands(commands)
     doctor_parser = commands.add_parser(
         "doctor",
@@ -327,6 +329,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_drain_flags(serve_parser: argparse.ArgumentParser) -> None:
+    drain = serve_parser.add_argument_group(
+        "probes and drain",
+        "The websocket port also answers plain HTTP GET /readyz (200 while new sessions "
+        "are taken, else 503 with the reason) and GET /healthz (200 while the server "
+        "runs), without a token. Exit status: 0; 2 if the configuration is refused; "
+        f"{EXIT_PROCESSES_CUT} if a drain ended with processes still running (cut).",
+    )
+    drain.add_argument(
+        "--drain-timeout",
+        type=_positive_float,
+        default=DEFAULTS.drain_timeout,
+        metavar="SECONDS",
+        help="on the first SIGTERM or SIGINT, /readyz turns 503 and new sessions and "
+        "process/start are refused (-32600 `server is draining: ...`), while running "
+        "processes get up to this long to finish; then the --shutdown-grace shutdown. "
+        "A second signal shuts down at once. 0: no drain "
+        f"(default {DEFAULTS.drain_timeout:g})",
+    )
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from .sandbox.doctor import diagnose
 
@@ -335,16 +358,26 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-async def _serve_until_signalled(config: ServerConfig) -> None:
-    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down.
+async def _serve_until_signalled(config: ServerConfig) -> int:
+    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down;
+    the exit status.
 
-    The first signal asks the server to shut down gracefully (it stops
-    accepting, then gives requests in flight and children ``--shutdown-grace``);
-    a cancel from outside could only be immediate. A second signal is: the tree
-    is cancelled, and each child gets SIGTERM, ``--kill-grace``, then SIGKILL.
-    The process is its children's subreaper: their orphans are reaped, and
-    killed at the end (see :mod:`execsrv.process.reaper`).
+    The first signal asks the server to shut down gracefully: with
+    ``--drain-timeout`` it drains first (see :meth:`ExecServer.drain`), then it
+    stops accepting and gives requests in flight and children
+    ``--shutdown-grace``; a cancel from outside could only be immediate. A second
+    signal is: the tree is cancelled, and each child gets SIGTERM,
+    ``--kill-grace``, then SIGKILL. The status is :data:`EXIT_PROCESSES_CUT` if a
+    drain ended with processes running (its deadline, or that second signal),
+    else 0. The process is its children's subreaper: their orphans are reaped,
+    and killed at the end (see :mod:`execsrv.process.reaper`).
     """
+    cut = 0
+
+    async def drain(server: ExecServer, *, task_status: trio.TaskStatus[None]) -> None:
+        nonlocal cut
+        cut = await server.drain(task_status=task_status)
+
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with adopting_orphans(), trio.open_nursery() as nursery:
 
@@ -356,12 +389,29 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
             if server.url is not None:
                 print(server.url, flush=True)
             async for signum in signals:
-                if server.shutting_down:
-                    log.warning("%s again: shutting down now", signal.Signals(signum).name)
+                if server.shutting_down or server.draining:
+                    running = server.running_processes()
+                    if server.draining:
+                        cut = cut or running  # a drain's deadline may have cut some already
+                    log.warning(
+                        "%s again: shutting down now",
+                        signal.Signals(signum).name,
+                        extra={"cut": running},
+                    )
                     nursery.cancel_scope.cancel()
-                    return
+                    break
                 log.info("%s received", signal.Signals(signum).name)
-                server.shutdown()
+                if config.drain_timeout > 0:
+                    await nursery.start(drain, server)  # draining before the next signal
+                else:
+                    server.shutdown()
+    if cut:
+        log.warning(
+            "exiting with status %d: the drain cut running processes",
+            EXIT_PROCESSES_CUT,
+            extra={"cut": cut},
+        )
+    return EXIT_PROCESSES_CUT if cut else 0
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
@@ -377,13 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_remote_command(args)
     configure_logging(args.log_level)
     refused: list[BaseException] = []
+    status = 0
     try:
-        trio.run(_serve_until_signalled, server_config(args))
+        status = trio.run(_serve_until_signalled, server_config(args))
     except* ConfigError as group:  # a bare ConfigError arrives wrapped, too
         refused.extend(_leaves(group))
     for error in refused:  # before binding: nothing was printed on stdout
         print(f"execsrv serve: error: {error}", file=sys.stderr)
-    return 2 if refused else 0
+    return 2 if refused else status
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

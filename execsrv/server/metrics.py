@@ -22,10 +22,7 @@ from .security import ConfigError
 if TYPE_CHECKING:
     from .session import SessionRegistry
 
-__all__ = ["METRICS_PATH", "Metrics", "Observed", "ProcessWatch", "open_metrics"]
-
-METRICS_PATH = "/metrics"
-"""Where ``GET`` answers the metrics, on the websocket port."""
+__all__ = ["Metrics", "Observed", "ProcessWatch", "open_metrics"]
 
 
 class Observed(Protocol):

@@ -51,12 +51,11 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionRejected",
     "HandshakeError",
-    "PlainRequest",
+    "RequestHead",
     "UpgradeRequest",
     "WebSocketConnection",
     "WebSocketTransport",
     "accept_websocket",
-    "answer_plain_request",
     "client_websocket",
     "receive_upgrade_request",
     "refuse_upgrade",
@@ -85,38 +84,34 @@ after 16 KiB)."""
 
 
 @dataclass(frozen=True)
-class PlainRequest:
-    """A well-formed HTTP request that is no websocket upgrade (a scrape, a probe)."""
+class RequestHead:
+    """An HTTP request's method, target and headers (names lowercased), as received:
+    the server serves some requests as plain HTTP (see ``execsrv.server.plain_http``)."""
 
     method: bytes
     target: bytes
+    """ASCII: the path (with its query) or, rarely, an absolute URL or ``*``."""
     headers: list[tuple[bytes, bytes]]
-    """Names lowercased."""
-
-    @property
-    def path(self) -> bytes:
-        """The target without its query."""
-        return self.target.partition(b"?")[0]
 
 
 class BadUpgradeRequest(Exception):
-    """The bytes are not a websocket upgrade request; answer ``status`` and close.
-
-    ``plain`` is the request if it is well-formed HTTP all the same (served by path
-    before this refusal, e.g. ``GET /metrics``)."""
+    """The bytes are not a websocket upgrade request; answer ``status`` and close."""
 
     def __init__(
         self,
         message: str,
         status: int = 400,
         headers: list[tuple[bytes, bytes]] | None = None,
-        plain: PlainRequest | None = None,
+        *,
+        head: RequestHead | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.headers = headers or []
-        self.plain = plain
+        self.head = head
+        """The request, when it was a well-formed HTTP request that only is no websocket
+        upgrade (a plain ``GET``, another method, a header missing); else None."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +125,10 @@ class UpgradeRequest:
     _protocol: wsproto.WSConnection
     _event: wsproto.events.Request
 
+    @property
+    def head(self) -> RequestHead:
+        return RequestHead(b"GET", self._event.target.encode("ascii"), self.headers)
+
 
 async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
     """Read one upgrade request from a new connection.
@@ -140,7 +139,7 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
     is the handshake deadline. Cancellation leaves the stream half-read.
     """
     protocol = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-    head = bytearray()  # what wsproto read, for a request that is no upgrade
+    received = bytearray()  # what wsproto has seen, for _plain_head (the head is <= 16 KiB)
     while True:
         try:
             data = await stream.receive_some(UPGRADE_READ_BYTES)
@@ -148,18 +147,17 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
             raise TransportClosed("connection reset during the upgrade request") from None
         if not data:
             raise TransportClosed("connection closed during the upgrade request")
-        head += data
+        received += data
         try:
             protocol.receive_data(data)
             events = list(protocol.events())
         except wsproto.utilities.RemoteProtocolError as error:
             hint = error.event_hint
-            plain = _plain_request(bytes(head))
             if isinstance(hint, wsproto.events.RejectConnection):
                 raise BadUpgradeRequest(
-                    str(error), hint.status_code, list(hint.headers), plain
+                    str(error), hint.status_code, list(hint.headers), head=_plain_head(received)
                 ) from None
-            raise BadUpgradeRequest(str(error), plain=plain) from None
+            raise BadUpgradeRequest(str(error)) from None
         except UnicodeError:
             # wsproto decodes the target and some header values (Host as IDNA) unchecked.
             raise BadUpgradeRequest(
@@ -170,18 +168,21 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
                 return UpgradeRequest(stream, event.extra_headers, protocol, event)
 
 
-def _plain_request(head: bytes) -> PlainRequest | None:
-    """The request in ``head`` if it is well-formed HTTP/1.1 (wsproto refused it as an
-    upgrade, and keeps the parsed request to itself)."""
+def _plain_head(received: bytearray) -> RequestHead | None:
+    """The request in ``received`` if it is well-formed HTTP with an ASCII target.
+
+    wsproto refused it as an upgrade without saying what was asked for; h11 (which
+    wsproto parses with) reads the same bytes again, once, for the method and target.
+    """
     parser = h11.Connection(h11.SERVER)
     try:
-        parser.receive_data(head)
+        parser.receive_data(bytes(received))
         event = parser.next_event()
     except h11.RemoteProtocolError:
         return None
-    if not isinstance(event, h11.Request):
+    if not isinstance(event, h11.Request) or not event.target.isascii():
         return None
-    return PlainRequest(event.method, event.target, list(event.headers))
+    return RequestHead(event.method, event.target, list(event.headers))
 
 
 async def refuse_upgrade(
@@ -190,7 +191,8 @@ async def refuse_upgrade(
     body: bytes,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Answer an upgrade request with an HTTP error (``Connection: close``).
+    """Answer the request with plain HTTP instead of an upgrade: an error, or a probe's
+    answer (``Connection: close``).
 
     Closing the stream is the caller's. Raises :class:`TransportClosed` if the peer
     has gone; a peer that does not read can hold this until cancelled.
@@ -205,14 +207,6 @@ async def refuse_upgrade(
         await stream.send_all(b"\r\n".join(head) + b"\r\n\r\n" + body)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         raise TransportClosed("connection lost before the handshake answer") from None
-
-
-async def answer_plain_request(
-    stream: trio.abc.SendStream, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    """Answer a :class:`PlainRequest` (``Connection: close``), as
-    :func:`refuse_upgrade` answers an upgrade request."""
-    await refuse_upgrade(stream, status, body, headers)
 
 
 async def accept_websocket(

@@ -152,7 +152,8 @@ async def test_scrape_counts_real_work_with_bounded_labels(
             await resuming.wait_resumed(1)
             resumed_session = resuming.session_id
 
-        assert (await http_get(server.port, f"/{secret}"))[0] == 400  # no upgrade
+        assert (await http_get(server.port, f"/{secret}"))[0] == 404  # not the websocket path
+        assert (await http_get(server.port, f"/?{secret}"))[0] == 400  # no upgrade
         upgrade = [
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
@@ -160,7 +161,7 @@ async def test_scrape_counts_real_work_with_bounded_labels(
             ("Sec-WebSocket-Version", "13"),
             ("Origin", "https://evil.example"),
         ]
-        assert (await http_get(server.port, f"/{secret}", upgrade))[0] == 403
+        assert (await http_get(server.port, f"/?{secret}", upgrade))[0] == 403
 
         await wait_for_connections(server, 1)
         metrics = await scrape(server.port)
@@ -202,6 +203,7 @@ async def test_scrape_counts_real_work_with_bounded_labels(
     )
     assert resumes == 1
 
+    assert metrics.value("execsrv_handshake_refusals_total", status="404") == 1
     assert metrics.value("execsrv_handshake_refusals_total", status="400") == 1
     assert metrics.value("execsrv_handshake_refusals_total", status="403") == 1
 
@@ -305,7 +307,7 @@ def test_without_the_flag_there_is_no_metrics_page_and_no_prometheus_import() ->
         check=True,
     )
     status, metrics_in_body, imported = done.stdout.split()
-    assert status in {"400", "404"}  # refused as any request that is no upgrade
+    assert status == "404"  # as any path the server does not serve
     assert (metrics_in_body, imported) == ("False", "False")
 
 
