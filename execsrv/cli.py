@@ -22,6 +22,7 @@ from .logs import configure_logging
 from .process.reaper import adopting_orphans
 from .remote_cli import add_remote_commands, run_remote_command
 from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
+from .server.notify import ServiceNotifier
 from .server.security import normalize_origin
 
 __all__ = ["main"]
@@ -336,8 +337,11 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
     a cancel from outside could only be immediate. A second signal is: the tree
     is cancelled, and each child gets SIGTERM, ``--kill-grace``, then SIGKILL.
     The process is its children's subreaper: their orphans are reaped, and
-    killed at the end (see :mod:`execsrv.process.reaper`).
+    killed at the end (see :mod:`execsrv.process.reaper`). Under systemd
+    (``Type=notify``) it reports ``READY=1`` once bound and ``STOPPING=1`` at the
+    first signal (see :mod:`execsrv.server.notify`).
     """
+    notifier = ServiceNotifier.from_environment()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with adopting_orphans(), trio.open_nursery() as nursery:
 
@@ -348,12 +352,14 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
             server = await nursery.start(run_server)  # signals meanwhile wait in the receiver
             if server.url is not None:
                 print(server.url, flush=True)
+            notifier.send("READY=1")
             async for signum in signals:
                 if server.shutting_down:
                     log.warning("%s again: shutting down now", signal.Signals(signum).name)
                     nursery.cancel_scope.cancel()
                     return
                 log.info("%s received", signal.Signals(signum).name)
+                notifier.send("STOPPING=1")
                 server.shutdown()
 
 
