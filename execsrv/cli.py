@@ -22,6 +22,7 @@ from .logs import configure_logging
 from .process.reaper import adopting_orphans
 from .remote_cli import add_remote_commands, run_remote_command
 from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
+from .server.drain import EXIT_PROCESSES_CUT
 from .server.notify import ServiceNotifier
 from .server.security import normalize_origin
 
@@ -307,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"answers -32600 `process limit reached (N)` (default "
         f"{DEFAULTS.max_processes_per_session})",
     )
+    _add_drain_flags(serve_parser)
     add_remote_commands(commands)
     doctor_parser = commands.add_parser(
         "doctor",
@@ -321,6 +323,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_drain_flags(serve_parser: argparse.ArgumentParser) -> None:
+    drain = serve_parser.add_argument_group(
+        "probes and drain",
+        "The websocket port also answers plain HTTP GET /readyz (200 while new sessions "
+        "are taken, else 503 with the reason) and GET /healthz (200 while the server "
+        "runs), without a token. Exit status: 0; 2 if the configuration is refused; "
+        f"{EXIT_PROCESSES_CUT} if a drain ended with processes still running (cut).",
+    )
+    drain.add_argument(
+        "--drain-timeout",
+        type=_positive_float,
+        default=DEFAULTS.drain_timeout,
+        metavar="SECONDS",
+        help="on the first SIGTERM or SIGINT, /readyz turns 503 and new sessions and "
+        "process/start are refused (-32600 `server is draining: ...`), while running "
+        "processes get up to this long to finish; then the --shutdown-grace shutdown. "
+        "A second signal shuts down at once. 0: no drain "
+        f"(default {DEFAULTS.drain_timeout:g})",
+    )
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from .sandbox.doctor import diagnose
 
@@ -329,19 +352,29 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-async def _serve_until_signalled(config: ServerConfig) -> None:
-    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down.
+async def _serve_until_signalled(config: ServerConfig) -> int:
+    """Serve until SIGINT/SIGTERM (or stdin EOF in stdio mode), then shut down;
+    the exit status.
 
-    The first signal asks the server to shut down gracefully (it stops
-    accepting, then gives requests in flight and children ``--shutdown-grace``);
-    a cancel from outside could only be immediate. A second signal is: the tree
-    is cancelled, and each child gets SIGTERM, ``--kill-grace``, then SIGKILL.
-    The process is its children's subreaper: their orphans are reaped, and
-    killed at the end (see :mod:`execsrv.process.reaper`). Under systemd
+    The first signal asks the server to shut down gracefully: with
+    ``--drain-timeout`` it drains first (see :meth:`ExecServer.drain`), then it
+    stops accepting and gives requests in flight and children
+    ``--shutdown-grace``; a cancel from outside could only be immediate. A second
+    signal is: the tree is cancelled, and each child gets SIGTERM,
+    ``--kill-grace``, then SIGKILL. The status is :data:`EXIT_PROCESSES_CUT` if a
+    drain ended with processes running (its deadline, or that second signal),
+    else 0. The process is its children's subreaper: their orphans are reaped,
+    and killed at the end (see :mod:`execsrv.process.reaper`). Under systemd
     (``Type=notify``) it reports ``READY=1`` once bound and ``STOPPING=1`` at the
     first signal (see :mod:`execsrv.server.notify`).
     """
     notifier = ServiceNotifier.from_environment()
+    cut = 0
+
+    async def drain(server: ExecServer) -> None:
+        nonlocal cut
+        cut = await server.drain()
+
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with adopting_orphans(), trio.open_nursery() as nursery:
 
@@ -354,13 +387,29 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
                 print(server.url, flush=True)
             notifier.send("READY=1")
             async for signum in signals:
-                if server.shutting_down:
-                    log.warning("%s again: shutting down now", signal.Signals(signum).name)
+                if server.shutting_down or server.draining:
+                    if server.draining and not cut:
+                        cut = server.running_processes()
+                    log.warning(
+                        "%s again: shutting down now",
+                        signal.Signals(signum).name,
+                        extra={"cut": server.running_processes()},
+                    )
                     nursery.cancel_scope.cancel()
-                    return
+                    break
                 log.info("%s received", signal.Signals(signum).name)
                 notifier.send("STOPPING=1")
-                server.shutdown()
+                if config.drain_timeout > 0:
+                    nursery.start_soon(drain, server)
+                else:
+                    server.shutdown()
+    if cut:
+        log.warning(
+            "exiting with status %d: the drain cut running processes",
+            EXIT_PROCESSES_CUT,
+            extra={"cut": cut},
+        )
+    return EXIT_PROCESSES_CUT if cut else 0
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
@@ -376,13 +425,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_remote_command(args)
     configure_logging(args.log_level)
     refused: list[BaseException] = []
+    status = 0
     try:
-        trio.run(_serve_until_signalled, server_config(args))
+        status = trio.run(_serve_until_signalled, server_config(args))
     except* ConfigError as group:  # a bare ConfigError arrives wrapped, too
         refused.extend(_leaves(group))
     for error in refused:  # before binding: nothing was printed on stdout
         print(f"execsrv serve: error: {error}", file=sys.stderr)
-    return 2 if refused else 0
+    return 2 if refused else status
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

@@ -167,6 +167,10 @@ class ManagedProcess:
         self._output_tail = b""  # a sandboxed child's last output, for sandbox_denied
         self._sandbox_denied = False
         self._output_ended = trio.Event()
+        self.settled = trio.Event()
+        """Set once ``closed`` has gone to the sink (queued for an attached client), or
+        the process ended without that (its session closed): nothing more will be
+        sent about it. A server's drain waits for it."""
         if child.pty_master is not None:
             self._stdin = StdinQueue(child.pty_master, owns_stream=False)
         elif spec.pipe_stdin and self._process.stdin is not None:
@@ -475,9 +479,11 @@ class ManagedProcess:
             await self._close_streams()
             self._child.containment.release_if_empty()
             await self._sink(closed)
+            self.settled.set()
             await trio.sleep(self._limits.exited_retention_seconds)
             handed_over = leftovers
         finally:
+            self.settled.set()
             with trio.CancelScope(shield=True):
                 await self._reap(handed_over)
             forget(self)

@@ -76,3 +76,7 @@ class ServerConfig:
     """``--max-sessions``: live sessions (attached or detached within their TTL)."""
     max_processes_per_session: int = 1024
     """``--max-processes-per-session``: running (not yet closed) processes per session."""
+    drain_timeout: float = 0.0
+    """``--drain-timeout``: on the first SIGTERM/SIGINT, how long running processes get
+    to finish while new sessions and process starts are refused and ``/readyz`` is 503
+    (see ``server.drain``); then the shutdown (``shutdown_grace``). 0: no drain."""

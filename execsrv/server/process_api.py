@@ -45,6 +45,7 @@ from ..sandbox.codex_wrapper import (
 from ..sandbox.command import CommandSandbox, command_sandbox
 from ..sandbox.placeholders import Placeholders, missing_protected
 from .call import Call
+from .drain import AdmissionGate
 from .session import STARTING, Session, short_id
 
 __all__ = ["ProcessApi"]
@@ -61,8 +62,11 @@ class ProcessApi:
         *,
         max_processes: int | None = None,
         exited_output_bytes: int,
+        admission: AdmissionGate | None = None,
     ) -> None:
         self._limits = limits
+        self._admission = admission
+        """Closed by a drain: then :meth:`start` refuses."""
         self._max_processes = max_processes
         """Per session: running processes, i.e. starting or not yet ``closed``."""
         self._exited_output = ExitedOutputBudget(exited_output_bytes)
@@ -84,6 +88,8 @@ class ProcessApi:
 
     async def start(self, call: Call[p.ExecParams]) -> p.ExecResponse:
         session, params, took_effect = call.session, call.params, call.took_effect
+        if self._admission is not None:
+            self._admission.admit("new processes")  # no checkpoint until STARTING is set
         if not params.argv:
             raise EmptyArgv()
         wrapped = unwrap_codex_sandbox(params.argv, params.arg0)  # the 0.130 harness's helper

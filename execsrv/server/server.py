@@ -8,13 +8,16 @@
             scope of its own (its accept nursery inside), or serve_stdio
 
 Shutdown (:meth:`ExecServer.shutdown`, or leaving :func:`open_server`'s block)
-has two phases. One: the listeners close. Two, until ``shutdown_grace`` from
-then: connections read no more requests, answer those in flight and flush what
-is queued, then close; every child gets SIGTERM. At the deadline what is left
-is cancelled and every child still running gets SIGKILL. Cancelling the block
-instead shuts down at once (each process group gets SIGTERM, the kill grace,
-then SIGKILL). Either way every child is reaped before :func:`open_server`
-returns.
+has two phases, which a drain (:meth:`ExecServer.drain`, see :mod:`.drain`) may
+precede: new sessions and process starts are refused, and the running processes
+get until the drain's deadline to finish.
+
+One: the listeners close. Two, until ``shutdown_grace`` from then: connections
+read no more requests, answer those in flight and flush what is queued, then
+close; every child gets SIGTERM. At the deadline what is left is cancelled and
+every child still running gets SIGKILL. Cancelling the block instead shuts down
+at once (each process group gets SIGTERM, the kill grace, then SIGKILL). Either
+way every child is reaped before :func:`open_server` returns.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..transport import LineTransport, TransportClosed, WebSocketTransport
 from ..transport.websocket import (
     BadUpgradeRequest,
     ConnectionClosed,
+    RequestHead,
     WebSocketConnection,
     accept_websocket,
     receive_upgrade_request,
@@ -45,8 +49,10 @@ from ..transport.websocket import (
 from .budget import ByteBudget
 from .config import ServerConfig
 from .connection import Connection
+from .drain import STARTING_POLL_SECONDS, AdmissionGate
 from .fs_api import FsApi
 from .http_api import HttpApi
+from .probes import plain_answer
 from .process_api import ProcessApi
 from .routes import RouteTable, build_routes
 from .security import (
@@ -58,7 +64,7 @@ from .security import (
     raise_fd_limit,
     require_auth_off_loopback,
 )
-from .session import SessionRegistry
+from .session import STARTING, SessionRegistry
 
 __all__ = ["ExecServer", "ListenAddress", "open_server", "parse_listen", "serve"]
 
@@ -143,6 +149,9 @@ class ExecServer:
         self._shutdown_deadline: float | None = None
         self._terminated: set[ManagedProcess] = set()
         """Children sent SIGTERM by the shutdown."""
+        self.admission: AdmissionGate = registry.admission
+        """Closed by :meth:`drain`: ``/readyz`` 503, new sessions and starts refused."""
+        self._drain_scope: trio.CancelScope | None = None
         processes = ProcessApi(
             ProcessLimits(
                 retained_output_bytes=config.retention_bytes,
@@ -152,6 +161,7 @@ class ExecServer:
             ),
             max_processes=config.max_processes_per_session,
             exited_output_bytes=config.exited_retention_bytes,
+            admission=registry.admission,
         )
         self.reply_budget = ByteBudget(config.max_reply_bytes_in_flight)
         """Bytes of large replies in flight (``--max-reply-bytes-in-flight``)."""
@@ -319,17 +329,23 @@ class ExecServer:
         Origin (403), token (401) and connection limit (503) are checked on the
         upgrade request, before it is accepted and before any JSON-RPC. An accepted
         connection is counted in ``connection_count``. A peer that leaves is None too.
+        Before all that, a request for another path than ``/`` gets its plain HTTP
+        answer (:mod:`.probes`).
         """
         try:
             try:
                 request = await receive_upgrade_request(stream)
             except BadUpgradeRequest as error:
+                if error.head is not None and await self._answer_plain(stream, error.head, peer):
+                    return None
                 malformed = Rejection(
                     error.status,
                     f"bad websocket upgrade request: {error.message}",
                     extra_headers=tuple(error.headers),
                 )
                 await self._refuse(stream, malformed, peer, [])
+                return None
+            if await self._answer_plain(stream, request.head, peer):
                 return None
             rejection = self.policy.check(request.headers)
             limit = self.max_connections
@@ -349,6 +365,20 @@ class ExecServer:
         except TransportClosed as closed:
             log.debug("peer left during the handshake: %s", closed.reason, extra={"peer": peer})
             return None
+
+    async def _answer_plain(self, stream: trio.SocketStream, head: RequestHead, peer: str) -> bool:
+        """Answer a request for a path other than the websocket's (see :mod:`.probes`);
+        False, sending nothing, for the websocket path."""
+        answer = plain_answer(head, self)
+        if answer is None:
+            return False
+        extra = {"peer": peer, "status": answer.status, "target": clip(head.target)}
+        if answer.probe:
+            log.debug("probe answered", extra=extra)
+        else:
+            log.warning("handshake refused: %s", answer.body.decode().strip(), extra=extra)
+        await refuse_upgrade(stream, answer.status, answer.body, answer.headers)
+        return True
 
     async def _run_websocket(self, websocket: WebSocketConnection) -> None:
         transport = WebSocketTransport(websocket, role="websocket")
@@ -452,6 +482,66 @@ class ExecServer:
         for accepting in self._listeners:
             accepting.cancel()
 
+    @property
+    def draining(self) -> bool:
+        """:meth:`drain` has begun (it may have ended and the shutdown begun)."""
+        return not self.admission.open
+
+    def running_processes(self) -> int:
+        """Children running now, with starts admitted and still spawning."""
+        return sum(
+            1
+            for session in self.registry.sessions()
+            for entry in session.processes.values()
+            if entry is STARTING or (isinstance(entry, ManagedProcess) and entry.running)
+        )
+
+    def _unsettled(self) -> list[ManagedProcess | None]:
+        """What a drain waits for: processes whose ``closed`` is not sent yet (see
+        ``ManagedProcess.settled``), and None for each start still spawning."""
+        return [
+            entry if isinstance(entry, ManagedProcess) else None
+            for session in self.registry.sessions()
+            for entry in session.processes.values()
+            if not (isinstance(entry, ManagedProcess) and entry.settled.is_set())
+        ]
+
+    async def drain(self, seconds: float | None = None) -> int:
+        """Take no new work, let the running processes finish, then :meth:`shutdown`.
+
+        At once (no checkpoint first): ``/readyz`` turns 503 ``draining``, and
+        ``initialize`` without ``resumeSessionId`` and ``process/start`` are refused
+        (-32600 ``server is draining: ...``). Listeners, connections and sessions
+        (attached, and detached within their TTL) go on, so clients can resume and
+        read. Once every process has exited and its ``process/closed`` is queued
+        for its client (if attached), or after ``seconds`` (default
+        ``config.drain_timeout``), or when
+        :meth:`shutdown` is called meanwhile, the shutdown begins. Returns how many
+        processes were still running then (the shutdown kills them): 0 means the
+        drain ended clean. Raises ``RuntimeError`` if a drain or shutdown has begun.
+        """
+        if self.draining or self.shutting_down:
+            raise RuntimeError("the server is already draining or shutting down")
+        self.admission.close("draining")
+        seconds = self.config.drain_timeout if seconds is None else seconds
+        log.info(
+            "draining: not ready; new sessions and process starts are refused",
+            extra={"timeout_s": f"{seconds:g}", "running": self.running_processes()},
+        )
+        with trio.move_on_after(seconds) as self._drain_scope:
+            while unsettled := self._unsettled():
+                if unsettled[0] is not None:
+                    await unsettled[0].settled.wait()
+                else:  # admitted before the gate closed, still spawning
+                    await trio.sleep(STARTING_POLL_SECONDS)
+        cut = self.running_processes()
+        if cut:
+            log.warning("drain ended with processes running: they are cut", extra={"cut": cut})
+        else:
+            log.info("drain complete: no process running")
+        self.shutdown()
+        return cut
+
     def shutdown(self) -> None:
         """Shut down gracefully; a second call does nothing.
 
@@ -466,6 +556,8 @@ class ExecServer:
         """
         if self._shutdown_deadline is not None:
             return
+        if self._drain_scope is not None:
+            self._drain_scope.cancel()  # drain() returns, counting what is cut
         grace = self.config.shutdown_grace
         log.info("shutting down", extra={"grace_s": f"{grace:g}"})
         self._shutdown_deadline = deadline = trio.current_time() + grace

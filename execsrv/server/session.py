@@ -29,6 +29,7 @@ from ..protocol.process import (
     ExecOutputDeltaNotification,
 )
 from ..protocol.wire import Payload
+from .drain import AdmissionGate
 from .lanes import Lanes
 
 __all__ = ["Attachment", "Session", "SessionRegistry", "short_id"]
@@ -214,6 +215,8 @@ class SessionRegistry:
         self._ttl = ttl
         self._max_sessions = max_sessions
         self._sessions: dict[str, Session] = {}
+        self.admission = AdmissionGate()
+        """Closed by a drain: then :meth:`create` refuses (resumes are still served)."""
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -233,7 +236,8 @@ class SessionRegistry:
     async def create(self) -> Session:
         """A new session; at ``max_sessions`` one reclaimable session (see
         :meth:`_reclaim_one`) is closed to make room, else ``session limit reached
-        (N)`` (-32600)."""
+        (N)`` (-32600); once :attr:`admission` is closed, ``server is draining: ...``."""
+        self.admission.admit("new sessions")
         limit = self._max_sessions
         if limit is not None and self.live_count() >= limit and not self._reclaim_one():
             log.warning("session limit reached", extra={"limit": limit})

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
 
+import h11
 import trio
 import trio_websocket
 import wsproto
@@ -50,6 +51,7 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionRejected",
     "HandshakeError",
+    "RequestHead",
     "UpgradeRequest",
     "WebSocketConnection",
     "WebSocketTransport",
@@ -81,16 +83,35 @@ UPGRADE_READ_BYTES: Final = 16 * 1024
 after 16 KiB)."""
 
 
+@dataclass(frozen=True)
+class RequestHead:
+    """An HTTP request's method, target and headers (names lowercased), as received:
+    the server serves some requests as plain HTTP (see ``execsrv.server.probes``)."""
+
+    method: bytes
+    target: bytes
+    """ASCII: the path (with its query) or, rarely, an absolute URL or ``*``."""
+    headers: list[tuple[bytes, bytes]]
+
+
 class BadUpgradeRequest(Exception):
     """The bytes are not a websocket upgrade request; answer ``status`` and close."""
 
     def __init__(
-        self, message: str, status: int = 400, headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        message: str,
+        status: int = 400,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        *,
+        head: RequestHead | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.headers = headers or []
+        self.head = head
+        """The request, when it was a well-formed HTTP request that only is no websocket
+        upgrade (a plain ``GET``, another method, a header missing); else None."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,10 @@ class UpgradeRequest:
     _protocol: wsproto.WSConnection
     _event: wsproto.events.Request
 
+    @property
+    def head(self) -> RequestHead:
+        return RequestHead(b"GET", self._event.target.encode("ascii"), self.headers)
+
 
 async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
     """Read one upgrade request from a new connection.
@@ -114,6 +139,7 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
     is the handshake deadline. Cancellation leaves the stream half-read.
     """
     protocol = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    received = bytearray()  # what wsproto has seen, for _plain_head (the head is <= 16 KiB)
     while True:
         try:
             data = await stream.receive_some(UPGRADE_READ_BYTES)
@@ -121,13 +147,16 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
             raise TransportClosed("connection reset during the upgrade request") from None
         if not data:
             raise TransportClosed("connection closed during the upgrade request")
+        received += data
         try:
             protocol.receive_data(data)
             events = list(protocol.events())
         except wsproto.utilities.RemoteProtocolError as error:
             hint = error.event_hint
             if isinstance(hint, wsproto.events.RejectConnection):
-                raise BadUpgradeRequest(str(error), hint.status_code, list(hint.headers)) from None
+                raise BadUpgradeRequest(
+                    str(error), hint.status_code, list(hint.headers), head=_plain_head(received)
+                ) from None
             raise BadUpgradeRequest(str(error)) from None
         except UnicodeError:
             # wsproto decodes the target and some header values (Host as IDNA) unchecked.
@@ -139,13 +168,31 @@ async def receive_upgrade_request(stream: trio.SocketStream) -> UpgradeRequest:
                 return UpgradeRequest(stream, event.extra_headers, protocol, event)
 
 
+def _plain_head(received: bytearray) -> RequestHead | None:
+    """The request in ``received`` if it is well-formed HTTP with an ASCII target.
+
+    wsproto refused it as an upgrade without saying what was asked for; h11 (which
+    wsproto parses with) reads the same bytes again, once, for the method and target.
+    """
+    parser = h11.Connection(h11.SERVER)
+    try:
+        parser.receive_data(bytes(received))
+        event = parser.next_event()
+    except h11.RemoteProtocolError:
+        return None
+    if not isinstance(event, h11.Request) or not event.target.isascii():
+        return None
+    return RequestHead(event.method, event.target, list(event.headers))
+
+
 async def refuse_upgrade(
     stream: trio.abc.SendStream,
     status: int,
     body: bytes,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Answer an upgrade request with an HTTP error (``Connection: close``).
+    """Answer the request with plain HTTP instead of an upgrade: an error, or a probe's
+    answer (``Connection: close``).
 
     Closing the stream is the caller's. Raises :class:`TransportClosed` if the peer
     has gone; a peer that does not read can hold this until cancelled.

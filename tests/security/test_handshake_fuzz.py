@@ -60,8 +60,9 @@ REQUEST_LINES = [
     b"get / http/1.1",
     b"",
 ]
-ANSWERS = {101, 400, 403, 426}
-"""101, or what a bad request can get: 400, 426 (version), 403 (an Origin header)."""
+ANSWERS = {101, 400, 403, 404, 426}
+"""101, or what a bad request can get: 400, 426 (version), 403 (an Origin header),
+404 (a path other than ``/``: only ``/`` upgrades, as in codex 0.171)."""
 
 header_names = st.sampled_from(HEADER_NAMES) | st.binary(max_size=12)
 header_values = st.sampled_from(SPECIAL_VALUES) | st.binary(max_size=16)
