@@ -82,8 +82,13 @@ EXE_HELPER_SCRIPTS = {
     "execsrv/sandbox": ["launcher.py", "kernel.py"],
     "execsrv/process": ["_watcher.py"],
 }
-EXE_EXCLUDED = ["execsrv.httpx", "execsrv.httpx2", "execsrv._httpx_core", "execsrv.pytest_plugin"]
-"""Client-side integrations whose libraries the executable does not carry."""
+EXE_EXCLUDED = [
+    # Client-side integrations whose libraries the executable does not carry.
+    *["execsrv.httpx", "execsrv.httpx2", "execsrv._httpx_core", "execsrv.pytest_plugin"],
+    # Optional imports of trio (hypothesis-trio, a cffi waitid for old Pythons) that the
+    # test extra installs in this venv (9 MiB the server never loads), and PyYAML.
+    *["hypothesis", "pytest", "_pytest", "cffi", "_cffi_backend", "setuptools", "yaml"],
+]
 
 
 @nox.session

@@ -14,9 +14,11 @@ import os
 import shutil
 import signal
 import subprocess
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 import pytest
 import trio
@@ -80,6 +82,21 @@ async def test_serve_prints_its_url_and_runs_a_process(exe_server: RunningServer
         3,
     )
     assert exe_server.extra_stdout() == b""
+
+
+async def test_the_probes_answer(exe_server: RunningServer) -> None:
+    port = urlsplit(exe_server.url).port
+    for path in ("/readyz", "/healthz"):
+        url = f"http://127.0.0.1:{port}{path}"
+        with trio.fail_after(WAIT):
+            status = await trio.to_thread.run_sync(_http_status, url)
+        assert status == 200, path
+
+
+def _http_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=WAIT) as response:
+        status: int = response.status
+        return status
 
 
 @pytest.mark.skipif(landlock_abi() < 1, reason="the kernel has no Landlock")
