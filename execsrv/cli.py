@@ -233,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
         "security",
         "The server listens on loopback by default. A non-loopback --listen needs "
         "--auth-token-file (or --insecure-no-auth). Refused websocket handshakes get "
-        "HTTP 400 (malformed), 401 (token), 403 (Origin) or 503 (connection limit) before "
-        "any JSON-RPC.",
+        "HTTP 400 (malformed), 401 (token), 403 (Origin), 404 (a path other than /) or "
+        "503 (connection limit) before any JSON-RPC.",
     )
     security.add_argument(
         "--auth-token-file",
@@ -371,9 +371,9 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
     notifier = ServiceNotifier.from_environment()
     cut = 0
 
-    async def drain(server: ExecServer) -> None:
+    async def drain(server: ExecServer, *, task_status: trio.TaskStatus[None]) -> None:
         nonlocal cut
-        cut = await server.drain()
+        cut = await server.drain(task_status=task_status)
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with adopting_orphans(), trio.open_nursery() as nursery:
@@ -388,19 +388,20 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
             notifier.send("READY=1")
             async for signum in signals:
                 if server.shutting_down or server.draining:
-                    if server.draining and not cut:
-                        cut = server.running_processes()
+                    running = server.running_processes()
+                    if server.draining:
+                        cut = cut or running  # a drain's deadline may have cut some already
                     log.warning(
                         "%s again: shutting down now",
                         signal.Signals(signum).name,
-                        extra={"cut": server.running_processes()},
+                        extra={"cut": running},
                     )
                     nursery.cancel_scope.cancel()
                     break
                 log.info("%s received", signal.Signals(signum).name)
                 notifier.send("STOPPING=1")
                 if config.drain_timeout > 0:
-                    nursery.start_soon(drain, server)
+                    await nursery.start(drain, server)  # draining before the next signal
                 else:
                     server.shutdown()
     if cut:

@@ -506,7 +506,12 @@ class ExecServer:
             if not (isinstance(entry, ManagedProcess) and entry.settled.is_set())
         ]
 
-    async def drain(self, seconds: float | None = None) -> int:
+    async def drain(
+        self,
+        seconds: float | None = None,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> int:
         """Take no new work, let the running processes finish, then :meth:`shutdown`.
 
         At once (no checkpoint first): ``/readyz`` turns 503 ``draining``, and
@@ -518,7 +523,9 @@ class ExecServer:
         ``config.drain_timeout``), or when
         :meth:`shutdown` is called meanwhile, the shutdown begins. Returns how many
         processes were still running then (the shutdown kills them): 0 means the
-        drain ended clean. Raises ``RuntimeError`` if a drain or shutdown has begun.
+        drain ended clean. ``started`` once the refusals are in place (with
+        ``nursery.start``, :attr:`draining` is true when that returns). Raises
+        ``RuntimeError`` if a drain or shutdown has begun.
         """
         if self.draining or self.shutting_down:
             raise RuntimeError("the server is already draining or shutting down")
@@ -528,6 +535,7 @@ class ExecServer:
             "draining: not ready; new sessions and process starts are refused",
             extra={"timeout_s": f"{seconds:g}", "running": self.running_processes()},
         )
+        task_status.started()
         with trio.move_on_after(seconds) as self._drain_scope:
             while unsettled := self._unsettled():
                 if unsettled[0] is not None:
