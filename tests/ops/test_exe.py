@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -152,6 +154,31 @@ async def test_sigkill_of_the_executable_ends_the_server_and_its_children(
                     await trio.lowlevel.wait_readable(child)  # readable once it has ended
                 finally:
                     os.close(child)
+
+
+async def test_serve_notifies_systemd_from_the_child_of_the_pid_it_was_started_as(
+    no_python_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``READY=1`` arrives, sent by the server (the unpacker's child), not by the
+    unpacker systemd knows as the main pid: the README asks for ``NotifyAccess=all``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as raw:
+        raw.bind(str(tmp_path / "notify"))
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        manager = trio.socket.from_stdlib_socket(raw)
+        env = {**no_python_env, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+        argv = [EXE, "serve", "--listen", LISTEN_ANY_PORT]
+        async with _open_server(argv, kind="execsrv", env=env, cwd=Path("/")) as server:
+            with trio.fail_after(WAIT):
+                data, ancillary, _, _ = await manager.recvmsg(64, socket.CMSG_SPACE(12))
+            (sender,) = [
+                struct.unpack("3i", payload)[0]
+                for level, kind, payload in ancillary
+                if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS)
+            ]
+            assert data == b"READY=1"
+            assert sender != server.process.pid
+            executable = str(await trio.Path(EXE).resolve())
+            assert await trio.Path(f"/proc/{sender}/exe").readlink() == trio.Path(executable)
 
 
 def test_help_runs_without_python(no_python_env: dict[str, str]) -> None:
