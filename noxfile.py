@@ -19,7 +19,7 @@ CODEX_BINARIES = {
 PYTEST_NO_TESTS_COLLECTED = 5
 LINT_PATHS = ["execsrv", "tests", "bench", "noxfile.py", "tools"]
 
-nox.options.sessions = ["tests", "mcp1", "lint", "typecheck", "protocol", "interop"]
+nox.options.sessions = ["tests", "mcp1", "lint", "typecheck", "protocol", "interop", "exe"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -80,6 +80,61 @@ def interop(session: nox.Session) -> None:
         if getattr(failure, "return_code", None) == PYTEST_NO_TESTS_COLLECTED:
             session.error("pytest collected no interop tests: the interop session is broken")
         raise
+
+
+EXE_DIR = ROOT / "dist" / "exe"
+EXE_HELPER_SCRIPTS = {
+    # Scripts execsrv starts as `sys.executable -I -S SCRIPT`, shipped as files next
+    # to the bundled modules (execsrv/frozen.py runs them): folder -> files.
+    "execsrv/sandbox": ["launcher.py", "kernel.py"],
+    "execsrv/process": ["_watcher.py"],
+}
+EXE_EXCLUDED = [
+    # Client-side integrations whose libraries the executable does not carry.
+    *["execsrv.httpx", "execsrv.httpx2", "execsrv._httpx_core", "execsrv.pytest_plugin"],
+    "execsrv.mcp",
+    # Optional imports of trio (hypothesis-trio, a cffi waitid for old Pythons) that the
+    # test extra installs in this venv (9 MiB the server never loads), and PyYAML.
+    *["hypothesis", "pytest", "_pytest", "cffi", "_cffi_backend", "setuptools", "yaml"],
+]
+
+
+@nox.session
+def exe(session: nox.Session) -> None:
+    """Build the single-file executable dist/exe/execsrv (PyInstaller, onefile) and test it
+    where no Python is on PATH (tests/ops/test_exe.py)."""
+    # The tested 6.x: execsrv/frozen.py relies on its onefile bootloader's _PYI_* variables.
+    session.install("-e", ".[test]", "pyinstaller>=6.22,<7")
+    build = ROOT / "build" / "exe"
+    data = [
+        f"--add-data={ROOT / folder / name}:{folder}"
+        for folder, names in EXE_HELPER_SCRIPTS.items()
+        for name in names
+    ]
+    session.run(
+        "pyinstaller",
+        "--onefile",
+        "--noconfirm",
+        "--clean",
+        "--log-level=WARN",
+        "--name=execsrv",
+        f"--distpath={EXE_DIR}",
+        f"--workpath={build}",
+        f"--specpath={build}",
+        f"--paths={ROOT}",
+        "--collect-submodules=execsrv",
+        *(f"--exclude-module={name}" for name in EXE_EXCLUDED),
+        *data,
+        str(ROOT / "tools" / "execsrv_exe.py"),
+    )
+    executable = EXE_DIR / "execsrv"
+    session.log(f"built {executable}: {executable.stat().st_size / 2**20:.1f} MiB")
+    session.run(
+        "pytest",
+        "tests/ops/test_exe.py",
+        *session.posargs,
+        env={"EXECSRV_EXE": str(executable)},
+    )
 
 
 @nox.session

@@ -23,6 +23,7 @@ from .process.reaper import adopting_orphans
 from .remote_cli import add_remote_commands, run_remote_command
 from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
 from .server.drain import EXIT_PROCESSES_CUT
+from .server.notify import ServiceNotifier
 from .server.security import normalize_origin
 
 __all__ = ["main"]
@@ -370,8 +371,11 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
     ``--kill-grace``, then SIGKILL. The status is :data:`EXIT_PROCESSES_CUT` if a
     drain ended with processes running (its deadline, or that second signal),
     else 0. The process is its children's subreaper: their orphans are reaped,
-    and killed at the end (see :mod:`execsrv.process.reaper`).
+    and killed at the end (see :mod:`execsrv.process.reaper`). Under systemd
+    (``Type=notify``) it reports ``READY=1`` once bound and ``STOPPING=1`` at the
+    first signal (see :mod:`execsrv.server.notify`).
     """
+    notifier = ServiceNotifier.from_environment()
     cut = 0
 
     async def drain(server: ExecServer, *, task_status: trio.TaskStatus[None]) -> None:
@@ -388,6 +392,7 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
             server = await nursery.start(run_server)  # signals meanwhile wait in the receiver
             if server.url is not None:
                 print(server.url, flush=True)
+            notifier.send("READY=1")
             async for signum in signals:
                 if server.shutting_down or server.draining:
                     running = server.running_processes()
@@ -401,6 +406,7 @@ async def _serve_until_signalled(config: ServerConfig) -> int:
                     nursery.cancel_scope.cancel()
                     break
                 log.info("%s received", signal.Signals(signum).name)
+                notifier.send("STOPPING=1")
                 if config.drain_timeout > 0:
                     await nursery.start(drain, server)  # draining before the next signal
                 else:

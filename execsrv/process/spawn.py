@@ -159,7 +159,7 @@ async def _open_process(
         tty_path = os.ttyname(stdin) if tty else None
         launch = Launch(sandbox, file=executable, args=args, env=env, tty_path=tty_path)
         fork_args = launch.argv
-        options.update(executable=None, env={}, pass_fds=launch.pass_fds)
+        options.update(executable=None, env=launch.env, pass_fds=launch.pass_fds)
     else:
         options.update(executable=executable, env=env)
     try:

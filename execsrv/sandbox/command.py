@@ -38,6 +38,7 @@ from typing import Final
 
 import trio
 
+from ..frozen import helper_env
 from ..protocol import fs as f
 from ..protocol.process import restricts_network
 from . import kernel
@@ -128,10 +129,10 @@ def _rules(
 class Launch:
     """One confined start: the launcher's argv, its spec and its status pipe.
 
-    Make it, pass :attr:`argv` and :attr:`pass_fds` to the spawn with an empty
-    environment, call :meth:`started` once the launcher is forked (closes the
-    child's ends), then ``await`` :meth:`confirm`. :meth:`close` releases
-    everything and is safe to call more than once.
+    Make it, pass :attr:`argv`, :attr:`env` and :attr:`pass_fds` to the spawn, call
+    :meth:`started` once the launcher is forked (closes the child's ends), then
+    ``await`` :meth:`confirm`. :meth:`close` releases everything and is safe to call
+    more than once.
     """
 
     def __init__(
@@ -168,6 +169,9 @@ class Launch:
         os.set_inheritable(self._status_write, True)
         self.pass_fds: tuple[int, ...] = (self._spec_fd, self._status_write)
         self.argv = [sys.executable, "-I", "-S", LAUNCHER, *map(str, self.pass_fds)]
+        self.env = helper_env()
+        """The launcher's own environment (the command gets the spec's): empty
+        unless a single-file executable must find its unpacked files."""
         self._stream: trio.lowlevel.FdStream | None = None
 
     def started(self) -> None:

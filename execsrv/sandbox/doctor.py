@@ -28,6 +28,7 @@ from typing import Final
 
 import trio
 
+from ..frozen import helper_env
 from ..process.errors import SpawnFailed
 from ..process.spawn import spawn_child
 from ..protocol import fs as f
@@ -309,7 +310,7 @@ async def _run_confined(argv: list[str], cwd: str, sandbox: CommandSandbox) -> t
     child = await spawn_child(
         argv,
         cwd=cwd,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **helper_env()},
         tty=False,
         pipe_stdin=False,
         arg0=None,
