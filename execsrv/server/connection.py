@@ -22,7 +22,7 @@ import trio
 
 from ..logs import clip
 from ..protocol import jsonrpc
-from ..protocol.errors import INTERNAL_ERROR, MalformedParams, RpcError
+from ..protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, MalformedParams, RpcError
 from ..protocol.framing import MessageTooLarge
 from ..protocol.generation import Generation
 from ..protocol.methods import INITIALIZE, INITIALIZED, Method, NotificationMethod
@@ -35,6 +35,7 @@ from .errors import DOMAIN_ERRORS, rpc_error
 from .lanes import Ticket
 from .routes import Route, RouteTable
 from .session import Session, SessionRegistry, short_id
+from .tracing import TRACING, RpcSpan
 
 __all__ = ["OUTBOUND_QUEUE_SIZE", "Connection"]
 
@@ -313,13 +314,16 @@ class Connection:
         if route is None:
             await self._reply_error(request.id, RpcError.method_not_found(request.method))
             return
+        span = TRACING.rpc(route.method.name, request.trace)
         try:
             params = route.method.decoder.decode(request.params, self._speaks(route.method))
             session = self._require_session(route.method)
         except RpcError as error:
+            span.end(error.code)
             await self._reply_error(request.id, error)
             return
         except MalformedParams as error:  # the reference could not parse the message at all
+            span.end(INVALID_REQUEST)
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             return
         held = 0
@@ -340,20 +344,26 @@ class Connection:
         await self._in_flight.acquire()
         if route.inline(call) and barrier is None and (ticket is None or ticket.ready):
             # never waits: answer inline, saving a task switch
-            await self._run_request(request.id, route, call, ticket, barrier, held)
+            await self._run_request(request.id, route, call, ticket, barrier, held, span)
         else:
-            nursery.start_soon(self._run_request, request.id, route, call, ticket, barrier, held)
+            nursery.start_soon(
+                self._run_request, request.id, route, call, ticket, barrier, held, span
+            )
 
     async def _handshake(self, request: jsonrpc.IncomingRequest) -> None:
+        span = TRACING.rpc(INITIALIZE.name, request.trace)
         try:
             params = INITIALIZE.decoder.decode(request.params, self._speaks(INITIALIZE))
             result = await self._initialize(params)
         except RpcError as error:
+            span.end(error.code)
             await self._reply_error(request.id, error)
             return
         except MalformedParams as error:
+            span.end(INVALID_REQUEST)
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             return
+        span.end()
         await self._send(jsonrpc.Response(id=request.id, result=result))
 
     async def _admit(self, size: int) -> None:
@@ -401,7 +411,9 @@ class Connection:
         ticket: Ticket | None,
         barrier: trio.Event | None,
         held: int,
+        span: RpcSpan,
     ) -> None:
+        error_code: int | None = None
         try:
             if barrier is not None:
                 await barrier.wait()
@@ -411,24 +423,29 @@ class Connection:
                 with trio.CancelScope() as long_poll:
                     self._long_polls.add(long_poll)
                     try:
-                        result = await route.handler(call)
+                        result = await span.run(route.handler, call)
                     finally:
                         self._long_polls.discard(long_poll)
                 if long_poll.cancelled_caught or call.session.attachment is not self:
                     raise RpcError.invalid_request(RESUMED_ELSEWHERE)
             else:
-                result = await route.handler(call)
+                result = await span.run(route.handler, call)
         except RpcError as error:
+            error_code = error.code
             await self._reply_error(request_id, error)
         except DOMAIN_ERRORS as error:  # the one place they become wire errors
-            await self._reply_error(request_id, rpc_error(error))
+            wire_error = rpc_error(error)
+            error_code = wire_error.code
+            await self._reply_error(request_id, wire_error)
         except Exception as error:
             log.exception("internal error in %s", route.method.name)
+            error_code = INTERNAL_ERROR
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))
         else:
             response = jsonrpc.Response(id=request_id, result=result)
             await self._send(response, until_written=route.awaits_reply)
         finally:
+            span.end(error_code)
             call.replied.set()
             if ticket is not None:
                 ticket.release()

@@ -46,6 +46,7 @@ from ..sandbox.command import CommandSandbox, command_sandbox
 from ..sandbox.placeholders import Placeholders, missing_protected
 from .call import Call
 from .session import STARTING, Session, short_id
+from .tracing import TRACING
 
 __all__ = ["ProcessApi"]
 
@@ -143,6 +144,7 @@ class ProcessApi:
         if placeholders:
             session.nursery.start_soon(self._release_placeholders, managed, placeholders)
         session.processes[process_id] = managed
+        TRACING.watch_process(managed, session.nursery)
         took_effect()
         if call.generation is Generation.V0_171:
             return p.ExecResponse(
