@@ -95,12 +95,14 @@ class _NoSpan:
         pass
 
 
+_NO_SPAN: Final = _NoSpan()
+
+
 class _NoTracing:
     enabled = False
-    _span: Final = _NoSpan()
 
     def rpc(self, method: str, carrier: msgspec.Raw | None) -> RpcSpan:
-        return self._span
+        return _NO_SPAN
 
     def watch_process(self, process: ManagedProcess, nursery: trio.Nursery) -> None:
         pass
@@ -172,6 +174,8 @@ class _OtelTracing:
             record_exception=False,
             set_status_on_exception=False,
         )
+        if not span.get_span_context().is_valid:
+            return _NO_SPAN  # no SDK and no carrier: nothing to record or pass on
         return _OtelSpan(self, span)
 
     def watch_process(self, process: ManagedProcess, nursery: trio.Nursery) -> None:
