@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ __all__ = ["FALSE_WORDS", "TRUE_WORDS", "EnvironmentParser"]
 TRUE_WORDS: Final = frozenset({"1", "true", "yes"})
 FALSE_WORDS: Final = frozenset({"0", "false", "no"})
 
+_HELP: Final = frozenset({"-h", "--help"})
 _NOT_FROM_ENVIRONMENT: Final = (argparse._HelpAction, argparse._VersionAction)
 
 _EPILOG: Final = (
@@ -79,8 +81,8 @@ class EnvironmentParser(argparse.ArgumentParser):
         """Values from the environment go into the namespace first; argparse then sets
         only what the command line gives (and defaults for what neither gives)."""
         self._annotate_help()  # --help is handled while parsing
-        if self.env_prefix is None:
-            return super().parse_known_args(args, namespace)
+        if self.env_prefix is None or _HELP.intersection(sys.argv[1:] if args is None else args):
+            return super().parse_known_args(args, namespace)  # help even with a bad variable
         namespace = argparse.Namespace() if namespace is None else namespace
         repeatable: list[tuple[argparse.Action, str, str]] = []
         for action, variable, text in self._set_variables():

@@ -140,6 +140,16 @@ def test_a_bad_value_is_a_usage_error_naming_the_variable(
     assert why.lower() in error.lower()
 
 
+def test_help_works_with_a_bad_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EXECSRV_SESSION_TTL", "soon")
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["serve", "--help"])
+    assert exit_info.value.code == 0
+    assert "[env: EXECSRV_SESSION_TTL]" in " ".join(capsys.readouterr().out.split())
+
+
 def test_other_commands_do_not_read_serve_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXECSRV_LISTEN", "not a listen url")
     args = build_parser().parse_args(["exec", "ws://127.0.0.1:1", "true"])
