@@ -18,7 +18,8 @@ from dataclasses import fields
 
 import trio
 
-from .logs import configure_logging
+from .envflags import EnvironmentParser
+from .logs import LOG_FORMATS, configure_logging
 from .process.reaper import adopting_orphans
 from .remote_cli import add_remote_commands, run_remote_command
 from .server import ConfigError, ExecServer, ServerConfig, parse_listen, serve
@@ -31,6 +32,9 @@ __all__ = ["main"]
 log = logging.getLogger("execsrv.server")
 
 DEFAULTS = ServerConfig()
+
+SERVE_ENV_PREFIX = "EXECSRV_"
+"""Every ``serve`` option also reads ``EXECSRV_<OPTION>`` (see :mod:`.envflags`)."""
 
 
 def _positive_float(text: str) -> float:
@@ -61,7 +65,7 @@ def _origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-class _AppendTuple(argparse.Action):
+class _AppendTuple(argparse._AppendAction):
     """Like ``append``, into a tuple (``ServerConfig`` is frozen and hashable)."""
 
     def __call__(
@@ -95,9 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m execsrv",
         description="execsrv: a codex-compatible exec-server and client.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=EnvironmentParser,  # only `serve` gives an env_prefix
+    )
     serve_parser = commands.add_parser(
         "serve",
+        env_prefix=SERVE_ENV_PREFIX,
         help="run the server",
         description=(
             "Run the exec-server. In websocket mode the first line on stdout is the "
@@ -202,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         default=DEFAULTS.log_level,
         help=f"stderr log verbosity (default {DEFAULTS.log_level})",
+    )
+    serve_parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=DEFAULTS.log_format,
+        help="stderr log lines: text (`time level logger message key=value ...`) or json "
+        "(one object per line: ts, level, logger, msg and the line's fields) "
+        f"(default {DEFAULTS.log_format})",
     )
     serve_parser.add_argument(
         "--max-http-body-bytes",
@@ -431,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _doctor(args)
     if args.command != "serve":
         return run_remote_command(args)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
     refused: list[BaseException] = []
     status = 0
     try:

@@ -1,6 +1,8 @@
-"""Structured log lines on stderr: ``time level logger message key=value ...``.
+"""Structured log lines on stderr, as text or as JSON (``serve --log-format``).
 
-Extra fields passed with ``extra={...}`` are appended as ``key=value``.
+Text: ``time level logger message key=value ...``; extra fields passed with
+``extra={...}`` are appended as ``key=value``. JSON: one object per line,
+``{"ts", "level", "logger", "msg", ...extras}`` (:class:`JsonFormatter`).
 Session ids are shortened by the callers (see ``server.session.short_id``).
 Every value a peer controls (``clientName``, headers, paths, method names, close
 reasons, error texts that echo input) goes through :func:`clip` before it reaches
@@ -14,9 +16,14 @@ import logging
 import sys
 import time
 from types import TracebackType
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias
 
-__all__ = ["LOGGED_TEXT_CHARS", "clip", "configure_logging"]
+import msgspec
+
+__all__ = ["LOGGED_TEXT_CHARS", "LOG_FORMATS", "LogFormat", "clip", "configure_logging"]
+
+LogFormat: TypeAlias = Literal["text", "json"]
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("text", "json")
 
 _ExcInfo: TypeAlias = (
     tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -55,7 +62,7 @@ def clip(value: object, limit: int = LOGGED_TEXT_CHARS) -> str:
     return f"{head[:limit]}…[{size} {unit}]"
 
 
-class KeyValueFormatter(logging.Formatter):
+class _BoundedTracebacks(logging.Formatter):
     converter = time.gmtime  # type: ignore[assignment]
 
     def formatException(self, ei: _ExcInfo) -> str:
@@ -67,6 +74,8 @@ class KeyValueFormatter(logging.Formatter):
             kept.append(f"…[{len(lines) - TRACEBACK_LINES} more lines]")
         return "\n".join(kept)
 
+
+class KeyValueFormatter(_BoundedTracebacks):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         extras = [
@@ -78,12 +87,47 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: str) -> None:
-    """Send execsrv's logs to stderr (stdout is reserved for the protocol / URL)."""
+class JsonFormatter(_BoundedTracebacks):
+    """One JSON object per line: ``ts`` (UTC, milliseconds), ``level``, ``logger``,
+    ``msg``, then the record's extras as fields (an extra named like one of the four
+    gets a trailing ``_``), then ``exc`` (a clipped traceback) when there is one.
+
+    JSON escapes every control character, so a value cannot forge a line; values
+    are what the text format shows (callers clip and shorten them the same way).
+    """
+
+    _encoder: Final = msgspec.json.Encoder(enc_hook=str)
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        line: dict[str, object] = {
+            "ts": f"{stamp}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD:
+                line[f"{key}_" if key in line else key] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return self._encoder.encode(line).decode()
+
+
+def configure_logging(level: str, log_format: LogFormat = "text") -> None:
+    """Send execsrv's logs to stderr (stdout is reserved for the protocol / URL),
+    as ``key=value`` text or as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
-    )
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            KeyValueFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+            )
+        )
     root = logging.getLogger("execsrv")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -86,16 +86,19 @@ async def open_execsrv(
     *extra_args: str,
     env: Mapping[str, str] | None = None,
     wrapper: Sequence[str] = (),
+    listen: str | None = LISTEN_ANY_PORT,
 ) -> AsyncIterator[RunningServer]:
     """Run ``python -m execsrv serve`` on an ephemeral loopback port.
 
-    ``env`` adds to (and overrides) the inherited environment. ``wrapper`` is a
+    ``env`` adds to (and overrides) the inherited environment. ``listen=None``
+    leaves ``--listen`` out (the environment may give it: ``EXECSRV_LISTEN``). ``wrapper`` is a
     command the server's argv is appended to, one that execs it under changed
     conditions (``setpriv ... --``). The server runs from the repository root,
     so the checkout's ``execsrv`` is importable even when the package is not
     installed.
     """
-    argv = [*wrapper, sys.executable, "-m", "execsrv", "serve", "--listen", LISTEN_ANY_PORT]
+    argv = [*wrapper, sys.executable, "-m", "execsrv", "serve"]
+    argv += ["--listen", listen] if listen is not None else []
     argv += extra_args
     full_env = {**os.environ, **(env or {})}
     async with _open_server(argv, kind="execsrv", env=full_env, cwd=ROOT) as server:

@@ -101,6 +101,7 @@ class _Envelope(msgspec.Struct):
     params: Raw | UnsetType = UNSET
     result: Raw | UnsetType = UNSET
     error: Any = UNSET
+    trace: Raw | UnsetType = UNSET
 
 
 LARGE_RESULT_BYTES: Final = 1 << 20
@@ -140,6 +141,9 @@ class IncomingRequest:
     id: RequestId
     method: str
     params: Raw | None  # None: absent or JSON null
+    trace: Raw | None = None
+    """The ``trace`` member undecoded (None: absent); only a server that traces reads
+    it, with :func:`execsrv.protocol.trace.parse_trace`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +267,9 @@ def classify(
     id_ok = _valid_id(envelope.id)
     method_ok = isinstance(envelope.method, str)
     if id_ok and method_ok and repeated.isdisjoint(_REQUEST_MEMBERS):
-        return IncomingRequest(envelope.id, envelope.method, _params(envelope.params))
+        return IncomingRequest(
+            envelope.id, envelope.method, _params(envelope.params), _params(envelope.trace)
+        )
     if method_ok and repeated.isdisjoint(_NOTIFICATION_MEMBERS):
         invalid_id = not id_ok and not isinstance(envelope.id, UnsetType)
         return IncomingNotification(envelope.method, _params(envelope.params), invalid_id)

@@ -45,6 +45,9 @@ class ServerConfig:
     """``--pong-timeout``: a peer that has not answered a ping by then is disconnected."""
     log_level: str = "info"
     """``--log-level``: debug, info, warning or error."""
+    log_format: str = "text"
+    """``--log-format``: ``text`` (``time level logger message key=value ...``) or
+    ``json`` (one object per line on stderr)."""
     max_http_body_bytes: int = 512 << 20
     """``--max-http-body-bytes``: largest buffered ``http/request`` response body; streamed
     bodies are passed on as they arrive and are not limited."""

@@ -43,6 +43,7 @@ from .lanes import Ticket
 from .metrics import Metrics
 from .routes import Route, RouteTable
 from .session import Session, SessionRegistry, short_id
+from .tracing import TRACING, RpcSpan
 
 __all__ = ["OUTBOUND_QUEUE_SIZE", "Connection"]
 
@@ -325,14 +326,17 @@ class Connection:
             await self._reply_error(request.id, RpcError.method_not_found(request.method))
             self._answered_rpc(request.method, METHOD_NOT_FOUND, read_at)
             return
+        span = TRACING.rpc(route.method.name, request.trace)
         try:
             params = route.method.decoder.decode(request.params, self._speaks(route.method))
             session = self._require_session(route.method)
         except RpcError as error:
+            span.end(error.code)
             await self._reply_error(request.id, error)
             self._answered_rpc(request.method, error.code, read_at)
             return
         except MalformedParams as error:  # the reference could not parse the message at all
+            span.end(INVALID_REQUEST)
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             self._answered_rpc(request.method, INVALID_REQUEST, read_at)
             return
@@ -354,27 +358,31 @@ class Connection:
         await self._in_flight.acquire()
         if route.inline(call) and barrier is None and (ticket is None or ticket.ready):
             # never waits: answer inline, saving a task switch
-            await self._run_request(request.id, route, call, ticket, barrier, held, read_at)
+            await self._run_request(request.id, route, call, ticket, barrier, held, span, read_at)
         else:
             nursery.start_soon(
-                self._run_request, request.id, route, call, ticket, barrier, held, read_at
+                self._run_request, request.id, route, call, ticket, barrier, held, span, read_at
             )
 
     def _answered_rpc(self, method: str, code: int | None, read_at: float) -> None:
         self._metrics.rpc_answered(method, code, time.perf_counter() - read_at)
 
     async def _handshake(self, request: jsonrpc.IncomingRequest, read_at: float) -> None:
+        span = TRACING.rpc(INITIALIZE.name, request.trace)
         try:
             params = INITIALIZE.decoder.decode(request.params, self._speaks(INITIALIZE))
             result = await self._initialize(params)
         except RpcError as error:
+            span.end(error.code)
             await self._reply_error(request.id, error)
             self._answered_rpc(request.method, error.code, read_at)
             return
         except MalformedParams as error:
+            span.end(INVALID_REQUEST)
             await self._send(jsonrpc.parse_error(str(error), self._transport.description))
             self._answered_rpc(request.method, INVALID_REQUEST, read_at)
             return
+        span.end()
         await self._send(jsonrpc.Response(id=request.id, result=result))
         self._answered_rpc(request.method, None, read_at)
 
@@ -423,9 +431,10 @@ class Connection:
         ticket: Ticket | None,
         barrier: trio.Event | None,
         held: int,
+        span: RpcSpan,
         read_at: float,
     ) -> None:
-        code: int | None = None
+        error_code: int | None = None
         try:
             if barrier is not None:
                 await barrier.wait()
@@ -435,35 +444,36 @@ class Connection:
                 with trio.CancelScope() as long_poll:
                     self._long_polls.add(long_poll)
                     try:
-                        result = await route.handler(call)
+                        result = await span.run(route.handler, call)
                     finally:
                         self._long_polls.discard(long_poll)
                 if long_poll.cancelled_caught or call.session.attachment is not self:
                     raise RpcError.invalid_request(RESUMED_ELSEWHERE)
             else:
-                result = await route.handler(call)
+                result = await span.run(route.handler, call)
         except RpcError as error:
-            code = error.code
+            error_code = error.code
             await self._reply_error(request_id, error)
         except DOMAIN_ERRORS as error:  # the one place they become wire errors
             wire_error = rpc_error(error)
-            code = wire_error.code
+            error_code = wire_error.code
             await self._reply_error(request_id, wire_error)
         except Exception as error:
             log.exception("internal error in %s", route.method.name)
-            code = INTERNAL_ERROR
+            error_code = INTERNAL_ERROR
             await self._reply_error(request_id, RpcError(INTERNAL_ERROR, str(error)))
         else:
             response = jsonrpc.Response(id=request_id, result=result)
             await self._send(response, until_written=route.awaits_reply)
         finally:
+            span.end(error_code)
             call.replied.set()
             if ticket is not None:
                 ticket.release()
             if held:
                 self._answered(held)
             self._in_flight.release()
-        self._answered_rpc(route.method.name, code, read_at)  # not when cancelled unanswered
+        self._answered_rpc(route.method.name, error_code, read_at)  # not when cancelled unanswered
 
     async def _initialize(self, params: InitializeParams) -> InitializeResponse:
         if self._initialize_started:

@@ -67,6 +67,7 @@ from ..protocol.methods import HTTP_BODY_DELTA
 from .budget import DEFAULT_REPLY_BUDGET_BYTES, LARGE_REPLY_BYTES, ByteBudget, base64_size
 from .call import Call, Peer
 from .config import ServerConfig
+from .tracing import TRACING
 
 __all__ = ["HttpApi"]
 
@@ -161,11 +162,16 @@ class HttpApi:
     def _build(self, params: HttpRequestParams, generation: Generation) -> HttpRequest:
         """Validate the request; :class:`~execsrv.http.InvalidRequest` for the first
         problem. A 0.171 request decodes gzip bodies and follows redirects as 0.171
-        does (see :mod:`execsrv.http.runner`)."""
+        does (see :mod:`execsrv.http.runner`). Called in the request's RPC span: its
+        ``traceparent`` header is added unless the request has one (:mod:`.tracing`)."""
+        headers = [(header.name, header.value, header.value_env_var) for header in params.headers]
+        headers += [
+            (name, value, None) for name, value in TRACING.outgoing_headers(h[0] for h in headers)
+        ]
         return HttpRequest.build(
             params.method,
             params.url,
-            [(header.name, header.value, header.value_env_var) for header in params.headers],
+            headers,
             params.body_base64,
             follow_redirects=params.redirect_policy != "stop",
             decode=generation is Generation.V0_171,

@@ -48,6 +48,7 @@ from .call import Call
 from .drain import AdmissionGate
 from .metrics import Metrics
 from .session import STARTING, Session, short_id
+from .tracing import TRACING
 
 __all__ = ["ProcessApi"]
 
@@ -157,6 +158,7 @@ class ProcessApi:
         if placeholders:
             session.nursery.start_soon(self._release_placeholders, managed, placeholders)
         session.processes[process_id] = managed
+        TRACING.watch_process(managed, session.nursery)
         took_effect()
         if call.generation is Generation.V0_171:
             return p.ExecResponse(

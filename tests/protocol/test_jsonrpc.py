@@ -150,11 +150,16 @@ def test_params_absent_or_null_is_none_else_raw(
     assert raw_text(notification.params) == expected
 
 
-def test_jsonrpc_and_trace_members_are_ignored() -> None:
+def test_jsonrpc_members_are_ignored_and_trace_kept_raw() -> None:
+    """``trace`` is kept undecoded, for a server that traces (execsrv.server.tracing)."""
     message = decode_message(
         b'{"jsonrpc":"2.0","id":3,"method":"m","trace":{"traceparent":"x"},"extra":[1]}'
     )
-    assert message == IncomingRequest(3, "m", None)
+    assert isinstance(message, IncomingRequest)
+    assert (message.id, message.method, message.params) == (3, "m", None)
+    assert message.trace is not None
+    assert bytes(message.trace) == b'{"traceparent":"x"}'
+    assert decode_message(b'{"id":3,"method":"m","trace":null}') == IncomingRequest(3, "m", None)
     assert decode_message(b'{"jsonrpc":"1.0","method":"initialized"}') == IncomingNotification(
         "initialized", None
     )
