@@ -19,9 +19,9 @@ OPTIONAL_LIBRARIES = {
     "anyio",
     "pydantic",
     "prometheus_client",
-    "opentelemetry",
 }
-"""What the extras bring (anyio and pydantic through mcp) and the core must not."""
+"""What the extras bring (anyio and pydantic through mcp) and the core must not load.
+(``opentelemetry``, the ``otel`` extra, is used whenever it is installed: by design.)"""
 
 
 def names(requirements: list[str]) -> set[str]:
@@ -44,6 +44,7 @@ def test_each_integration_comes_with_its_extra() -> None:
     assert "httpx2" in extras["httpx2"]
     assert {"mcp", "trio"} <= extras["mcp"]
     assert "prometheus-client" in extras["metrics"]
+    assert "opentelemetry-api" in extras["otel"]
 
 
 def test_the_mcp_extra_raises_the_trio_floor_for_anyio() -> None:
