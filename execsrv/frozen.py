@@ -1,4 +1,4 @@
-"""The single-file executable's entry point (issue 13, point 6).
+"""The single-file executable's entry point.
 
 execsrv starts small helper interpreters as ``sys.executable -I -S SCRIPT ARGS``
 (the sandbox launcher, the death watch) or ``sys.executable -I -S -c CODE ARGS``

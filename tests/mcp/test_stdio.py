@@ -10,7 +10,6 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ import execsrv.mcp
 from execsrv.backend import ExecBackend, LocalBackend
 from execsrv.process import ProcessLimits
 
-from ..conftest import TEST_CONFIG
 from ..proxy import open_proxy
 from ..servers import open_execsrv
 
@@ -60,6 +58,18 @@ async def target(
             execsrv.connect(server.url, client_name="pytest-mcp") as client,
         ):
             yield client
+
+
+class StreamErrors:
+    """The exceptions the transport put on the read stream (the SDK hands each to the
+    session's message handler)."""
+
+    def __init__(self) -> None:
+        self.items: list[Exception] = []
+
+    async def on_message(self, message: Any) -> None:
+        if isinstance(message, Exception):
+            self.items.append(message)
 
 
 def text_of(result: Any) -> str:
@@ -151,11 +161,7 @@ async def test_stderr_goes_to_errlog_never_into_the_session(target: Target) -> N
 
 async def test_a_crashing_server_fails_the_call_with_a_clear_error(target: Target) -> None:
     errlog = io.StringIO()
-    stream_errors: list[Exception] = []
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, Exception):
-            stream_errors.append(message)
+    stream_errors = StreamErrors()
 
     with trio.fail_after(30):
         async with (
@@ -163,13 +169,13 @@ async def test_a_crashing_server_fails_the_call_with_a_clear_error(target: Targe
                 read,
                 write,
             ),
-            ClientSession(read, write, message_handler=on_message) as session,
+            ClientSession(read, write, message_handler=stream_errors.on_message) as session,
         ):
             await session.initialize()
             with pytest.raises(MCP_ERROR, match="Connection closed"):
                 await session.call_tool("crash", {})
     assert "crashing on purpose" in errlog.getvalue()
-    [error] = stream_errors
+    [error] = stream_errors.items
     assert isinstance(error, ConnectionError)
     assert re.fullmatch(r"MCP server mcp-stdio-\d+ exited \(exit code 3\)", str(error))
 
@@ -191,48 +197,82 @@ async def test_leaving_the_block_ends_the_server_even_when_cancelled(target: Tar
         os.kill(pid, 0)
 
 
+class GatedCall:
+    """The ``gated`` tool's "waiting" log message, as an event: the call has reached
+    the server, which now waits for its gate file."""
+
+    def __init__(self) -> None:
+        self.waiting = trio.Event()
+
+    async def on_log(self, params: Any) -> None:
+        if params.data == "waiting":
+            self.waiting.set()
+
+
 async def test_a_tcp_reset_mid_call_is_resumed_and_the_session_carries_on(
-    tmp_path: Path,
+    server: execsrv.ExecServer, tmp_path: Path
 ) -> None:
     """The connection is reset while a tool call waits on the executor; with
     auto_resume its answer arrives after the resume, and later calls work."""
-    gate = tmp_path / "gate"
-    waiting = trio.Event()
-
-    async def on_log(params: Any) -> None:
-        if params.data == "waiting":
-            waiting.set()
-
+    assert server.port is not None
+    gate, gated = tmp_path / "gate", GatedCall()
+    results: list[str] = []
     with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                partial(execsrv.serve, "ws://127.0.0.1:0", config=TEST_CONFIG)
-            )
-            assert server.port is not None
-            async with (
-                open_proxy(server.port) as proxy,
-                execsrv.connect(proxy.url, auto_resume=True) as client,
-                execsrv.mcp.stdio_client(client, sys.executable, [SERVER]) as (read, write),
-                ClientSession(read, write, logging_callback=on_log) as session,
-            ):
-                await session.initialize()
-                results: list[str] = []
+        async with (
+            open_proxy(server.port) as proxy,
+            execsrv.connect(proxy.url, auto_resume=True) as client,
+            execsrv.mcp.stdio_client(client, sys.executable, [SERVER]) as (read, write),
+            ClientSession(read, write, logging_callback=gated.on_log) as session,
+        ):
+            await session.initialize()
 
-                async def call_gated() -> None:
-                    results.append(text_of(await session.call_tool("gated", {"path": str(gate)})))
+            async def call_gated() -> None:
+                results.append(text_of(await session.call_tool("gated", {"path": str(gate)})))
 
-                async with trio.open_nursery() as calls:
-                    calls.start_soon(call_gated)
-                    await waiting.wait()
-                    proxy.hold()
-                    assert proxy.sever() == 1
-                    proxy.release()
-                    await client.wait_resumed()
-                    gate.write_text("opened after the resume")
-                assert results == ["opened after the resume"]
-                assert text_of(await session.call_tool("add", {"a": 2, "b": 3})) == "5"
-                assert client.resumes == 1
-            nursery.cancel_scope.cancel()
+            async with trio.open_nursery() as calls:
+                calls.start_soon(call_gated)
+                await gated.waiting.wait()
+                proxy.hold()
+                assert proxy.sever() == 1
+                proxy.release()
+                await client.wait_resumed()
+                gate.write_text("opened after the resume")
+            assert results == ["opened after the resume"]
+            assert text_of(await session.call_tool("add", {"a": 2, "b": 3})) == "5"
+            assert client.resumes == 1
+
+
+async def test_a_connection_lost_for_good_fails_pending_calls_at_once(
+    server: execsrv.ExecServer, tmp_path: Path
+) -> None:
+    """Without auto_resume a reset is final: the call waiting on the executor fails
+    with the SDK's "Connection closed" instead of hanging, and the session is told why."""
+    assert server.port is not None
+    gated = GatedCall()
+    stream_errors = StreamErrors()
+
+    with trio.fail_after(30):
+        async with (
+            open_proxy(server.port) as proxy,
+            execsrv.connect(proxy.url) as client,
+            execsrv.mcp.stdio_client(client, sys.executable, [SERVER]) as (read, write),
+            ClientSession(
+                read, write, logging_callback=gated.on_log, message_handler=stream_errors.on_message
+            ) as session,
+        ):
+            await session.initialize()
+
+            async def call_gated() -> None:
+                with pytest.raises(MCP_ERROR, match="Connection closed"):
+                    await session.call_tool("gated", {"path": str(tmp_path / "gate")})
+
+            async with trio.open_nursery() as calls:
+                calls.start_soon(call_gated)
+                await gated.waiting.wait()
+                assert proxy.sever() == 1
+    [error] = stream_errors.items
+    assert isinstance(error, ConnectionError)
+    assert str(error).startswith("MCP server output lost: ")
 
 
 FLOOD = """
@@ -279,50 +319,3 @@ async def test_a_server_that_cannot_start_raises_remote_error(target: Target) ->
     with trio.fail_after(10), pytest.raises(execsrv.RemoteError, match="No such file or directory"):
         async with execsrv.mcp.stdio_client(target, "/nonexistent/no-such-mcp-server"):
             pytest.fail("the block must not run")
-
-
-async def test_a_connection_lost_for_good_fails_pending_calls_at_once(
-    tmp_path: Path,
-) -> None:
-    """Without auto_resume a reset is final: the call waiting on the executor fails
-    with the SDK's "Connection closed" instead of hanging, and the session is told why."""
-    gate = tmp_path / "gate"
-    waiting = trio.Event()
-    stream_errors: list[Exception] = []
-
-    async def on_log(params: Any) -> None:
-        if params.data == "waiting":
-            waiting.set()
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, Exception):
-            stream_errors.append(message)
-
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                partial(execsrv.serve, "ws://127.0.0.1:0", config=TEST_CONFIG)
-            )
-            assert server.port is not None
-            async with (
-                open_proxy(server.port) as proxy,
-                execsrv.connect(proxy.url) as client,
-                execsrv.mcp.stdio_client(client, sys.executable, [SERVER]) as (read, write),
-                ClientSession(
-                    read, write, logging_callback=on_log, message_handler=on_message
-                ) as session,
-            ):
-                await session.initialize()
-                async with trio.open_nursery() as calls:
-
-                    async def call_gated() -> None:
-                        with pytest.raises(MCP_ERROR, match="Connection closed"):
-                            await session.call_tool("gated", {"path": str(gate)})
-
-                    calls.start_soon(call_gated)
-                    await waiting.wait()
-                    assert proxy.sever() == 1
-            nursery.cancel_scope.cancel()
-    [error] = stream_errors
-    assert isinstance(error, ConnectionError)
-    assert str(error).startswith("MCP server output lost: ")
