@@ -2,14 +2,15 @@
 streamed ``http/request``, and its body read with httpx's timeouts and errors.
 
 ``lib`` is the library module (``httpx`` or ``httpx2``): both have the same
-request, timeout and exception API but distinct classes, so each flavour module
-subclasses its own library's transport and byte stream around these.
+request, response, timeout and exception API but distinct classes, so each flavour
+module subclasses its own library's transport and byte stream (the latter mixing in
+:class:`BodyStream`) around these.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any, Final
 
@@ -21,24 +22,18 @@ from .client.http import RemoteHttp
 from .client.http_body import HttpBodyStream, HttpStreamError
 from .protocol.errors import INVALID_PARAMS
 
-__all__ = ["BodyReader", "Head", "send"]
+__all__ = ["BodyReader", "BodyStream", "respond"]
 
 _NOT_FORWARDED: Final = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
 """Hop-by-hop headers: the body goes as one buffer, framed by the executor."""
 
 
-@dataclass(frozen=True)
-class Head:
-    """The response head, and its body still to be read."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: BodyReader
-
-
-async def send(lib: ModuleType, client: Client, request: Any) -> Head:
+async def respond(
+    lib: ModuleType, client: Client, request: Any, stream: Callable[[BodyReader], Any]
+) -> Any:
     """Send ``request`` (a ``lib.Request``) with a streamed ``http/request``, redirects
-    left to the caller; the head, or ``lib``'s exception."""
+    left to the caller; the ``lib.Response`` once the head is in, its body
+    ``stream(reader)`` (a ``lib.AsyncByteStream``), or ``lib``'s exception."""
     timeouts = request.extensions.get("timeout", {})
     connect, read = timeouts.get("connect"), timeouts.get("read")
     body: bytes = await request.aread()
@@ -68,7 +63,13 @@ async def send(lib: ModuleType, client: Client, request: Any) -> Head:
             raise lib.ConnectError(str(error), request=request) from error
         assert isinstance(response.body, HttpBodyStream)
         reader = BodyReader(lib, response.body, client.http, request, read)
-        return Head(response.status, response.headers, reader)
+        return lib.Response(
+            response.status,
+            headers=response.headers,
+            stream=stream(reader),
+            extensions={"http_version": b"HTTP/1.1"},
+            request=request,
+        )
     # The head did not come in time (the request was cancelled on the server).
     message = f"no response head from the executor within {head_timeout} s"
     if read is None:
@@ -107,3 +108,20 @@ class BodyReader:
             return
         self._body.close()
         await self._http.abandon(self._body.request_id)
+
+
+class BodyStream:
+    """A :class:`BodyReader` as an async byte stream; each flavour mixes this into its
+    library's ``AsyncByteStream`` (the response checks that type)."""
+
+    def __init__(self, reader: BodyReader) -> None:
+        self._reader = reader
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self  # not a generator: nothing left for the garbage collector to finalise
+
+    async def __anext__(self) -> bytes:
+        return await self._reader.next()
+
+    async def aclose(self) -> None:
+        await self._reader.close()

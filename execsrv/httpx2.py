@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import httpx2
 
-from ._httpx_core import BodyReader, send
+from ._httpx_core import BodyStream, respond
 from .client.client import Client
 
 __all__ = ["ExecsrvTransport", "transport"]
@@ -36,27 +36,9 @@ class ExecsrvTransport(httpx2.AsyncBaseTransport):
         self._client = client
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        head = await send(httpx2, self._client, request)
-        return httpx2.Response(
-            head.status,
-            headers=head.headers,
-            stream=_BodyStream(head.body),
-            extensions={"http_version": b"HTTP/1.1"},
-            request=request,
-        )
+        response: httpx2.Response = await respond(httpx2, self._client, request, _BodyStream)
+        return response
 
 
-class _BodyStream(httpx2.AsyncByteStream):
-    """The executor's body as httpx's byte stream."""
-
-    def __init__(self, reader: BodyReader) -> None:
-        self._reader = reader
-
-    def __aiter__(self) -> _BodyStream:
-        return self  # not a generator: nothing left for the garbage collector to finalise
-
-    async def __anext__(self) -> bytes:
-        return await self._reader.next()
-
-    async def aclose(self) -> None:
-        await self._reader.close()
+class _BodyStream(BodyStream, httpx2.AsyncByteStream):
+    """The executor's body as httpx2's byte stream."""
