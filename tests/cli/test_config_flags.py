@@ -6,7 +6,6 @@ field) fails here, whoever adds it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import pytest
@@ -14,19 +13,10 @@ import pytest
 from execsrv import ServerConfig
 from execsrv.cli import build_parser, server_config
 
+from .parsers import serve_options
+
 NOT_CONFIG_FLAGS: frozenset[str] = frozenset()
 """``serve`` flags that deliberately do not set a ``ServerConfig`` field."""
-
-
-def _serve_actions() -> dict[str, argparse.Action]:
-    parser = build_parser()
-    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return {
-        option: action
-        for action in commands.choices["serve"]._actions
-        for option in action.option_strings
-        if option.startswith("--") and option != "--help"
-    }
 
 
 def _flag(field_name: str) -> str:
@@ -35,7 +25,7 @@ def _flag(field_name: str) -> str:
 
 @pytest.mark.parametrize("field", dataclasses.fields(ServerConfig), ids=lambda f: f.name)
 def test_every_field_has_its_flag(field: dataclasses.Field[object]) -> None:
-    actions = _serve_actions()
+    actions = serve_options()
     flag = _flag(field.name)
     assert flag in actions, f"ServerConfig.{field.name} has no `serve {flag}`"
     action = actions[flag]
@@ -45,7 +35,7 @@ def test_every_field_has_its_flag(field: dataclasses.Field[object]) -> None:
 
 def test_every_flag_sets_a_field() -> None:
     fields = {_flag(field.name) for field in dataclasses.fields(ServerConfig)}
-    extra = set(_serve_actions()) - fields - NOT_CONFIG_FLAGS
+    extra = set(serve_options()) - fields - NOT_CONFIG_FLAGS
     assert not extra, f"`serve` flags without a ServerConfig field: {sorted(extra)}"
 
 

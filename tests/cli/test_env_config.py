@@ -22,14 +22,7 @@ from execsrv.envflags import EnvironmentParser
 from ..conftest import CHILD_ENV
 from ..security.support import TOKEN, token_file
 from ..servers import open_execsrv
-
-
-def _serve_parser() -> EnvironmentParser:
-    parser = build_parser()
-    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    serve = commands.choices["serve"]
-    assert isinstance(serve, EnvironmentParser)
-    return serve
+from .parsers import serve_parser
 
 
 def _serve_config(
@@ -41,7 +34,7 @@ def _serve_config(
 
 
 def test_every_serve_option_names_its_variable_in_help() -> None:
-    serve = _serve_parser()
+    serve = serve_parser()
     text = " ".join(serve.format_help().split())
     options = [a for a in serve._actions if a.option_strings and a.dest != "help"]
     assert len(options) >= len(ServerConfig.__dataclass_fields__)

@@ -28,6 +28,7 @@ import yaml
 
 from execsrv.cli import build_parser
 
+from ..cli.parsers import serve_options
 from ..servers import LISTEN_ANY_PORT, ROOT, open_execsrv
 
 DEPLOY: Final = ROOT / "deploy"
@@ -155,16 +156,6 @@ SERVE_ARGS: Final = {
     "kubernetes": kubernetes_serve_args,
     "systemd": systemd_serve_args,
 }
-
-
-def serve_options() -> dict[str, argparse.Action]:
-    parser = build_parser()
-    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return {
-        option: action
-        for action in commands.choices["serve"]._actions
-        for option in action.option_strings
-    }
 
 
 def parse_serve(args: Sequence[str]) -> argparse.Namespace:
