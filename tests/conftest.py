@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import entry_points
 from typing import Final
 
@@ -16,6 +16,8 @@ import pytest
 
 import execsrv
 from execsrv.sandbox.profiles import PROTECTED_SUBPATHS
+
+from .wire import WireClient, open_wire
 
 PLUGIN: Final = "execsrv.pytest_plugin"
 """execsrv's pytest plugin: it loads through its ``pytest11`` entry point when execsrv is
@@ -65,3 +67,12 @@ def server(execsrv_server: execsrv.ExecServer) -> execsrv.ExecServer:
 @pytest.fixture
 def client(execsrv_client: execsrv.Client) -> execsrv.Client:
     return execsrv_client
+
+
+@pytest.fixture
+async def wire(server: execsrv.ExecServer) -> AsyncIterator[WireClient]:
+    """A raw JSON-RPC peer of ``server``, its handshake done."""
+    assert server.url is not None
+    async with open_wire(server.url) as peer:
+        await peer.handshake()
+        yield peer

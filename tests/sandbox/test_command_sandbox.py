@@ -14,14 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-import execsrv
 from execsrv.protocol.generation import Generation
 from execsrv.sandbox import kernel
 from execsrv.sandbox.command import LAUNCHER, _rules
@@ -29,7 +28,7 @@ from execsrv.sandbox.policy import FsPolicy
 from execsrv.sandbox.profiles import workspace_write
 
 from ..conformance.support import error, events_until_closed, output_of, start_params, wire_path
-from ..wire import WireClient, open_wire
+from ..wire import WireClient
 
 pytestmark = pytest.mark.skipif(kernel.landlock_abi() < 1, reason="the kernel has no Landlock")
 
@@ -46,14 +45,6 @@ def workspace() -> Iterator[Path]:
     (base / "outside").mkdir()
     yield base / "project"
     shutil.rmtree(base)
-
-
-@pytest.fixture
-async def wire(server: execsrv.ExecServer) -> AsyncIterator[WireClient]:
-    assert server.url is not None
-    async with open_wire(server.url) as client:
-        await client.handshake()
-        yield client
 
 
 def confined(

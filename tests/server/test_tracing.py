@@ -22,13 +22,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-import execsrv
 from execsrv.protocol.trace import parse_trace
 from execsrv.server.tracing import TRACING, use_tracer_provider
 
 from ..conftest import CHILD_ENV
 from ..http.server import HttpServer, open_http_server
-from ..wire import WireClient, open_wire
+from ..wire import WireClient
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
@@ -82,14 +81,6 @@ def spans() -> Iterator[Spans]:
     finally:
         use_tracer_provider(None)
         provider.shutdown()
-
-
-@pytest.fixture
-async def wire(server: execsrv.ExecServer) -> AsyncIterator[WireClient]:
-    assert server.url is not None
-    async with open_wire(server.url) as wire:
-        await wire.handshake()
-        yield wire
 
 
 @pytest.fixture
